@@ -1,0 +1,276 @@
+/**
+ * Reads and validates every input into one typed Settings object, before any request is made.
+ * Pure: it receives the input reader and the environment, so tests call it directly.
+ */
+import { parseBaseUrl, parseDomain, resolveAccount, type Account } from './account.js'
+import { InputError } from './errors.js'
+
+/** Inputs whose values are secrets: masked before anything else happens. */
+export const SECRET_INPUTS = ['client-secret', 'authorization-code', 'refresh-token', 'github-token'] as const
+
+export type Grant = { type: 'authorization_code'; code: string } | { type: 'refresh_token'; refreshToken: string }
+
+export const VISIBILITIES = ['all', 'private', 'selected'] as const
+export type Visibility = (typeof VISIBILITIES)[number]
+
+export interface RepoRef {
+  owner: string
+  repo: string
+}
+
+export type Target =
+  | ({ kind: 'repository' } & RepoRef)
+  | ({ kind: 'environment'; environment: string } & RepoRef)
+  | { kind: 'organization'; org: string; visibility: Visibility; selectedRepositories: RepoRef[] }
+
+export interface Settings {
+  account: Account
+  clientId: string
+  clientSecret: string
+  redirectUri: string
+  grant: Grant
+  githubToken: string
+  githubApiUrl: string
+  refreshTokenSecret: string
+  accessTokenSecret: string | undefined
+  target: Target
+  /** base64 X25519 public key the new tokens are sealed to when they cannot be stored. */
+  rescuePublicKey: string | undefined
+  verifyWrite: boolean
+}
+
+export type InputReader = (name: string) => string
+
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
+const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/
+
+function required(read: InputReader, name: string, what: string): string {
+  const value = read(name)
+  if (!value) {
+    throw new InputError(
+      name,
+      `is required: ${what}. If it comes from a secret, check that the secret exists and is available to this workflow (secrets are not passed to workflows triggered from forks).`
+    )
+  }
+  return value
+}
+
+function noWhitespace(name: string, value: string): string {
+  if (/\s/.test(value)) {
+    throw new InputError(name, 'contains whitespace: copy the value again without spaces or line breaks.')
+  }
+  return value
+}
+
+export function parseSecretName(name: string, value: string): string {
+  if (!SECRET_NAME.test(value) || /^GITHUB_/i.test(value)) {
+    throw new InputError(
+      name,
+      `'${value}' is not a valid secret name: use letters, digits and '_', not starting with a digit or with GITHUB_.`
+    )
+  }
+  return value.toUpperCase()
+}
+
+export function parseRepository(name: string, value: string): RepoRef {
+  const [owner, repo, ...rest] = value.split('/')
+  if (
+    owner === undefined ||
+    repo === undefined ||
+    rest.length > 0 ||
+    !OWNER.test(owner) ||
+    !REPO_NAME.test(repo) ||
+    repo === '.' ||
+    repo === '..'
+  ) {
+    throw new InputError(name, `'${value}' is not a repository: expected the format owner/name.`)
+  }
+  return { owner, repo }
+}
+
+/** Comma- or newline-separated list, blanks dropped. */
+export function parseList(value: string): string[] {
+  return value
+    .split(/[\n,]+/)
+    .map((item) => item.trim())
+    .filter(Boolean)
+}
+
+export function parseBoolean(name: string, value: string, fallback: boolean): boolean {
+  if (value === '') return fallback
+  if (/^(true|yes|on)$/i.test(value)) return true
+  if (/^(false|no|off)$/i.test(value)) return false
+  throw new InputError(name, `must be true or false; got '${value}'.`)
+}
+
+export function parseRescueKey(value: string): string | undefined {
+  if (!value) return undefined
+  const bytes = Buffer.from(value, 'base64')
+  if (bytes.length !== 32 || bytes.toString('base64') !== value) {
+    throw new InputError(
+      'rescue-public-key',
+      'must be a base64 X25519 public key (32 bytes, 44 characters): create one with `npx amocrm-rescue keygen` (see the README, "Rescue").'
+    )
+  }
+  return value
+}
+
+export function parseApiUrl(value: string | undefined): string {
+  const text = value?.trim() || 'https://api.github.com'
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new InputError('GITHUB_API_URL', `(environment) is not a valid URL: '${text}'.`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InputError('GITHUB_API_URL', `(environment) must be an http(s) URL: '${text}'.`)
+  }
+  return text.replace(/\/+$/, '')
+}
+
+function parseGrant(read: InputReader): Grant {
+  const code = read('authorization-code')
+  if (code) return { type: 'authorization_code', code: noWhitespace('authorization-code', code) }
+  const refreshToken = read('refresh-token')
+  if (refreshToken) return { type: 'refresh_token', refreshToken: noWhitespace('refresh-token', refreshToken) }
+  throw new InputError(
+    'refresh-token',
+    "is empty and no 'authorization-code' was given: the first run needs 'authorization-code' (a fresh code from the integration's Keys and scopes tab, valid 20 minutes); later runs pass the stored secret, e.g. refresh-token: ${{ secrets.AMOCRM_REFRESH_TOKEN }}."
+  )
+}
+
+function parseRedirectUri(value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new InputError(
+      'redirect-uri',
+      `must be an absolute URL exactly as registered in the integration (e.g. https://example.com/); got '${value}'.`
+    )
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InputError('redirect-uri', `must be an http(s) URL exactly as registered in the integration; got '${value}'.`)
+  }
+  // Sent exactly as given: amoCRM compares it byte for byte, trailing slash included.
+  return value
+}
+
+function parseTarget(read: InputReader, env: NodeJS.ProcessEnv): Target {
+  const organization = read('organization')
+  const environment = read('environment')
+  const visibilityText = read('visibility') || 'private'
+  const selected = parseList(read('selected-repositories'))
+
+  if (organization && environment) {
+    throw new InputError('environment', "cannot be combined with 'organization': a secret lives in one place; choose one.")
+  }
+  if (!organization) {
+    if (visibilityText !== 'private') {
+      throw new InputError('visibility', "applies only to organization secrets: set 'organization' or remove 'visibility'.")
+    }
+    if (selected.length > 0) {
+      throw new InputError(
+        'selected-repositories',
+        "applies only to organization secrets with visibility: selected: set 'organization' or remove it."
+      )
+    }
+    const repository = read('repository') || env.GITHUB_REPOSITORY || ''
+    if (!repository) {
+      throw new InputError(
+        'repository',
+        'is empty and GITHUB_REPOSITORY is not set: give owner/name of the repository whose secrets are written.'
+      )
+    }
+    const ref = parseRepository('repository', repository)
+    if (!environment) return { kind: 'repository', ...ref }
+    // eslint-disable-next-line no-control-regex
+    if (environment.length > 255 || /[\u0000-\u001f]/.test(environment)) {
+      throw new InputError('environment', 'is not a valid environment name (at most 255 printable characters).')
+    }
+    return { kind: 'environment', environment, ...ref }
+  }
+
+  if (!OWNER.test(organization)) {
+    throw new InputError('organization', `'${organization}' is not an organization name (letters, digits and '-').`)
+  }
+  const visibility = VISIBILITIES.find((v) => v === visibilityText)
+  if (!visibility) {
+    throw new InputError('visibility', `must be one of ${VISIBILITIES.join(', ')}; got '${visibilityText}'.`)
+  }
+  if (visibility === 'selected' && selected.length === 0) {
+    throw new InputError(
+      'selected-repositories',
+      'is required with visibility: selected: list the repositories that may read the secret (comma or newline separated).'
+    )
+  }
+  if (visibility !== 'selected' && selected.length > 0) {
+    throw new InputError('selected-repositories', `is used only with visibility: selected (visibility is '${visibility}').`)
+  }
+  const selectedRepositories = selected.map((item) => {
+    const ref = item.includes('/')
+      ? parseRepository('selected-repositories', item)
+      : parseRepository('selected-repositories', `${organization}/${item}`)
+    if (ref.owner.toLowerCase() !== organization.toLowerCase()) {
+      throw new InputError(
+        'selected-repositories',
+        `'${item}' is not in organization '${organization}': an organization secret can only be shared with its own repositories.`
+      )
+    }
+    return ref
+  })
+  return { kind: 'organization', org: organization, visibility, selectedRepositories }
+}
+
+export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Settings {
+  const subdomain = required(read, 'subdomain', 'the account, as mycompany in mycompany.amocrm.ru')
+  const domain = parseDomain(read('domain') || 'amocrm.ru')
+  const baseUrl = parseBaseUrl(read('base-url'))
+  const account = resolveAccount(subdomain, domain, baseUrl)
+
+  const clientId = noWhitespace(
+    'client-id',
+    required(read, 'client-id', "the integration's ID (Integration ID on its Keys and scopes tab)")
+  )
+  const clientSecret = noWhitespace('client-secret', required(read, 'client-secret', "the integration's secret key"))
+  const redirectUri = parseRedirectUri(required(read, 'redirect-uri', 'the redirect URI exactly as registered in the integration'))
+  const grant = parseGrant(read)
+  const githubToken = noWhitespace(
+    'github-token',
+    required(
+      read,
+      'github-token',
+      'a token that can write Actions secrets (a fine-grained PAT with "Secrets: Read and write", or a GitHub App token with secrets: write); the default GITHUB_TOKEN cannot'
+    )
+  )
+  const refreshTokenSecret = parseSecretName('refresh-token-secret', read('refresh-token-secret') || 'AMOCRM_REFRESH_TOKEN')
+  const accessText = read('access-token-secret')
+  const accessTokenSecret = accessText ? parseSecretName('access-token-secret', accessText) : undefined
+  if (accessTokenSecret === refreshTokenSecret) {
+    throw new InputError(
+      'access-token-secret',
+      `must differ from 'refresh-token-secret' (both are ${refreshTokenSecret}): the access token would overwrite the refresh token.`
+    )
+  }
+  const target = parseTarget(read, env)
+  const rescuePublicKey = parseRescueKey(read('rescue-public-key'))
+  const verifyWrite = parseBoolean('verify-write', read('verify-write'), true)
+  const githubApiUrl = parseApiUrl(env.GITHUB_API_URL)
+
+  return {
+    account,
+    clientId,
+    clientSecret,
+    redirectUri,
+    grant,
+    githubToken,
+    githubApiUrl,
+    refreshTokenSecret,
+    accessTokenSecret,
+    target,
+    rescuePublicKey,
+    verifyWrite
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Wires the action to the runner: inputs, masking, clients, signals, outputs, summary, exit code.
+ * The logic lives in the modules it calls; this file is the only one that touches @actions/core.
+ */
+import { statSync } from 'node:fs'
+import * as core from '@actions/core'
+import { exchangeToken } from './amocrm.js'
+import { CancelGuard } from './critical.js'
+import { ActionError, SecretRegistry, errorMessage } from './errors.js'
+import { createOctokit } from './github.js'
+import { fetchFor } from './http.js'
+import { readSettings, SECRET_INPUTS } from './inputs.js'
+import { sleep, type RetryPolicy } from './retry.js'
+import { rotate, RotationError, type ActionIO, type RotationReport } from './rotate.js'
+import { SecretStore } from './secrets.js'
+import { renderEarlyFailure, renderSummary } from './summary.js'
+
+const AMOCRM_TIMEOUT_MS = 30_000
+const GITHUB_TIMEOUT_MS = 20_000
+
+/** The runner writes the event file when the job starts, which is when it reads the secrets. */
+function jobStartedAt(): Date {
+  const processStart = Date.now() - process.uptime() * 1000
+  const eventPath = process.env.GITHUB_EVENT_PATH
+  if (eventPath) {
+    try {
+      return new Date(Math.min(statSync(eventPath).mtimeMs, processStart))
+    } catch {
+      // no event file: the process start is the best we know
+    }
+  }
+  return new Date(processStart)
+}
+
+function backoffBase(): number {
+  // For test rigs and soak runs only (README, "Testing"); runners use the default.
+  const value = Number(process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS)
+  return Number.isFinite(value) && value >= 0 && process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS !== '' ? value : 1000
+}
+
+async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  try {
+    await core.summary.addRaw(markdown, true).write()
+  } catch (error) {
+    core.warning(`Could not write the job summary: ${errorMessage(error)}`)
+  }
+}
+
+export async function run(): Promise<void> {
+  const secrets = new SecretRegistry()
+  const mask = (value: string): void => {
+    // A multi-line value is masked line by line too: the runner masks per line.
+    for (const part of [value, ...value.split(/\r?\n/)]) {
+      if (secrets.add(part.trim())) core.setSecret(part.trim())
+    }
+  }
+  const fail = (message: string): void => core.setFailed(secrets.redact(message))
+  const guard = new CancelGuard(
+    (signal) => {
+      fail(`Cancelled (${signal}) before the token was spent: nothing was changed.`)
+      process.exit(1)
+    },
+    (message) => core.warning(message)
+  )
+  guard.install()
+
+  let report: RotationReport | undefined
+  let failure: string | undefined
+  try {
+    // Step 1: mask every secret input before anything can print it, then validate everything.
+    for (const name of SECRET_INPUTS) mask(core.getInput(name))
+    const settings = readSettings((name) => core.getInput(name), process.env)
+
+    const retry: RetryPolicy = { attempts: 4, baseMs: backoffBase(), maxWaitMs: 60_000, isCancelled: () => guard.isCancelled(), sleep }
+    const io: ActionIO = {
+      info: (message) => core.info(secrets.redact(message)),
+      warning: (message) => core.warning(secrets.redact(message)),
+      mask,
+      setOutput: (name, value) => core.setOutput(name, value)
+    }
+    const store = new SecretStore(settings.target, {
+      octokit: createOctokit(settings.githubToken, settings.githubApiUrl),
+      retry,
+      timeoutMs: GITHUB_TIMEOUT_MS,
+      onRetry: io.info
+    })
+    const amoFetch = fetchFor(settings.account.origin)
+    report = await rotate(settings, {
+      io,
+      store,
+      exchange: (request) => exchangeToken(request, { fetch: amoFetch, retry, timeoutMs: AMOCRM_TIMEOUT_MS, mask, onRetry: io.info }),
+      guard,
+      now: () => new Date(),
+      jobStartedAt: jobStartedAt()
+    })
+    if (guard.signal) {
+      fail(`The run was cancelled (${guard.signal}) after the token was spent; the new refresh token was stored first, so nothing is lost.`)
+    }
+  } catch (error) {
+    if (error instanceof RotationError) report = error.report
+    const message =
+      error instanceof ActionError
+        ? error.message
+        : `Unexpected error: ${errorMessage(error)}. This is a bug of the action; please report it with this log. The refresh token secret was not overwritten with an old value.`
+    failure = guard.signal ? `${message} (The run was also cancelled: ${guard.signal}.)` : message
+    fail(failure)
+  } finally {
+    guard.uninstall()
+  }
+  await writeSummary(secrets.redact(report ? renderSummary(report, { cancelled: guard.signal }) : renderEarlyFailure(failure ?? '')))
+}

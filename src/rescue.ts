@@ -1,0 +1,39 @@
+/**
+ * Rescue: when the new tokens cannot be stored, they are sealed to the user's own X25519 key and
+ * printed as one line, `amocrm-rescue:v1:<base64 sealed box>`, which only that key's private half
+ * opens (`amocrm-rescue open`). The plaintext is JSON.
+ */
+import { seal, unseal } from './sealing.js'
+
+export const RESCUE_PREFIX = 'amocrm-rescue:v1:'
+
+export interface RescueBundle {
+  version: 1
+  account: string
+  api_url: string
+  client_id: string
+  secret: string
+  target: string
+  token_type: string
+  access_token: string
+  refresh_token: string
+  expires_at: string
+  issued_at: string
+}
+
+export async function sealRescue(bundle: RescueBundle, publicKey: string): Promise<string> {
+  return `${RESCUE_PREFIX}${await seal(JSON.stringify(bundle), publicKey)}`
+}
+
+/** Finds the rescue line in `text` (a log excerpt is fine) and opens it. */
+export async function openRescue(text: string, publicKey: string, privateKey: string): Promise<RescueBundle> {
+  const match = /amocrm-rescue:v1:([A-Za-z0-9+/=]+)/.exec(text)
+  if (!match?.[1]) throw new Error(`no ${RESCUE_PREFIX}… line found in the input`)
+  let json: string
+  try {
+    json = await unseal(match[1], publicKey, privateKey)
+  } catch {
+    throw new Error('the rescue line does not open with this private key (wrong key, or the line was cut or altered)')
+  }
+  return JSON.parse(json) as RescueBundle
+}

@@ -1,0 +1,86 @@
+/**
+ * The job summary: what was done, where the token went, when things expire — never a secret value.
+ */
+import type { RotationReport } from './rotate.js'
+
+const day = (d: Date): string => d.toISOString().slice(0, 10)
+const time = (d: Date): string => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+/** Table cells must not break the table. */
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+
+function table(rows: Array<[string, string | undefined]>): string {
+  const lines = rows.filter((r): r is [string, string] => r[1] !== undefined).map(([k, v]) => `| ${k} | ${cell(v)} |`)
+  return ['| | |', '| --- | --- |', ...lines].join('\n')
+}
+
+export interface SummaryContext {
+  cancelled: string | undefined
+}
+
+export function renderSummary(report: RotationReport, context: SummaryContext): string {
+  const ok = report.failure === undefined && !context.cancelled
+  const heading = ok
+    ? '## amoCRM tokens rotated'
+    : report.refreshStored
+      ? '## amoCRM tokens rotated, with a problem'
+      : '## amoCRM token rotation failed'
+  const parts = [heading, '']
+  if (report.failure) parts.push(`**${report.failure}**`, '')
+  if (context.cancelled) {
+    parts.push(
+      `The run was cancelled (${context.cancelled}) after the token was spent; ${report.refreshStored ? 'the new refresh token was stored first, so nothing is lost' : 'see above for where the new refresh token is'}.`,
+      ''
+    )
+  }
+  if (report.rescueLine) {
+    parts.push(
+      'The new tokens, sealed to `rescue-public-key` (open with `npx amocrm-rescue open`, see the README, "Rescue"):',
+      '',
+      '```',
+      report.rescueLine,
+      '```',
+      ''
+    )
+  }
+  const stored = (what: 'created' | 'updated' | undefined, where: string | undefined): string | undefined =>
+    where === undefined ? undefined : what ? `${where} (${what})` : `**not stored** — ${where}`
+  parts.push(
+    table([
+      ['Account', `${report.account}${report.accountId ? ` (ID ${report.accountId})` : ''}`],
+      ['Spent', `the ${report.grant}`],
+      [
+        'Write check',
+        report.writeCheck === 'passed' ? 'passed: a probe secret was written and deleted before the token was spent' : report.writeCheck
+      ],
+      ['Refresh token', report.issuedAt ? stored(report.refreshStored, report.refreshSecret) : undefined],
+      [
+        'Access token',
+        report.issuedAt
+          ? (stored(report.accessStored, report.accessSecret) ?? 'step outputs only (set access-token-secret to store it)')
+          : undefined
+      ],
+      ['Access token expires', report.expiresAt ? time(report.expiresAt) : undefined],
+      [
+        'Refresh again before',
+        report.refreshBy && report.refreshStored
+          ? `${day(report.refreshBy)} (amoCRM revokes a refresh token unused for 3 months)`
+          : undefined
+      ],
+      ['API', report.apiUrl]
+    ]),
+    ''
+  )
+  return parts.join('\n')
+}
+
+/** A run that failed before rotate() began: bad inputs, nothing sent. */
+export function renderEarlyFailure(message: string): string {
+  return [
+    '## amoCRM token rotation failed',
+    '',
+    `**${message}**`,
+    '',
+    'Nothing was sent: the token was not spent and no secret changed.',
+    ''
+  ].join('\n')
+}
