@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * amocrm-rescue: the user's side of a rescue.
+ *
+ *   amocrm-rescue keygen                 a new key pair: the public half goes into `rescue-public-key`
+ *   amocrm-rescue open [FILE]            opens the amocrm-rescue:v1:… line found in FILE (or stdin)
+ *        --key-file PATH                 the private key, from a file (default: $AMOCRM_RESCUE_PRIVATE_KEY)
+ *        --field NAME                    print one field (e.g. refresh_token) instead of the JSON
+ *
+ * Bundled into dist/rescue/index.js: `node dist/rescue/index.js …` from a clone of the action.
+ */
+import { readFileSync } from 'node:fs'
+import { openRescue, type RescueBundle } from './rescue.js'
+import { generateKeyPair, publicKeyOf } from './sealing.js'
+
+const USAGE = `usage:
+  amocrm-rescue keygen
+  amocrm-rescue open [FILE] [--key-file PATH] [--field NAME]
+The private key is read from --key-file or the AMOCRM_RESCUE_PRIVATE_KEY environment variable.`
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name)
+  if (i < 0) return undefined
+  const value = args[i + 1]
+  if (!value || value.startsWith('--')) throw new Error(`${name} needs a value`)
+  args.splice(i, 2)
+  return value
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv
+  if (command === 'keygen') {
+    const { publicKey, privateKey } = await generateKeyPair()
+    process.stdout.write(
+      [
+        `public key (put it in the workflow as rescue-public-key; it is not a secret):`,
+        `  ${publicKey}`,
+        `private key (keep it offline, e.g. in a password manager; never in GitHub):`,
+        `  ${privateKey}`,
+        ''
+      ].join('\n')
+    )
+    return 0
+  }
+  if (command === 'open') {
+    const keyFile = option(args, '--key-file')
+    const field = option(args, '--field')
+    const privateKey = (keyFile ? readFileSync(keyFile, 'utf8') : (process.env.AMOCRM_RESCUE_PRIVATE_KEY ?? '')).trim()
+    if (!privateKey) throw new Error('no private key: pass --key-file PATH or set AMOCRM_RESCUE_PRIVATE_KEY')
+    if (Buffer.from(privateKey, 'base64').length !== 32) throw new Error('the private key must be 32 bytes of base64 (as printed by keygen)')
+    const file = args[0]
+    const text = file ? readFileSync(file, 'utf8') : await readStdin()
+    const bundle = await openRescue(text, await publicKeyOf(privateKey), privateKey)
+    if (field) {
+      const value = bundle[field as keyof RescueBundle]
+      if (value === undefined) throw new Error(`no field '${field}' in the rescue (fields: ${Object.keys(bundle).join(', ')})`)
+      process.stdout.write(`${String(value)}\n`)
+    } else {
+      process.stdout.write(`${JSON.stringify(bundle, null, 2)}\n`)
+    }
+    return 0
+  }
+  process.stderr.write(`${USAGE}\n`)
+  return command === undefined || command === '--help' || command === '-h' ? 0 : 2
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (error: unknown) => {
+    process.stderr.write(`amocrm-rescue: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  }
+)
