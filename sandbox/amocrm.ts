@@ -21,106 +21,106 @@
  * method checks (a wrong method on a known path is a 404 too). Token values are random
  * (node:crypto), not seeded.
  */
-import { randomBytes } from 'node:crypto';
-import { json, startCore } from './http.js';
-import type { Incoming, Reply } from './http.js';
-import type { FaultHook, RequestInfo } from './faults.js';
+import { randomBytes } from 'node:crypto'
+import { json, startCore } from './http.js'
+import type { Incoming, Reply } from './http.js'
+import type { FaultHook, RequestInfo } from './faults.js'
 
 export interface AmoCrmOptions {
   /** Integration ID. Default '8d2c3f6e-4b1a-4c7d-9e2f-5a6b7c8d9e01'. */
-  clientId?: string;
+  clientId?: string
   /** Secret key. Default a 64-character alphanumeric string. */
-  clientSecret?: string;
+  clientSecret?: string
   /** Default 'https://example.com/amocrm/callback'; compared exactly (trailing slash matters). */
-  redirectUri?: string;
+  redirectUri?: string
   /** Default 31000001. */
-  accountId?: number;
+  accountId?: number
   /** Default 'demo'. */
-  subdomain?: string;
+  subdomain?: string
   /** true (default): access tokens are JWT-shaped; false: opaque random strings. */
-  jwt?: boolean;
+  jwt?: boolean
   /** Access token lifetime in seconds. Default 86400. */
-  expiresIn?: number;
+  expiresIn?: number
   /** Authorization code lifetime. Default 20 minutes. */
-  codeTtlMs?: number;
+  codeTtlMs?: number
   /** A refresh token unused this long answers "Token has expired". Default 90 days. */
-  refreshTokenTtlMs?: number;
+  refreshTokenTtlMs?: number
   /** Clock for codes, token expiry, `iat`/`exp`, `server_time`, `issued[].at`. Default Date.now. */
-  now?: () => number;
-  latencyMs?: number;
-  faults?: FaultHook;
+  now?: () => number
+  latencyMs?: number
+  faults?: FaultHook
 }
 
 export interface IssuedPair {
-  grant: 'authorization_code' | 'refresh_token';
-  access_token: string;
-  refresh_token: string;
+  grant: 'authorization_code' | 'refresh_token'
+  access_token: string
+  refresh_token: string
   /** now() at issue time. */
-  at: number;
+  at: number
 }
 
 export interface AmoCrmServer {
   /** http://127.0.0.1:PORT — use it where the action expects https://{subdomain}.amocrm.ru */
-  readonly url: string;
+  readonly url: string
   /** 127.0.0.1:PORT */
-  readonly host: string;
-  close(): Promise<void>;
-  faults: FaultHook | undefined;
-  latencyMs: number;
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly redirectUri: string;
-  readonly accountId: number;
-  readonly subdomain: string;
+  readonly host: string
+  close(): Promise<void>
+  faults: FaultHook | undefined
+  latencyMs: number
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly redirectUri: string
+  readonly accountId: number
+  readonly subdomain: string
   /** A new authorization code, valid codeTtlMs (20 min) from now(), single use. */
-  issueCode(): string;
+  issueCode(): string
   /** Makes an issued code answer "Authorization code has expired". Throws for a code never issued. */
-  expireCode(code: string): void;
+  expireCode(code: string): void
   /** The one refresh token that the token endpoint accepts now, if any. */
-  currentRefreshToken(): string | undefined;
+  currentRefreshToken(): string | undefined
   /** True when `token` was issued or seeded here and is no longer the current refresh token. */
-  isRevoked(token: string): boolean;
+  isRevoked(token: string): boolean
   /** Every successful token answer, in order. */
-  readonly issued: IssuedPair[];
+  readonly issued: IssuedPair[]
   /** Every request received, faulted ones included. */
-  readonly requests: RequestInfo[];
+  readonly requests: RequestInfo[]
   /** Seed `token` as the current valid refresh token (revokes the previous one). */
-  setRefreshToken(token: string): void;
+  setRefreshToken(token: string): void
 }
 
-const PROBLEM_TYPE = 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson';
-const TITLE_BAD_REQUEST = 'Некорректный запрос';
+const PROBLEM_TYPE = 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson'
+const TITLE_BAD_REQUEST = 'Некорректный запрос'
 const DETAIL_BAD_REQUEST =
-  'В запросе отсутствует обязательный параметр, он содержит недопустимое значение параметра или иным образом некорректен';
-const BASE_HEADERS = { Server: 'nginx' };
+  'В запросе отсутствует обязательный параметр, он содержит недопустимое значение параметра или иным образом некорректен'
+const BASE_HEADERS = { Server: 'nginx' }
 
 function base64url(value: string | Buffer): string {
-  return Buffer.from(value).toString('base64url');
+  return Buffer.from(value).toString('base64url')
 }
 
 /** Decodes (never verifies) the payload of a JWT-shaped token; undefined if it is not one. */
 export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts[1]) return undefined;
+  const parts = token.split('.')
+  if (parts.length !== 3 || !parts[1]) return undefined
   try {
-    const payload: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined;
-    return payload as Record<string, unknown>;
+    const payload: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'))
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined
+    return payload as Record<string, unknown>
   } catch {
-    return undefined;
+    return undefined
   }
 }
 
 interface Lead {
-  id: number;
-  name: string;
-  price: number;
-  responsible_user_id: number;
-  status_id: number;
-  pipeline_id: number;
-  created_at: number;
-  updated_at: number;
-  contacts: Array<{ id: number; is_main: boolean }>;
+  id: number
+  name: string
+  price: number
+  responsible_user_id: number
+  status_id: number
+  pipeline_id: number
+  created_at: number
+  updated_at: number
+  contacts: Array<{ id: number; is_main: boolean }>
 }
 
 const LEADS: readonly Lead[] = [
@@ -135,8 +135,8 @@ const LEADS: readonly Lead[] = [
     updated_at: 1767348000,
     contacts: [
       { id: 5000002, is_main: false },
-      { id: 5000001, is_main: true },
-    ],
+      { id: 5000001, is_main: true }
+    ]
   },
   {
     id: 1002,
@@ -147,7 +147,7 @@ const LEADS: readonly Lead[] = [
     pipeline_id: 7000001,
     created_at: 1767434400,
     updated_at: 1767520800,
-    contacts: [{ id: 5000003, is_main: true }],
+    contacts: [{ id: 5000003, is_main: true }]
   },
   {
     id: 1003,
@@ -158,52 +158,52 @@ const LEADS: readonly Lead[] = [
     pipeline_id: 7000001,
     created_at: 1767607200,
     updated_at: 1767607200,
-    contacts: [],
-  },
-];
+    contacts: []
+  }
+]
 
 function stringParam(params: Record<string, unknown>, name: string): string | undefined {
-  const value = params[name];
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return undefined;
+  const value = params[name]
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  return undefined
 }
 
 export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmServer> {
-  const clientId = options.clientId ?? '8d2c3f6e-4b1a-4c7d-9e2f-5a6b7c8d9e01';
-  const clientSecret = options.clientSecret ?? 'Xq7TbN2mK9vR4sW8yZ3cF6hJ1pL5dG0aE2uI7oM4nB9vC3xQ6tY8wR1kS5jH0gDf';
-  const redirectUri = options.redirectUri ?? 'https://example.com/amocrm/callback';
-  const accountId = options.accountId ?? 31000001;
-  const subdomain = options.subdomain ?? 'demo';
-  const jwt = options.jwt ?? true;
-  const expiresIn = options.expiresIn ?? 86400;
-  const codeTtlMs = options.codeTtlMs ?? 20 * 60 * 1000;
-  const refreshTokenTtlMs = options.refreshTokenTtlMs ?? 90 * 24 * 3600 * 1000;
-  const now = options.now ?? Date.now;
+  const clientId = options.clientId ?? '8d2c3f6e-4b1a-4c7d-9e2f-5a6b7c8d9e01'
+  const clientSecret = options.clientSecret ?? 'Xq7TbN2mK9vR4sW8yZ3cF6hJ1pL5dG0aE2uI7oM4nB9vC3xQ6tY8wR1kS5jH0gDf'
+  const redirectUri = options.redirectUri ?? 'https://example.com/amocrm/callback'
+  const accountId = options.accountId ?? 31000001
+  const subdomain = options.subdomain ?? 'demo'
+  const jwt = options.jwt ?? true
+  const expiresIn = options.expiresIn ?? 86400
+  const codeTtlMs = options.codeTtlMs ?? 20 * 60 * 1000
+  const refreshTokenTtlMs = options.refreshTokenTtlMs ?? 90 * 24 * 3600 * 1000
+  const now = options.now ?? Date.now
 
-  const codes = new Map<string, { issuedAt: number; used: boolean; expired: boolean }>();
-  const knownRefreshTokens = new Set<string>();
-  let current: { token: string; issuedAt: number } | undefined;
-  const accessTokens = new Map<string, number /* exp, ms */>();
-  const issued: IssuedPair[] = [];
-  let origin = '';
+  const codes = new Map<string, { issuedAt: number; used: boolean; expired: boolean }>()
+  const knownRefreshTokens = new Set<string>()
+  let current: { token: string; issuedAt: number } | undefined
+  const accessTokens = new Map<string, number /* exp, ms */>()
+  const issued: IssuedPair[] = []
+  let origin = ''
 
   const problem = (status: number, hint: string, title: string, detail: string): Reply =>
-    json(status, { hint, title, type: PROBLEM_TYPE, status, detail }, 'application/problem+json', BASE_HEADERS);
-  const badRequest = (hint: string): Reply => problem(400, hint, TITLE_BAD_REQUEST, DETAIL_BAD_REQUEST);
+    json(status, { hint, title, type: PROBLEM_TYPE, status, detail }, 'application/problem+json', BASE_HEADERS)
+  const badRequest = (hint: string): Reply => problem(400, hint, TITLE_BAD_REQUEST, DETAIL_BAD_REQUEST)
   const apiProblem = (status: number, title: string, detail: string): Reply =>
-    json(status, { title, type: `https://httpstatus.es/${status}`, status, detail }, 'application/problem+json', BASE_HEADERS);
-  const hal = (value: unknown): Reply => json(200, value, 'application/hal+json', BASE_HEADERS);
+    json(status, { title, type: `https://httpstatus.es/${status}`, status, detail }, 'application/problem+json', BASE_HEADERS)
+  const hal = (value: unknown): Reply => json(200, value, 'application/hal+json', BASE_HEADERS)
 
   function setCurrent(token: string, issuedAt: number): void {
-    knownRefreshTokens.add(token);
-    current = { token, issuedAt };
+    knownRefreshTokens.add(token)
+    current = { token, issuedAt }
   }
 
   function newAccessToken(issuedAtSec: number): string {
-    if (!jwt) return randomBytes(48).toString('hex');
-    const jti = randomBytes(20).toString('hex');
-    const header = { typ: 'JWT', alg: 'RS256', jti };
+    if (!jwt) return randomBytes(48).toString('hex')
+    const jti = randomBytes(20).toString('hex')
+    const header = { typ: 'JWT', alg: 'RS256', jti }
     const payload = {
       aud: clientId,
       jti,
@@ -216,82 +216,82 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
       base_domain: 'amocrm.ru',
       version: 2,
       scopes: ['crm', 'files', 'notifications'],
-      api_domain: 'api-b.amocrm.ru',
-    };
-    return `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}.${base64url(randomBytes(256))}`;
+      api_domain: 'api-b.amocrm.ru'
+    }
+    return `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}.${base64url(randomBytes(256))}`
   }
 
   function issuePair(grant: IssuedPair['grant']): Reply {
-    const at = now();
-    const serverTime = Math.floor(at / 1000);
-    const accessToken = newAccessToken(serverTime);
-    const refreshToken = `def50200${randomBytes(300).toString('hex')}`;
-    accessTokens.set(accessToken, at + expiresIn * 1000);
-    setCurrent(refreshToken, at);
-    issued.push({ grant, access_token: accessToken, refresh_token: refreshToken, at });
+    const at = now()
+    const serverTime = Math.floor(at / 1000)
+    const accessToken = newAccessToken(serverTime)
+    const refreshToken = `def50200${randomBytes(300).toString('hex')}`
+    accessTokens.set(accessToken, at + expiresIn * 1000)
+    setCurrent(refreshToken, at)
+    issued.push({ grant, access_token: accessToken, refresh_token: refreshToken, at })
     return json(
       200,
       { token_type: 'Bearer', expires_in: expiresIn, access_token: accessToken, refresh_token: refreshToken, server_time: serverTime },
       'application/json',
-      BASE_HEADERS,
-    );
+      BASE_HEADERS
+    )
   }
 
   function tokenEndpoint({ info, invalidJson, tooLarge }: Incoming): Reply {
-    if (tooLarge) return problem(413, 'Request body is too large', 'Request Entity Too Large', 'Тело запроса слишком большое');
-    if (invalidJson) return badRequest('The request body is not valid JSON');
+    if (tooLarge) return problem(413, 'Request body is too large', 'Request Entity Too Large', 'Тело запроса слишком большое')
+    if (invalidJson) return badRequest('The request body is not valid JSON')
     // Only JSON and form bodies carry parameters (like PHP's $_POST plus a JSON body parser);
     // any other body (raw string) or a JSON array/scalar is a request without parameters.
     const params: Record<string, unknown> =
-      info.body !== null && typeof info.body === 'object' && !Array.isArray(info.body) ? (info.body as Record<string, unknown>) : {};
+      info.body !== null && typeof info.body === 'object' && !Array.isArray(info.body) ? (info.body as Record<string, unknown>) : {}
 
-    if (stringParam(params, 'client_id') !== clientId) return badRequest('Check the `client_id` parameter');
-    if (stringParam(params, 'client_secret') !== clientSecret) return badRequest('Check the `client_secret` parameter');
-    if (stringParam(params, 'redirect_uri') !== redirectUri) return badRequest('Redirect URI is not associated with client');
+    if (stringParam(params, 'client_id') !== clientId) return badRequest('Check the `client_id` parameter')
+    if (stringParam(params, 'client_secret') !== clientSecret) return badRequest('Check the `client_secret` parameter')
+    if (stringParam(params, 'redirect_uri') !== redirectUri) return badRequest('Redirect URI is not associated with client')
 
-    const grant = stringParam(params, 'grant_type');
+    const grant = stringParam(params, 'grant_type')
     if (grant === 'authorization_code') {
-      const code = stringParam(params, 'code');
-      if (!code) return badRequest('Check the `code` parameter');
-      const record = codes.get(code);
-      if (!record) return badRequest('Cannot decrypt the authorization code');
-      if (record.used) return badRequest('Authorization code has been revoked');
-      if (record.expired || now() - record.issuedAt >= codeTtlMs) return badRequest('Authorization code has expired');
-      record.used = true;
-      return issuePair('authorization_code');
+      const code = stringParam(params, 'code')
+      if (!code) return badRequest('Check the `code` parameter')
+      const record = codes.get(code)
+      if (!record) return badRequest('Cannot decrypt the authorization code')
+      if (record.used) return badRequest('Authorization code has been revoked')
+      if (record.expired || now() - record.issuedAt >= codeTtlMs) return badRequest('Authorization code has expired')
+      record.used = true
+      return issuePair('authorization_code')
     }
     if (grant === 'refresh_token') {
-      const token = stringParam(params, 'refresh_token');
-      if (!token) return badRequest('Check the `refresh_token` parameter');
+      const token = stringParam(params, 'refresh_token')
+      if (!token) return badRequest('Check the `refresh_token` parameter')
       if (!current || token !== current.token) {
-        return problem(401, 'Token has been revoked', 'Unauthorized', 'Токен отозван: refresh token уже использован или не существует');
+        return problem(401, 'Token has been revoked', 'Unauthorized', 'Токен отозван: refresh token уже использован или не существует')
       }
       if (now() - current.issuedAt >= refreshTokenTtlMs) {
-        return problem(401, 'Token has expired', 'Unauthorized', 'Срок действия refresh token истёк');
+        return problem(401, 'Token has expired', 'Unauthorized', 'Срок действия refresh token истёк')
       }
-      current = undefined; // single use: revoked the moment it is exchanged
-      return issuePair('refresh_token');
+      current = undefined // single use: revoked the moment it is exchanged
+      return issuePair('refresh_token')
     }
-    return badRequest('Unsupported grant type');
+    return badRequest('Unsupported grant type')
   }
 
   function authorized(info: RequestInfo): boolean {
-    const header = info.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    const token = match?.[1];
-    if (!token) return false;
-    const exp = accessTokens.get(token);
-    return exp !== undefined && now() < exp;
+    const header = info.headers.authorization
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+    const token = match?.[1]
+    if (!token) return false
+    const exp = accessTokens.get(token)
+    return exp !== undefined && now() < exp
   }
 
   function leadJson(lead: Lead, withContacts: boolean): unknown {
-    const embedded: Record<string, unknown> = { tags: [], companies: [] };
+    const embedded: Record<string, unknown> = { tags: [], companies: [] }
     if (withContacts) {
       embedded.contacts = lead.contacts.map((c) => ({
         id: c.id,
         is_main: c.is_main,
-        _links: { self: { href: `${origin}/api/v4/contacts/${c.id}?with=contacts` } },
-      }));
+        _links: { self: { href: `${origin}/api/v4/contacts/${c.id}?with=contacts` } }
+      }))
     }
     return {
       id: lead.id,
@@ -314,17 +314,17 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
       account_id: accountId,
       labor_cost: null,
       _links: { self: { href: `${origin}/api/v4/leads/${lead.id}` } },
-      _embedded: embedded,
-    };
+      _embedded: embedded
+    }
   }
 
   function handler(incoming: Incoming): Reply {
-    const { info, url } = incoming;
-    const path = url.pathname;
-    if (path === '/oauth2/access_token' && info.method === 'POST') return tokenEndpoint(incoming);
+    const { info, url } = incoming
+    const path = url.pathname
+    if (path === '/oauth2/access_token' && info.method === 'POST') return tokenEndpoint(incoming)
 
     if (path === '/api/v4/account' && info.method === 'GET') {
-      if (!authorized(info)) return apiProblem(401, 'Unauthorized', 'Неверный логин или пароль');
+      if (!authorized(info)) return apiProblem(401, 'Unauthorized', 'Неверный логин или пароль')
       return hal({
         id: accountId,
         name: 'Demo account',
@@ -343,46 +343,46 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
         is_helpbot_enabled: false,
         is_technical_account: false,
         contact_name_display_order: 1,
-        _links: { self: { href: `${origin}/api/v4/account` } },
-      });
+        _links: { self: { href: `${origin}/api/v4/account` } }
+      })
     }
 
-    const leadMatch = /^\/api\/v4\/leads\/([^/]+)$/.exec(path);
+    const leadMatch = /^\/api\/v4\/leads\/([^/]+)$/.exec(path)
     if (leadMatch && info.method === 'GET') {
-      if (!authorized(info)) return apiProblem(401, 'Unauthorized', 'Неверный логин или пароль');
-      const idText = leadMatch[1] ?? '';
-      if (!/^\d+$/.test(idText)) return apiProblem(404, 'Not Found', 'Ресурс не найден');
-      const lead = LEADS.find((l) => l.id === Number(idText));
-      if (!lead) return { status: 204, headers: { ...BASE_HEADERS } };
-      const withList = (url.searchParams.get('with') ?? '').split(',').map((s) => s.trim());
-      return hal(leadJson(lead, withList.includes('contacts')));
+      if (!authorized(info)) return apiProblem(401, 'Unauthorized', 'Неверный логин или пароль')
+      const idText = leadMatch[1] ?? ''
+      if (!/^\d+$/.test(idText)) return apiProblem(404, 'Not Found', 'Ресурс не найден')
+      const lead = LEADS.find((l) => l.id === Number(idText))
+      if (!lead) return { status: 204, headers: { ...BASE_HEADERS } }
+      const withList = (url.searchParams.get('with') ?? '').split(',').map((s) => s.trim())
+      return hal(leadJson(lead, withList.includes('contacts')))
     }
 
-    return apiProblem(404, 'Not Found', 'Ресурс не найден');
+    return apiProblem(404, 'Not Found', 'Ресурс не найден')
   }
 
   const core = await startCore({
     ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
     ...(options.faults !== undefined ? { faults: options.faults } : {}),
-    handler,
-  });
-  origin = core.origin;
+    handler
+  })
+  origin = core.origin
 
   return {
     url: core.origin,
     host: core.host,
     close: () => core.close(),
     get faults() {
-      return core.faults;
+      return core.faults
     },
     set faults(hook: FaultHook | undefined) {
-      core.faults = hook;
+      core.faults = hook
     },
     get latencyMs() {
-      return core.latencyMs;
+      return core.latencyMs
     },
     set latencyMs(ms: number) {
-      core.latencyMs = ms;
+      core.latencyMs = ms
     },
     clientId,
     clientSecret,
@@ -390,22 +390,21 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     accountId,
     subdomain,
     issueCode() {
-      const code = `def50200${randomBytes(256).toString('hex')}`;
-      codes.set(code, { issuedAt: now(), used: false, expired: false });
-      return code;
+      const code = `def50200${randomBytes(256).toString('hex')}`
+      codes.set(code, { issuedAt: now(), used: false, expired: false })
+      return code
     },
     expireCode(code: string) {
-      const record = codes.get(code);
-      if (!record) throw new Error('expireCode: this code was not issued by this server');
-      record.expired = true;
+      const record = codes.get(code)
+      if (!record) throw new Error('expireCode: this code was not issued by this server')
+      record.expired = true
     },
     currentRefreshToken: () => current?.token,
     isRevoked: (token: string) => knownRefreshTokens.has(token) && current?.token !== token,
     issued,
     requests: core.requests,
     setRefreshToken(token: string) {
-      setCurrent(token, now());
-    },
-  };
+      setCurrent(token, now())
+    }
+  }
 }
-

@@ -13,48 +13,48 @@
  * Determinism: `faultQueue` is fully deterministic; `randomFaults` is deterministic when given
  * `seededRandom(seed)` and the requests arrive in the same order.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http'
+import { STATUS_CODES } from 'node:http'
 
 export type Fault =
   /** Answer this instead of processing the request (no state change). */
   | {
-      kind: 'status';
-      status: number;
+      kind: 'status'
+      status: number
       /** Default: an nginx HTML error page (`nginxHtml(status)`), nothing for 204/304. */
-      body?: string;
+      body?: string
       /** Default: `text/html` for the default body; for a given body, `application/json` when it looks like JSON, else `text/plain; charset=utf-8`. */
-      contentType?: string;
-      headers?: Record<string, string>;
+      contentType?: string
+      headers?: Record<string, string>
     }
   /** Destroy the socket (TCP RST) before processing the request: nothing happened server-side. */
   | { kind: 'reset' }
   /** Process the request fully (state changes!), then destroy the socket without answering. */
   | { kind: 'lost-response' }
   /** Process normally, answer after `ms` (on top of the server's `latencyMs`). */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
 
 export interface RequestInfo {
-  method: string;
+  method: string
   /** pathname + search, exactly as requested (GitHub prefix included). */
-  path: string;
+  path: string
   /** Parsed JSON (application/json, +json), form object (application/x-www-form-urlencoded), raw string otherwise or when the JSON is invalid; undefined for an empty body. */
-  body: unknown;
-  headers: IncomingHttpHeaders;
+  body: unknown
+  headers: IncomingHttpHeaders
   /** Date.now() when the request (with its body) was received. */
-  at: number;
+  at: number
 }
 
-export type FaultHook = (req: RequestInfo) => Fault | undefined;
+export type FaultHook = (req: RequestInfo) => Fault | undefined
 
 /** An nginx-style HTML error page, byte-for-byte in nginx's format (CRLF line ends). */
 export function nginxHtml(status: number): string {
-  const reason = STATUS_CODES[status] ?? 'Unknown';
-  const title = `${status} ${reason}`;
+  const reason = STATUS_CODES[status] ?? 'Unknown'
+  const title = `${status} ${reason}`
   return (
     `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n` +
     `<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`
-  );
+  )
 }
 
 /**
@@ -62,8 +62,8 @@ export function nginxHtml(status: number): string {
  * through untouched. Once exhausted, every request passes.
  */
 export function faultQueue(...faults: Array<Fault | undefined>): FaultHook {
-  const queue = [...faults];
-  return () => queue.shift();
+  const queue = [...faults]
+  return () => queue.shift()
 }
 
 /**
@@ -71,24 +71,24 @@ export function faultQueue(...faults: Array<Fault | undefined>): FaultHook {
  * per request, and once more only when a fault is chosen.
  */
 export function randomFaults(rate: number, rng: () => number, kinds: Fault[]): FaultHook {
-  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`rate must be within 0..1, got ${rate}`);
-  const pool = [...kinds];
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`rate must be within 0..1, got ${rate}`)
+  const pool = [...kinds]
   return () => {
-    if (pool.length === 0 || rng() >= rate) return undefined;
-    return pool[Math.min(pool.length - 1, Math.floor(rng() * pool.length))];
-  };
+    if (pool.length === 0 || rng() >= rate) return undefined
+    return pool[Math.min(pool.length - 1, Math.floor(rng() * pool.length))]
+  }
 }
 
 /** mulberry32: a tiny, fast, seedable PRNG returning floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
+  let a = seed >>> 0
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
 }
 
 /**
@@ -96,5 +96,5 @@ export function seededRandom(seed: number): () => number {
  * them), e.g. `onlyWhen(r => r.method === 'PUT', faultQueue({ kind: 'lost-response' }))`.
  */
 export function onlyWhen(predicate: (req: RequestInfo) => boolean, hook: FaultHook): FaultHook {
-  return (req) => (predicate(req) ? hook(req) : undefined);
+  return (req) => (predicate(req) ? hook(req) : undefined)
 }

@@ -23,168 +23,168 @@
  * access to public repositories, the difference between PAT and App error wording, anything
  * else (404 "Not Found").
  */
-import sodium from 'libsodium-wrappers';
-import { json, startCore } from './http.js';
-import type { Incoming, Reply } from './http.js';
-import type { FaultHook, RequestInfo } from './faults.js';
+import sodium from 'libsodium-wrappers'
+import { json, startCore } from './http.js'
+import type { Incoming, Reply } from './http.js'
+import type { FaultHook, RequestInfo } from './faults.js'
 
 export interface TokenGrant {
-  repoSecrets?: boolean;
-  envSecrets?: boolean;
-  orgSecrets?: boolean;
+  repoSecrets?: boolean
+  envSecrets?: boolean
+  orgSecrets?: boolean
   /** 'owner/name' the token can see; default all repositories. */
-  repos?: string[];
+  repos?: string[]
 }
 
 export interface RepoSpec {
-  owner: string;
-  name: string;
-  id: number;
+  owner: string
+  name: string
+  id: number
   /** Environments of this repository; default: the server's `environments` option. */
-  environments?: string[];
+  environments?: string[]
 }
 
-export type SecretScope = { repo: string } | { repo: string; environment: string } | { org: string };
+export type SecretScope = { repo: string } | { repo: string; environment: string } | { org: string }
 
-export type OrgVisibility = 'all' | 'private' | 'selected';
+export type OrgVisibility = 'all' | 'private' | 'selected'
 
 export interface StoredSecret {
   /** The decrypted plaintext. */
-  value: string;
-  created_at: string;
-  updated_at: string;
-  visibility?: OrgVisibility;
-  selected_repository_ids?: number[];
+  value: string
+  created_at: string
+  updated_at: string
+  visibility?: OrgVisibility
+  selected_repository_ids?: number[]
 }
 
 export interface SecretWrite {
-  scope: SecretScope;
+  scope: SecretScope
   /** Upper-case, as stored. */
-  name: string;
-  value: string;
+  name: string
+  value: string
   /** now() at write time. */
-  at: number;
+  at: number
 }
 
 export interface GitHubOptions {
   /** Path prefix of the API ('' default; '/api/v3' for GHES). */
-  prefix?: string;
+  prefix?: string
   /** Default: { ghs_demo_write_token: every permission, every repository }. */
-  tokens?: Record<string, TokenGrant>;
+  tokens?: Record<string, TokenGrant>
   /** Default: acme/crm-sync (700001), acme/website (700002), acme/billing (700003). */
-  repositories?: RepoSpec[];
+  repositories?: RepoSpec[]
   /** Environments of every repository that does not list its own. Default ['production']. */
-  environments?: string[];
+  environments?: string[]
   /** Default ['acme']. An organization's repositories are those whose owner it is. */
-  organizations?: string[];
+  organizations?: string[]
   /** Clock for created_at/updated_at, writes[].at and the rate-limit reset. Default Date.now. */
-  now?: () => number;
-  latencyMs?: number;
-  faults?: FaultHook;
+  now?: () => number
+  latencyMs?: number
+  faults?: FaultHook
 }
 
 export interface GitHubServer {
   /** http://127.0.0.1:PORT + prefix: what GITHUB_API_URL would be. */
-  readonly url: string;
+  readonly url: string
   /** http://127.0.0.1:PORT */
-  readonly origin: string;
-  readonly prefix: string;
-  close(): Promise<void>;
-  faults: FaultHook | undefined;
-  latencyMs: number;
+  readonly origin: string
+  readonly prefix: string
+  close(): Promise<void>
+  faults: FaultHook | undefined
+  latencyMs: number
   /** The stored secret, decrypted (a copy), or undefined. Throws for an unknown scope. */
-  secret(scope: SecretScope, name: string): StoredSecret | undefined;
+  secret(scope: SecretScope, name: string): StoredSecret | undefined
   /** Seeds a secret directly (no request, not recorded in `writes`). Throws for an unknown scope. */
-  setSecret(scope: SecretScope, name: string, value: string, org?: { visibility?: OrgVisibility; selected_repository_ids?: number[] }): void;
+  setSecret(scope: SecretScope, name: string, value: string, org?: { visibility?: OrgVisibility; selected_repository_ids?: number[] }): void
   /** The scope's current public key. Throws for an unknown scope. */
-  publicKey(scope: SecretScope): { key_id: string; key: string };
+  publicKey(scope: SecretScope): { key_id: string; key: string }
   /** Replaces the scope's keypair and key_id; returns the new public key. */
-  rotateKey(scope: SecretScope): { key_id: string; key: string };
+  rotateKey(scope: SecretScope): { key_id: string; key: string }
   /** Every request received, faulted ones included. */
-  readonly requests: RequestInfo[];
+  readonly requests: RequestInfo[]
   /** Every successful PUT, decrypted, in order. */
-  readonly writes: SecretWrite[];
+  readonly writes: SecretWrite[]
 }
 
-export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token';
+export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
 
-const DOCS = 'https://docs.github.com/rest';
-const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets';
+const DOCS = 'https://docs.github.com/rest'
+const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets'
 const NAME_RULES =
-  'Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) or underscores (_).';
+  'Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) or underscores (_).'
 
 interface KeyState {
-  keyId: string;
-  publicKey: Uint8Array;
-  privateKey: Uint8Array;
-  key: string;
+  keyId: string
+  publicKey: Uint8Array
+  privateKey: Uint8Array
+  key: string
 }
 
 interface ScopeState {
-  kind: 'repo' | 'env' | 'org';
+  kind: 'repo' | 'env' | 'org'
   /** Canonical scope (names as configured). */
-  scope: SecretScope;
+  scope: SecretScope
   /** For repo/env scopes. */
-  repo?: RepoSpec;
+  repo?: RepoSpec
   /** For org scopes: the canonical org login. */
-  org?: string;
+  org?: string
   /** URL path of the scope's secrets collection (without prefix), e.g. /repos/acme/crm-sync/actions/secrets */
-  collectionPath: string;
-  keys: KeyState;
-  secrets: Map<string, StoredSecret>;
+  collectionPath: string
+  keys: KeyState
+  secrets: Map<string, StoredSecret>
 }
 
 function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-const BASE64_ORIGINAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64_ORIGINAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubServer> {
-  await sodium.ready;
-  const prefix = (options.prefix ?? '').replace(/\/+$/, '');
-  if (prefix !== '' && !prefix.startsWith('/')) throw new Error(`prefix must start with '/': ${prefix}`);
-  const now = options.now ?? Date.now;
+  await sodium.ready
+  const prefix = (options.prefix ?? '').replace(/\/+$/, '')
+  if (prefix !== '' && !prefix.startsWith('/')) throw new Error(`prefix must start with '/': ${prefix}`)
+  const now = options.now ?? Date.now
   const tokens: Record<string, TokenGrant> = options.tokens ?? {
-    [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true },
-  };
+    [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true }
+  }
   const repositories: RepoSpec[] = (
     options.repositories ?? [
       { owner: 'acme', name: 'crm-sync', id: 700001 },
       { owner: 'acme', name: 'website', id: 700002 },
-      { owner: 'acme', name: 'billing', id: 700003 },
+      { owner: 'acme', name: 'billing', id: 700003 }
     ]
-  ).map((r) => ({ ...r }));
-  const defaultEnvironments = options.environments ?? ['production'];
-  const organizations = options.organizations ?? ['acme'];
+  ).map((r) => ({ ...r }))
+  const defaultEnvironments = options.environments ?? ['production']
+  const organizations = options.organizations ?? ['acme']
 
-  let keySeq = 0;
+  let keySeq = 0
   const newKeys = (): KeyState => {
-    const pair = sodium.crypto_box_keypair();
-    keySeq += 1;
+    const pair = sodium.crypto_box_keypair()
+    keySeq += 1
     return {
       // 19-digit numeric-looking ids, like GitHub's; deterministic sequence per server.
       keyId: String(3380204578043523366n + BigInt(keySeq) * 7919n),
       publicKey: pair.publicKey,
       privateKey: pair.privateKey,
-      key: sodium.to_base64(pair.publicKey, sodium.base64_variants.ORIGINAL),
-    };
-  };
+      key: sodium.to_base64(pair.publicKey, sodium.base64_variants.ORIGINAL)
+    }
+  }
 
-  const repoByName = new Map<string, RepoSpec>();
-  const scopes = new Map<string, ScopeState>();
-  const lc = (s: string) => s.toLowerCase();
+  const repoByName = new Map<string, RepoSpec>()
+  const scopes = new Map<string, ScopeState>()
+  const lc = (s: string) => s.toLowerCase()
   for (const repo of repositories) {
-    const full = `${repo.owner}/${repo.name}`;
-    repoByName.set(lc(full), repo);
+    const full = `${repo.owner}/${repo.name}`
+    repoByName.set(lc(full), repo)
     scopes.set(`repo:${lc(full)}`, {
       kind: 'repo',
       scope: { repo: full },
       repo,
       collectionPath: `/repos/${full}/actions/secrets`,
       keys: newKeys(),
-      secrets: new Map(),
-    });
+      secrets: new Map()
+    })
     for (const environment of repo.environments ?? defaultEnvironments) {
       scopes.set(`env:${lc(full)}:${lc(environment)}`, {
         kind: 'env',
@@ -192,8 +192,8 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         repo,
         collectionPath: `/repos/${full}/environments/${encodeURIComponent(environment)}/secrets`,
         keys: newKeys(),
-        secrets: new Map(),
-      });
+        secrets: new Map()
+      })
     }
   }
   for (const org of organizations) {
@@ -203,28 +203,28 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
       org,
       collectionPath: `/orgs/${org}/actions/secrets`,
       keys: newKeys(),
-      secrets: new Map(),
-    });
+      secrets: new Map()
+    })
   }
 
   const scopeKey = (scope: SecretScope): string => {
-    if ('org' in scope) return `org:${lc(scope.org)}`;
-    if ('environment' in scope) return `env:${lc(scope.repo)}:${lc(scope.environment)}`;
-    return `repo:${lc(scope.repo)}`;
-  };
+    if ('org' in scope) return `org:${lc(scope.org)}`
+    if ('environment' in scope) return `env:${lc(scope.repo)}:${lc(scope.environment)}`
+    return `repo:${lc(scope.repo)}`
+  }
   const mustScope = (scope: SecretScope): ScopeState => {
-    const state = scopes.get(scopeKey(scope));
-    if (!state) throw new Error(`sandbox GitHub: unknown secret scope ${JSON.stringify(scope)}`);
-    return state;
-  };
-  const orgRepos = (org: string): RepoSpec[] => repositories.filter((r) => lc(r.owner) === lc(org));
+    const state = scopes.get(scopeKey(scope))
+    if (!state) throw new Error(`sandbox GitHub: unknown secret scope ${JSON.stringify(scope)}`)
+    return state
+  }
+  const orgRepos = (org: string): RepoSpec[] => repositories.filter((r) => lc(r.owner) === lc(org))
 
-  const writes: SecretWrite[] = [];
-  let requestSeq = 0;
-  let url = '';
+  const writes: SecretWrite[] = []
+  let requestSeq = 0
+  let url = ''
 
   const headers = (): Record<string, string> => {
-    requestSeq += 1;
+    requestSeq += 1
     return {
       Server: 'github.com',
       'X-GitHub-Api-Version-Selected': '2022-11-28',
@@ -234,27 +234,27 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
       'X-RateLimit-Remaining': '4999',
       'X-RateLimit-Reset': String(Math.floor(now() / 1000) + 3600),
       'X-RateLimit-Used': '1',
-      'X-RateLimit-Resource': 'core',
-    };
-  };
-  const reply = (status: number, value: unknown): Reply => json(status, value, 'application/json; charset=utf-8', headers());
+      'X-RateLimit-Resource': 'core'
+    }
+  }
+  const reply = (status: number, value: unknown): Reply => json(status, value, 'application/json; charset=utf-8', headers())
   const error = (status: number, message: string, documentationUrl = DOCS): Reply =>
-    reply(status, { message, documentation_url: documentationUrl, status: String(status) });
-  const notFound = (): Reply => error(404, 'Not Found');
-  const forbidden = (): Reply => error(403, 'Resource not accessible by integration', SECRETS_DOCS);
-  const invalid = (message: string): Reply => error(422, message, SECRETS_DOCS);
-  const noContent = (): Reply => ({ status: 204, headers: headers() });
+    reply(status, { message, documentation_url: documentationUrl, status: String(status) })
+  const notFound = (): Reply => error(404, 'Not Found')
+  const forbidden = (): Reply => error(403, 'Resource not accessible by integration', SECRETS_DOCS)
+  const invalid = (message: string): Reply => error(422, message, SECRETS_DOCS)
+  const noContent = (): Reply => ({ status: 204, headers: headers() })
 
   function grantOf(info: RequestInfo): TokenGrant | Reply {
-    const header = info.headers.authorization;
-    if (typeof header !== 'string' || header.trim() === '') return error(401, 'Requires authentication');
-    const token = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(header)?.[1];
-    const grant = token !== undefined && Object.hasOwn(tokens, token) ? tokens[token] : undefined;
-    return grant ?? error(401, 'Bad credentials');
+    const header = info.headers.authorization
+    if (typeof header !== 'string' || header.trim() === '') return error(401, 'Requires authentication')
+    const token = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(header)?.[1]
+    const grant = token !== undefined && Object.hasOwn(tokens, token) ? tokens[token] : undefined
+    return grant ?? error(401, 'Bad credentials')
   }
 
   const canSee = (grant: TokenGrant, repo: RepoSpec): boolean =>
-    grant.repos === undefined || grant.repos.some((r) => lc(r) === lc(`${repo.owner}/${repo.name}`));
+    grant.repos === undefined || grant.repos.some((r) => lc(r) === lc(`${repo.owner}/${repo.name}`))
 
   const repoJson = (repo: RepoSpec) => ({
     id: repo.id,
@@ -264,193 +264,199 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
     private: true,
     owner: {
       login: repo.owner,
-      type: organizations.some((o) => lc(o) === lc(repo.owner)) ? 'Organization' : 'User',
+      type: organizations.some((o) => lc(o) === lc(repo.owner)) ? 'Organization' : 'User'
     },
     html_url: `https://github.com/${repo.owner}/${repo.name}`,
-    url: `${url}/repos/${repo.owner}/${repo.name}`,
-  });
+    url: `${url}/repos/${repo.owner}/${repo.name}`
+  })
 
   const metadata = (state: ScopeState, name: string, secret: StoredSecret): Record<string, unknown> => {
-    const out: Record<string, unknown> = { name, created_at: secret.created_at, updated_at: secret.updated_at };
+    const out: Record<string, unknown> = { name, created_at: secret.created_at, updated_at: secret.updated_at }
     if (state.kind === 'org') {
-      out.visibility = secret.visibility ?? 'private';
-      if (secret.visibility === 'selected') out.selected_repositories_url = `${url}${state.collectionPath}/${name}/repositories`;
+      out.visibility = secret.visibility ?? 'private'
+      if (secret.visibility === 'selected') out.selected_repositories_url = `${url}${state.collectionPath}/${name}/repositories`
     }
-    return out;
-  };
+    return out
+  }
 
   function validName(name: string): string | undefined {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return NAME_RULES;
-    if (/^GITHUB_/i.test(name)) return 'Secret names must not start with GITHUB_.';
-    return undefined;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return NAME_RULES
+    if (/^GITHUB_/i.test(name)) return 'Secret names must not start with GITHUB_.'
+    return undefined
   }
 
   function putSecret(state: ScopeState, rawName: string, incoming: Incoming): Reply {
-    let body: unknown = incoming.info.body;
-    if (incoming.tooLarge) return error(413, 'Payload too large');
-    if (incoming.invalidJson) return error(400, 'Problems parsing JSON');
+    let body: unknown = incoming.info.body
+    if (incoming.tooLarge) return error(413, 'Payload too large')
+    if (incoming.invalidJson) return error(400, 'Problems parsing JSON')
     if (typeof body === 'string') {
       // GitHub parses the body as JSON whatever the Content-Type says.
       try {
-        body = JSON.parse(body) as unknown;
+        body = JSON.parse(body) as unknown
       } catch {
-        return error(400, 'Problems parsing JSON');
+        return error(400, 'Problems parsing JSON')
       }
     }
-    const nameProblem = validName(rawName);
-    if (nameProblem) return invalid(`Invalid request.\n\n${nameProblem}`);
+    const nameProblem = validName(rawName)
+    if (nameProblem) return invalid(`Invalid request.\n\n${nameProblem}`)
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-      return invalid('Invalid request.\n\nInvalid input: object is not a hash.');
+      return invalid('Invalid request.\n\nInvalid input: object is not a hash.')
     }
-    const fields = body as Record<string, unknown>;
-    const missing = ['encrypted_value', 'key_id'].filter((f) => fields[f] === undefined);
-    if (state.kind === 'org' && fields.visibility === undefined) missing.push('visibility');
+    const fields = body as Record<string, unknown>
+    const missing = ['encrypted_value', 'key_id'].filter((f) => fields[f] === undefined)
+    if (state.kind === 'org' && fields.visibility === undefined) missing.push('visibility')
     if (missing.length > 0) {
-      const list = missing.map((m) => `"${m}"`).join(', ');
-      return invalid(`Invalid request.\n\n${list} ${missing.length === 1 ? "wasn't" : "weren't"} supplied.`);
+      const list = missing.map((m) => `"${m}"`).join(', ')
+      return invalid(`Invalid request.\n\n${list} ${missing.length === 1 ? "wasn't" : "weren't"} supplied.`)
     }
     for (const field of ['encrypted_value', 'key_id'] as const) {
       if (typeof fields[field] !== 'string') {
-        return invalid(`Invalid request.\n\nFor 'properties/${field}', ${JSON.stringify(fields[field])} is not a string.`);
+        return invalid(`Invalid request.\n\nFor 'properties/${field}', ${JSON.stringify(fields[field])} is not a string.`)
       }
     }
-    const encryptedValue = fields.encrypted_value as string;
-    const keyId = fields.key_id as string;
+    const encryptedValue = fields.encrypted_value as string
+    const keyId = fields.key_id as string
 
-    let visibility: OrgVisibility | undefined;
-    let selectedIds: number[] | undefined;
+    let visibility: OrgVisibility | undefined
+    let selectedIds: number[] | undefined
     if (state.kind === 'org') {
-      const v = fields.visibility;
+      const v = fields.visibility
       if (v !== 'all' && v !== 'private' && v !== 'selected') {
-        return invalid(`Invalid request.\n\nFor 'properties/visibility', ${JSON.stringify(v)} is not one of ["all", "private", "selected"].`);
+        return invalid(
+          `Invalid request.\n\nFor 'properties/visibility', ${JSON.stringify(v)} is not one of ["all", "private", "selected"].`
+        )
       }
-      visibility = v;
+      visibility = v
       if (v === 'selected') {
-        const ids = fields.selected_repository_ids ?? [];
+        const ids = fields.selected_repository_ids ?? []
         if (!Array.isArray(ids)) {
-          return invalid(`Invalid request.\n\nFor 'properties/selected_repository_ids', ${JSON.stringify(ids)} is not an array.`);
+          return invalid(`Invalid request.\n\nFor 'properties/selected_repository_ids', ${JSON.stringify(ids)} is not an array.`)
         }
-        const allowed = new Set(orgRepos(state.org ?? '').map((r) => r.id));
+        const allowed = new Set(orgRepos(state.org ?? '').map((r) => r.id))
         for (const id of ids as unknown[]) {
           if (typeof id !== 'number' || !Number.isInteger(id)) {
-            return invalid(`Invalid request.\n\nFor 'items', ${JSON.stringify(id)} is not an integer.`);
+            return invalid(`Invalid request.\n\nFor 'items', ${JSON.stringify(id)} is not an integer.`)
           }
-          if (!allowed.has(id)) return invalid(`Invalid request.\n\nRepository ${id} is not a repository of this organization.`);
+          if (!allowed.has(id)) return invalid(`Invalid request.\n\nRepository ${id} is not a repository of this organization.`)
         }
-        selectedIds = [...new Set(ids as number[])];
+        selectedIds = [...new Set(ids as number[])]
       }
     }
 
-    if (keyId !== state.keys.keyId) return invalid('Bad key_id');
+    if (keyId !== state.keys.keyId) return invalid('Bad key_id')
     if (encryptedValue === '' || !BASE64_ORIGINAL.test(encryptedValue)) {
-      return invalid('Invalid request.\n\nencrypted_value is not valid base64.');
+      return invalid('Invalid request.\n\nencrypted_value is not valid base64.')
     }
-    let plaintext: string;
+    let plaintext: string
     try {
-      const sealed = Buffer.from(encryptedValue, 'base64');
-      const opened = sodium.crypto_box_seal_open(new Uint8Array(sealed), state.keys.publicKey, state.keys.privateKey);
-      plaintext = Buffer.from(opened).toString('utf8');
+      const sealed = Buffer.from(encryptedValue, 'base64')
+      const opened = sodium.crypto_box_seal_open(new Uint8Array(sealed), state.keys.publicKey, state.keys.privateKey)
+      plaintext = Buffer.from(opened).toString('utf8')
     } catch {
-      return invalid('Bad encrypted_value: it cannot be decrypted with the key of key_id.');
+      return invalid('Bad encrypted_value: it cannot be decrypted with the key of key_id.')
     }
 
-    const name = rawName.toUpperCase();
-    const at = now();
-    const stamp = isoSeconds(at);
-    const existing = state.secrets.get(name);
-    const stored: StoredSecret = { value: plaintext, created_at: existing?.created_at ?? stamp, updated_at: stamp };
-    if (visibility !== undefined) stored.visibility = visibility;
-    if (selectedIds !== undefined) stored.selected_repository_ids = selectedIds;
-    state.secrets.set(name, stored);
-    writes.push({ scope: { ...state.scope }, name, value: plaintext, at });
-    return existing ? noContent() : reply(201, {});
+    const name = rawName.toUpperCase()
+    const at = now()
+    const stamp = isoSeconds(at)
+    const existing = state.secrets.get(name)
+    const stored: StoredSecret = { value: plaintext, created_at: existing?.created_at ?? stamp, updated_at: stamp }
+    if (visibility !== undefined) stored.visibility = visibility
+    if (selectedIds !== undefined) stored.selected_repository_ids = selectedIds
+    state.secrets.set(name, stored)
+    writes.push({ scope: { ...state.scope }, name, value: plaintext, at })
+    return existing ? noContent() : reply(201, {})
   }
 
   /** Routes everything under a resolved scope: `rest` is what follows `.../secrets`. */
   function secretsRoute(state: ScopeState, rest: string[], incoming: Incoming): Reply {
-    const method = incoming.info.method;
+    const method = incoming.info.method
     if (rest.length === 0) {
-      if (method !== 'GET') return notFound();
+      if (method !== 'GET') return notFound()
       const secrets = [...state.secrets.entries()]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, secret]) => metadata(state, name, secret));
-      return reply(200, { total_count: secrets.length, secrets });
+        .map(([name, secret]) => metadata(state, name, secret))
+      return reply(200, { total_count: secrets.length, secrets })
     }
-    const [name, sub, ...more] = rest;
-    if (name === undefined || more.length > 0) return notFound();
+    const [name, sub, ...more] = rest
+    if (name === undefined || more.length > 0) return notFound()
     if (name === 'public-key' && sub === undefined) {
-      if (method !== 'GET') return notFound();
-      return reply(200, { key_id: state.keys.keyId, key: state.keys.key });
+      if (method !== 'GET') return notFound()
+      return reply(200, { key_id: state.keys.keyId, key: state.keys.key })
     }
     if (sub !== undefined) {
-      if (state.kind !== 'org' || sub !== 'repositories' || method !== 'GET') return notFound();
-      const secret = state.secrets.get(name.toUpperCase());
-      if (!secret) return notFound();
-      const ids = new Set(secret.selected_repository_ids ?? []);
-      const repos = repositories.filter((r) => ids.has(r.id)).map(repoJson);
-      return reply(200, { total_count: repos.length, repositories: repos });
+      if (state.kind !== 'org' || sub !== 'repositories' || method !== 'GET') return notFound()
+      const secret = state.secrets.get(name.toUpperCase())
+      if (!secret) return notFound()
+      const ids = new Set(secret.selected_repository_ids ?? [])
+      const repos = repositories.filter((r) => ids.has(r.id)).map(repoJson)
+      return reply(200, { total_count: repos.length, repositories: repos })
     }
-    if (method === 'PUT') return putSecret(state, name, incoming);
-    const upper = name.toUpperCase();
-    const secret = state.secrets.get(upper);
-    if (method === 'GET') return secret ? reply(200, metadata(state, upper, secret)) : notFound();
+    if (method === 'PUT') return putSecret(state, name, incoming)
+    const upper = name.toUpperCase()
+    const secret = state.secrets.get(upper)
+    if (method === 'GET') return secret ? reply(200, metadata(state, upper, secret)) : notFound()
     if (method === 'DELETE') {
-      if (!secret) return notFound();
-      state.secrets.delete(upper);
-      return noContent();
+      if (!secret) return notFound()
+      state.secrets.delete(upper)
+      return noContent()
     }
-    return notFound();
+    return notFound()
   }
 
   function handler(incoming: Incoming): Reply {
-    const pathname = incoming.url.pathname;
-    if (prefix !== '' && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return notFound();
-    const grant = grantOf(incoming.info);
-    if ('status' in grant) return grant;
+    const pathname = incoming.url.pathname
+    if (prefix !== '' && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return notFound()
+    const grant = grantOf(incoming.info)
+    if ('status' in grant) return grant
 
-    let segments: string[];
+    let segments: string[]
     try {
       // pathname after the prefix starts with '/': drop the empty first segment.
-      segments = pathname.slice(prefix.length).split('/').slice(1).map((s) => decodeURIComponent(s));
+      segments = pathname
+        .slice(prefix.length)
+        .split('/')
+        .slice(1)
+        .map((s) => decodeURIComponent(s))
     } catch {
-      return notFound();
+      return notFound()
     }
-    const [root, a, b, ...rest] = segments;
+    const [root, a, b, ...rest] = segments
 
     if (root === 'repos' && a !== undefined && b !== undefined) {
-      const repo = repoByName.get(lc(`${a}/${b}`));
-      if (!repo || !canSee(grant, repo)) return notFound();
-      const full = lc(`${repo.owner}/${repo.name}`);
-      if (rest.length === 0) return incoming.info.method === 'GET' ? reply(200, repoJson(repo)) : notFound();
+      const repo = repoByName.get(lc(`${a}/${b}`))
+      if (!repo || !canSee(grant, repo)) return notFound()
+      const full = lc(`${repo.owner}/${repo.name}`)
+      if (rest.length === 0) return incoming.info.method === 'GET' ? reply(200, repoJson(repo)) : notFound()
       if (rest[0] === 'actions' && rest[1] === 'secrets') {
-        if (!grant.repoSecrets) return forbidden();
-        const state = scopes.get(`repo:${full}`);
-        return state ? secretsRoute(state, rest.slice(2), incoming) : notFound();
+        if (!grant.repoSecrets) return forbidden()
+        const state = scopes.get(`repo:${full}`)
+        return state ? secretsRoute(state, rest.slice(2), incoming) : notFound()
       }
       if (rest[0] === 'environments' && rest[1] !== undefined && rest[2] === 'secrets') {
-        if (!grant.envSecrets) return forbidden();
-        const state = scopes.get(`env:${full}:${lc(rest[1])}`);
-        return state ? secretsRoute(state, rest.slice(3), incoming) : notFound();
+        if (!grant.envSecrets) return forbidden()
+        const state = scopes.get(`env:${full}:${lc(rest[1])}`)
+        return state ? secretsRoute(state, rest.slice(3), incoming) : notFound()
       }
-      return notFound();
+      return notFound()
     }
     if (root === 'orgs' && a !== undefined && b === 'actions' && rest[0] === 'secrets') {
-      const state = scopes.get(`org:${lc(a)}`);
-      if (!state) return notFound();
-      if (!grant.orgSecrets) return forbidden();
-      return secretsRoute(state, rest.slice(1), incoming);
+      const state = scopes.get(`org:${lc(a)}`)
+      if (!state) return notFound()
+      if (!grant.orgSecrets) return forbidden()
+      return secretsRoute(state, rest.slice(1), incoming)
     }
-    return notFound();
+    return notFound()
   }
 
   const core = await startCore({
     ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
     ...(options.faults !== undefined ? { faults: options.faults } : {}),
-    handler,
-  });
-  url = `${core.origin}${prefix}`;
+    handler
+  })
+  url = `${core.origin}${prefix}`
 
-  const publicKeyOf = (state: ScopeState) => ({ key_id: state.keys.keyId, key: state.keys.key });
+  const publicKeyOf = (state: ScopeState) => ({ key_id: state.keys.keyId, key: state.keys.key })
 
   return {
     url,
@@ -458,45 +464,45 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
     prefix,
     close: () => core.close(),
     get faults() {
-      return core.faults;
+      return core.faults
     },
     set faults(hook: FaultHook | undefined) {
-      core.faults = hook;
+      core.faults = hook
     },
     get latencyMs() {
-      return core.latencyMs;
+      return core.latencyMs
     },
     set latencyMs(ms: number) {
-      core.latencyMs = ms;
+      core.latencyMs = ms
     },
     secret(scope, name) {
-      const found = mustScope(scope).secrets.get(name.toUpperCase());
-      if (!found) return undefined;
-      const copy: StoredSecret = { ...found };
-      if (found.selected_repository_ids) copy.selected_repository_ids = [...found.selected_repository_ids];
-      return copy;
+      const found = mustScope(scope).secrets.get(name.toUpperCase())
+      if (!found) return undefined
+      const copy: StoredSecret = { ...found }
+      if (found.selected_repository_ids) copy.selected_repository_ids = [...found.selected_repository_ids]
+      return copy
     },
     setSecret(scope, name, value, org) {
-      const state = mustScope(scope);
-      const nameProblem = validName(name);
-      if (nameProblem) throw new Error(`setSecret: ${nameProblem}`);
-      const upper = name.toUpperCase();
-      const stamp = isoSeconds(now());
-      const existing = state.secrets.get(upper);
-      const stored: StoredSecret = { value, created_at: existing?.created_at ?? stamp, updated_at: stamp };
+      const state = mustScope(scope)
+      const nameProblem = validName(name)
+      if (nameProblem) throw new Error(`setSecret: ${nameProblem}`)
+      const upper = name.toUpperCase()
+      const stamp = isoSeconds(now())
+      const existing = state.secrets.get(upper)
+      const stored: StoredSecret = { value, created_at: existing?.created_at ?? stamp, updated_at: stamp }
       if (state.kind === 'org') {
-        stored.visibility = org?.visibility ?? 'private';
-        if (stored.visibility === 'selected') stored.selected_repository_ids = [...(org?.selected_repository_ids ?? [])];
+        stored.visibility = org?.visibility ?? 'private'
+        if (stored.visibility === 'selected') stored.selected_repository_ids = [...(org?.selected_repository_ids ?? [])]
       }
-      state.secrets.set(upper, stored);
+      state.secrets.set(upper, stored)
     },
     publicKey: (scope) => publicKeyOf(mustScope(scope)),
     rotateKey(scope) {
-      const state = mustScope(scope);
-      state.keys = newKeys();
-      return publicKeyOf(state);
+      const state = mustScope(scope)
+      state.keys = newKeys()
+      return publicKeyOf(state)
     },
     requests: core.requests,
-    writes,
-  };
+    writes
+  }
 }

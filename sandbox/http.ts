@@ -14,200 +14,200 @@
  * Handlers are synchronous, so every state change of one request is atomic.
  * `close()` clears pending latency timers and destroys every connection: nothing is left behind.
  */
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { nginxHtml } from './faults.js';
-import type { Fault, FaultHook, RequestInfo } from './faults.js';
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { nginxHtml } from './faults.js'
+import type { Fault, FaultHook, RequestInfo } from './faults.js'
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BODY_BYTES = 1024 * 1024
 
 export interface Reply {
-  status: number;
-  headers?: Record<string, string>;
+  status: number
+  headers?: Record<string, string>
   /** Omitted or undefined: no body (and no Content-Type unless given in headers). */
-  body?: string;
+  body?: string
 }
 
 export interface Incoming {
-  info: RequestInfo;
-  url: URL;
+  info: RequestInfo
+  url: URL
   /** The body declared JSON but did not parse (info.body then holds the raw string). */
-  invalidJson: boolean;
+  invalidJson: boolean
   /** The body exceeded MAX_BODY_BYTES (info.body is then undefined). */
-  tooLarge: boolean;
+  tooLarge: boolean
 }
 
-export type Handler = (incoming: Incoming) => Reply;
+export type Handler = (incoming: Incoming) => Reply
 
 export interface Core {
   /** http://127.0.0.1:PORT */
-  readonly origin: string;
+  readonly origin: string
   /** 127.0.0.1:PORT */
-  readonly host: string;
-  readonly port: number;
-  readonly requests: RequestInfo[];
-  faults: FaultHook | undefined;
-  latencyMs: number;
-  close(): Promise<void>;
+  readonly host: string
+  readonly port: number
+  readonly requests: RequestInfo[]
+  faults: FaultHook | undefined
+  latencyMs: number
+  close(): Promise<void>
 }
 
 export function mediaType(contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
 export function isJsonMediaType(type: string): boolean {
-  return type === 'application/json' || type.endsWith('+json');
+  return type === 'application/json' || type.endsWith('+json')
 }
 
 export function parseBody(raw: Buffer, contentType: string | undefined): { body: unknown; invalidJson: boolean } {
-  if (raw.length === 0) return { body: undefined, invalidJson: false };
-  const text = raw.toString('utf8');
-  const type = mediaType(contentType);
+  if (raw.length === 0) return { body: undefined, invalidJson: false }
+  const text = raw.toString('utf8')
+  const type = mediaType(contentType)
   if (isJsonMediaType(type)) {
     try {
-      return { body: JSON.parse(text) as unknown, invalidJson: false };
+      return { body: JSON.parse(text) as unknown, invalidJson: false }
     } catch {
-      return { body: text, invalidJson: true };
+      return { body: text, invalidJson: true }
     }
   }
   if (type === 'application/x-www-form-urlencoded') {
-    return { body: Object.fromEntries(new URLSearchParams(text)), invalidJson: false };
+    return { body: Object.fromEntries(new URLSearchParams(text)), invalidJson: false }
   }
-  return { body: text, invalidJson: false };
+  return { body: text, invalidJson: false }
 }
 
 export function json(status: number, value: unknown, contentType: string, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'Content-Type': contentType, ...headers }, body: JSON.stringify(value) };
+  return { status, headers: { 'Content-Type': contentType, ...headers }, body: JSON.stringify(value) }
 }
 
 function faultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
-  const noBody = fault.status === 204 || fault.status === 304 || (fault.status >= 100 && fault.status < 200);
-  if (noBody) return { status: fault.status, headers: { ...fault.headers } };
-  const body = fault.body ?? nginxHtml(fault.status);
-  let contentType = fault.contentType;
+  const noBody = fault.status === 204 || fault.status === 304 || (fault.status >= 100 && fault.status < 200)
+  if (noBody) return { status: fault.status, headers: { ...fault.headers } }
+  const body = fault.body ?? nginxHtml(fault.status)
+  let contentType = fault.contentType
   if (contentType === undefined) {
-    if (fault.body === undefined) contentType = 'text/html';
-    else contentType = /^\s*[[{]/.test(fault.body) ? 'application/json' : 'text/plain; charset=utf-8';
+    if (fault.body === undefined) contentType = 'text/html'
+    else contentType = /^\s*[[{]/.test(fault.body) ? 'application/json' : 'text/plain; charset=utf-8'
   }
-  return { status: fault.status, headers: { Server: 'nginx', 'Content-Type': contentType, ...fault.headers }, body };
+  return { status: fault.status, headers: { Server: 'nginx', 'Content-Type': contentType, ...fault.headers }, body }
 }
 
 function send(res: ServerResponse, reply: Reply): void {
-  if (res.destroyed || res.writableEnded) return;
-  const headers: Record<string, string> = { ...reply.headers };
-  const noBody = reply.status === 204 || reply.status === 304 || reply.status < 200;
+  if (res.destroyed || res.writableEnded) return
+  const headers: Record<string, string> = { ...reply.headers }
+  const noBody = reply.status === 204 || reply.status === 304 || reply.status < 200
   if (noBody || reply.body === undefined) {
-    if (!noBody) headers['Content-Length'] = '0';
-    res.writeHead(reply.status, headers);
-    res.end();
-    return;
+    if (!noBody) headers['Content-Length'] = '0'
+    res.writeHead(reply.status, headers)
+    res.end()
+    return
   }
-  const body = Buffer.from(reply.body, 'utf8');
-  headers['Content-Length'] = String(body.length);
-  res.writeHead(reply.status, headers);
-  res.end(body);
+  const body = Buffer.from(reply.body, 'utf8')
+  headers['Content-Length'] = String(body.length)
+  res.writeHead(reply.status, headers)
+  res.end(body)
 }
 
 export async function startCore(options: { latencyMs?: number; faults?: FaultHook; handler: Handler }): Promise<Core> {
-  const { handler } = options;
-  const timers = new Set<NodeJS.Timeout>();
-  const requests: RequestInfo[] = [];
+  const { handler } = options
+  const timers = new Set<NodeJS.Timeout>()
+  const requests: RequestInfo[] = []
   const state: { faults: FaultHook | undefined; latencyMs: number } = {
     faults: options.faults,
-    latencyMs: options.latencyMs ?? 0,
-  };
-  let closing: Promise<void> | undefined;
+    latencyMs: options.latencyMs ?? 0
+  }
+  let closing: Promise<void> | undefined
 
   const wait = (ms: number): Promise<void> => {
-    if (!(ms > 0)) return Promise.resolve();
+    if (!(ms > 0)) return Promise.resolve()
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
-  };
+        timers.delete(timer)
+        resolve()
+      }, ms)
+      timers.add(timer)
+    })
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer, tooLarge: boolean): Promise<void> {
-    let url: URL;
+    let url: URL
     try {
-      url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      url = new URL(req.url ?? '/', 'http://127.0.0.1')
     } catch {
-      url = new URL('http://127.0.0.1/');
+      url = new URL('http://127.0.0.1/')
     }
-    const parsed = tooLarge ? { body: undefined, invalidJson: false } : parseBody(raw, req.headers['content-type']);
+    const parsed = tooLarge ? { body: undefined, invalidJson: false } : parseBody(raw, req.headers['content-type'])
     const info: RequestInfo = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       body: parsed.body,
       headers: req.headers,
-      at: Date.now(),
-    };
-    requests.push(info);
+      at: Date.now()
+    }
+    requests.push(info)
 
-    let fault: Fault | undefined;
+    let fault: Fault | undefined
     try {
-      fault = state.faults?.(info);
+      fault = state.faults?.(info)
     } catch (error) {
-      fault = { kind: 'status', status: 500, body: `sandbox: fault hook threw: ${String(error)}` };
+      fault = { kind: 'status', status: 500, body: `sandbox: fault hook threw: ${String(error)}` }
     }
 
     if (fault?.kind === 'status') {
-      await wait(state.latencyMs);
-      send(res, faultReply(fault));
-      return;
+      await wait(state.latencyMs)
+      send(res, faultReply(fault))
+      return
     }
     if (fault?.kind === 'reset') {
-      await wait(state.latencyMs);
-      const socket = req.socket;
-      if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
-      else socket.destroy();
-      return;
+      await wait(state.latencyMs)
+      const socket = req.socket
+      if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
+      else socket.destroy()
+      return
     }
 
-    let reply: Reply;
+    let reply: Reply
     try {
-      reply = handler({ info, url, invalidJson: parsed.invalidJson, tooLarge });
+      reply = handler({ info, url, invalidJson: parsed.invalidJson, tooLarge })
     } catch (error) {
-      reply = { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: `sandbox handler error: ${String(error)}` };
+      reply = { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: `sandbox handler error: ${String(error)}` }
     }
 
     if (fault?.kind === 'lost-response') {
-      await wait(state.latencyMs);
-      req.socket.destroy();
-      return;
+      await wait(state.latencyMs)
+      req.socket.destroy()
+      return
     }
-    await wait(state.latencyMs + (fault?.kind === 'delay' ? Math.max(0, fault.ms) : 0));
-    send(res, reply);
+    await wait(state.latencyMs + (fault?.kind === 'delay' ? Math.max(0, fault.ms) : 0))
+    send(res, reply)
   }
 
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
+    const chunks: Buffer[] = []
+    let size = 0
+    let tooLarge = false
     req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
-      else chunks.push(chunk);
-    });
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) tooLarge = true
+      else chunks.push(chunk)
+    })
     req.on('end', () => {
-      void handle(req, res, Buffer.concat(chunks), tooLarge);
-    });
+      void handle(req, res, Buffer.concat(chunks), tooLarge)
+    })
     req.on('error', () => {
       /* client went away mid-body: nothing to answer */
-    });
-  });
+    })
+  })
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const { port } = server.address() as AddressInfo
 
   return {
     origin: `http://127.0.0.1:${port}`,
@@ -215,25 +215,25 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
     port,
     requests,
     get faults() {
-      return state.faults;
+      return state.faults
     },
     set faults(hook: FaultHook | undefined) {
-      state.faults = hook;
+      state.faults = hook
     },
     get latencyMs() {
-      return state.latencyMs;
+      return state.latencyMs
     },
     set latencyMs(ms: number) {
-      state.latencyMs = ms;
+      state.latencyMs = ms
     },
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      });
-      return closing;
-    },
-  };
+        for (const timer of timers) clearTimeout(timer)
+        timers.clear()
+        server.closeAllConnections()
+        server.close((error) => (error ? reject(error) : resolve()))
+      })
+      return closing
+    }
+  }
 }

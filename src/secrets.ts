@@ -41,8 +41,14 @@ interface HttpishError {
   response?: { headers?: Record<string, string | undefined>; data?: unknown }
 }
 
+/**
+ * The HTTP status of a failed request; undefined when no answer came. Octokit reports a network
+ * failure or a timeout as status 500 without a response: that is "no answer", not a server error.
+ */
 function asHttpError(error: unknown): HttpishError {
-  return error !== null && typeof error === 'object' ? (error as HttpishError) : {}
+  if (error === null || typeof error !== 'object') return {}
+  const e = error as HttpishError
+  return e.status === 500 && e.response === undefined && !(error instanceof ActionError) ? { ...e, status: undefined, message: e.message } : e
 }
 
 function serverMessage(error: unknown): string {
@@ -60,7 +66,7 @@ export function classifyGitHubError(error: unknown, now = Date.now()): RetryVerd
   const e = asHttpError(error)
   const status = e.status
   const headers = e.response?.headers ?? {}
-  if (status === undefined) return { retry: !(error instanceof ActionError) }
+  if (status === undefined) return { retry: !(error instanceof ActionError) } // no answer
   if (status >= 500 || status === 429) return { retry: true, afterMs: parseRetryAfter(headers['retry-after'], now) }
   if (status === 403) {
     if (/rate limit/i.test(serverMessage(error))) return { retry: true, afterMs: parseRetryAfter(headers['retry-after'], now) ?? 60_000 }
@@ -95,11 +101,23 @@ export function requiredPermission(target: Target): string {
   }
 }
 
+function apiBase(error: unknown): string {
+  const url = (error as { request?: { url?: unknown } } | null)?.request?.url
+  try {
+    return typeof url === 'string' ? new URL(url).origin : 'GITHUB_API_URL'
+  } catch {
+    return 'GITHUB_API_URL'
+  }
+}
+
 export function describeGitHubError(error: unknown, doing: string, target: Target): string {
   if (error instanceof ActionError) return error.message
   const status = asHttpError(error).status
   const said = serverMessage(error)
-  const lead = `GitHub refused to ${doing} (${status ?? 'no answer'}${said ? `: ${said}` : ''})`
+  if (status === undefined) {
+    return `Could not ${doing}: GitHub's API at ${apiBase(error)} did not answer (${said}), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again.`
+  }
+  const lead = `GitHub refused to ${doing} (${status}${said ? `: ${said}` : ''})`
   if (status === 401)
     return `${lead}: 'github-token' is invalid, expired or revoked; create a new token and update the secret that holds it.`
   if (status === 403) {
@@ -117,7 +135,7 @@ export function describeGitHubError(error: unknown, doing: string, target: Targe
   }
   if (status === 422)
     return `${lead}: GitHub rejected the request as invalid; check the secret names and, for organizations, 'visibility' and 'selected-repositories'.`
-  if (status === undefined || status >= 500 || status === 429) {
+  if (status >= 500 || status === 429) {
     return `${lead}, also after retries: the GitHub API may be down or unreachable from this runner; try again later.`
   }
   return `${lead}.`

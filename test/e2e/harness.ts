@@ -1,0 +1,97 @@
+/**
+ * One sandbox per test: the amoCRM and GitHub stand-ins on 127.0.0.1 and a runner for the bundled
+ * dist/index.js. Every run is checked for leaked secrets, whatever the test asserts besides.
+ */
+import assert from 'node:assert/strict'
+import { startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
+import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
+import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
+
+export const REPO = { repo: 'acme/crm-sync' } as const
+
+export interface Run extends ActionRun {
+  /** Requests to amoCRM's token endpoint during this run. */
+  tokenRequests: number
+  /** Requests to the GitHub stand-in during this run. */
+  githubRequests: number
+}
+
+export interface Sandbox {
+  amo: AmoCrmServer
+  gh: GitHubServer
+  /** Inputs of a scheduled refresh with the current refresh token (a first exchange with `code`). */
+  inputs(extra?: Record<string, string>): Record<string, string>
+  env(extra?: Record<string, string>): Record<string, string>
+  /** Runs the action and asserts that no secret it knows of was printed. */
+  run(inputs: Record<string, string>, options?: Omit<RunOptions, 'inputs'>): Promise<Run>
+  /** Seeds a valid refresh token in amoCRM and in the repository secret, as after a first run. */
+  seed(): string
+  close(): Promise<void>
+}
+
+export async function sandbox(options: { amo?: AmoCrmOptions; gh?: GitHubOptions } = {}): Promise<Sandbox> {
+  const amo = await startAmoCrm(options.amo)
+  const gh = await startGitHub(options.gh)
+  const known = new Set<string>([amo.clientSecret, DEMO_GITHUB_TOKEN])
+  const box: Sandbox = {
+    amo,
+    gh,
+    inputs: (extra = {}) => ({
+      subdomain: 'demo',
+      'base-url': amo.url,
+      'client-id': amo.clientId,
+      'client-secret': amo.clientSecret,
+      'redirect-uri': amo.redirectUri,
+      'refresh-token': amo.currentRefreshToken() ?? '',
+      'github-token': DEMO_GITHUB_TOKEN,
+      ...extra
+    }),
+    env: (extra = {}) => ({ GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', ...extra }),
+    async run(inputs, runOptions = {}) {
+      const [tokenBefore, githubBefore] = [tokenRequests(amo), gh.requests.length]
+      const run = await runAction({ ...runOptions, inputs, env: box.env(runOptions.env) })
+      for (const value of [inputs['client-secret'], inputs['authorization-code'], inputs['refresh-token'], inputs['github-token']]) {
+        if (value) known.add(value)
+      }
+      for (const pair of amo.issued) {
+        known.add(pair.access_token)
+        known.add(pair.refresh_token)
+      }
+      assert.deepEqual(leakedSecrets(run, [...known]), [], `a secret was printed:\n${run.stdout}\n${run.stderr}\n${run.summary}`)
+      return { ...run, tokenRequests: tokenRequests(amo) - tokenBefore, githubRequests: gh.requests.length - githubBefore }
+    },
+    seed() {
+      const token = `def50200${'ab'.repeat(300)}${Math.random().toString(16).slice(2)}`
+      amo.setRefreshToken(token)
+      gh.setSecret(REPO, 'AMOCRM_REFRESH_TOKEN', token)
+      known.add(token)
+      return token
+    },
+    async close() {
+      await Promise.all([amo.close(), gh.close()])
+    }
+  }
+  return box
+}
+
+/** The `::error::` lines of a run, unescaped. */
+export function errors(run: ActionRun): string[] {
+  return run.log
+    .split('\n')
+    .filter((line) => line.startsWith('Error: '))
+    .map((line) => line.slice('Error: '.length))
+}
+
+/** Requests to amoCRM's token endpoint so far. */
+function tokenRequests(amo: AmoCrmServer): number {
+  return amo.requests.filter((r) => r.path.startsWith('/oauth2/access_token')).length
+}
+
+/** The one failure of a run: exit code 1, one error line, no stack trace. */
+export function failure(run: ActionRun): string {
+  assert.equal(run.code, 1, `expected a failure:\n${run.log}`)
+  const lines = errors(run)
+  assert.equal(lines.length, 1, `expected one error line:\n${run.log}`)
+  assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'a stack trace was printed')
+  return lines[0] ?? ''
+}
