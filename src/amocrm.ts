@@ -262,7 +262,7 @@ export async function exchangeToken(request: TokenRequest, deps: ExchangeDeps): 
           }
           const page = excerpt(text, 120)
           throw new AmoCrmError(
-            `amoCRM answered 200 without a token pair${/html/i.test(contentType) || /^\s*</.test(text) ? ' (an HTML page: a deactivated user or a login page)' : ''}${page ? `: "${page}"` : ''}. Check that the integration's owner is an active user of the account and that 'subdomain' is right.`,
+            `amoCRM answered ${status} without a token pair${/html/i.test(contentType) || /^\s*</.test(text) ? ' (an HTML page: a deactivated user or a login page)' : ''}${page ? `: "${page}"` : ''}. Check that the integration's owner is an active user of the account and that 'subdomain' is right.`,
             'bad-answer',
             unanswered,
             status

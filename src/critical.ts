@@ -3,8 +3,12 @@
  * once (nothing has changed). From the moment the token request is sent, a signal is only
  * recorded: the run stores (or rescues) the new token, with short retry waits, then fails.
  */
+import { CANCELLED_MAX_WAIT_MS } from './retry.js'
+
 export class CancelGuard {
   private spent = false
+  /** Sleepers to wake early when a signal arrives. */
+  private readonly sleepers = new Set<() => void>()
   private received: NodeJS.Signals | undefined
   private readonly handler = (signal: NodeJS.Signals): void => this.onSignal(signal)
 
@@ -38,9 +42,28 @@ export class CancelGuard {
     return this.received !== undefined
   }
 
+  /** Waits `ms`, but no longer than CANCELLED_MAX_WAIT_MS from a signal on: a retry wait must not outlive the runner's patience. */
+  sleep(ms: number): Promise<void> {
+    const cap = (wait: number): number => Math.min(wait, CANCELLED_MAX_WAIT_MS)
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer)
+        this.sleepers.delete(shorten)
+        resolve()
+      }
+      let timer = setTimeout(finish, this.received ? cap(ms) : ms)
+      const shorten = (): void => {
+        clearTimeout(timer)
+        timer = setTimeout(finish, cap(ms))
+      }
+      this.sleepers.add(shorten)
+    })
+  }
+
   private onSignal(signal: NodeJS.Signals): void {
     const first = this.received === undefined
     this.received ??= signal
+    for (const shorten of [...this.sleepers]) shorten()
     if (!this.spent) {
       this.abort(signal)
       return

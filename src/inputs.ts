@@ -41,6 +41,9 @@ export interface Settings {
 
 export type InputReader = (name: string) => string
 
+/** The probe secret of the write check, written and deleted next to the real secret. */
+export const probeName = (secret: string): string => `${secret}_WRITE_CHECK`
+
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
 const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/
@@ -252,6 +255,12 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
     throw new InputError(
       'access-token-secret',
       `must differ from 'refresh-token-secret' (both are ${refreshTokenSecret}): the access token would overwrite the refresh token.`
+    )
+  }
+  if (accessTokenSecret === probeName(refreshTokenSecret)) {
+    throw new InputError(
+      'access-token-secret',
+      `must not be ${accessTokenSecret}: that name is the write check's probe secret, which is deleted on every run.`
     )
   }
   const target = parseTarget(read, env)

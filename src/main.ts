@@ -10,7 +10,7 @@ import { ActionError, SecretRegistry, errorMessage } from './errors.js'
 import { createOctokit } from './github.js'
 import { fetchFor } from './http.js'
 import { readSettings, SECRET_INPUTS } from './inputs.js'
-import { sleep, type RetryPolicy } from './retry.js'
+import type { RetryPolicy } from './retry.js'
 import { rotate, RotationError, type ActionIO, type RotationReport } from './rotate.js'
 import { SecretStore } from './secrets.js'
 import { renderEarlyFailure, renderSummary } from './summary.js'
@@ -72,6 +72,7 @@ export async function run(): Promise<void> {
     for (const name of SECRET_INPUTS) mask(core.getInput(name))
     const settings = readSettings((name) => core.getInput(name), process.env)
 
+    const sleep = (ms: number): Promise<void> => guard.sleep(ms)
     const retry: RetryPolicy = { attempts: 4, baseMs: backoffBase(), maxWaitMs: 60_000, isCancelled: () => guard.isCancelled(), sleep }
     const io: ActionIO = {
       info: (message) => core.info(secrets.redact(message)),
@@ -92,7 +93,9 @@ export async function run(): Promise<void> {
       exchange: (request) => exchangeToken(request, { fetch: amoFetch, retry, timeoutMs: AMOCRM_TIMEOUT_MS, mask, onRetry: io.info }),
       guard,
       now: () => new Date(),
-      jobStartedAt: jobStartedAt()
+      jobStartedAt: jobStartedAt(),
+      recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
+      sleep
     })
     if (guard.signal) {
       fail(`The run was cancelled (${guard.signal}) after the token was spent; the new refresh token was stored first, so nothing is lost.`)

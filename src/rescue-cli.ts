@@ -53,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
     const field = option(args, '--field')
     const privateKey = (keyFile ? readFileSync(keyFile, 'utf8') : (process.env.AMOCRM_RESCUE_PRIVATE_KEY ?? '')).trim()
     if (!privateKey) throw new Error('no private key: pass --key-file PATH or set AMOCRM_RESCUE_PRIVATE_KEY')
-    if (Buffer.from(privateKey, 'base64').length !== 32) throw new Error('the private key must be 32 bytes of base64 (as printed by keygen)')
+    if (Buffer.from(privateKey, 'base64').length !== 32)
+      throw new Error('the private key must be 32 bytes of base64 (as printed by keygen)')
     const file = args[0]
     const text = file ? readFileSync(file, 'utf8') : await readStdin()
     const bundle = await openRescue(text, await publicKeyOf(privateKey), privateKey)

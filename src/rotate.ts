@@ -10,7 +10,7 @@
 import { AmoCrmError, grantName, type TokenRequest, type TokenSet } from './amocrm.js'
 import type { CancelGuard } from './critical.js'
 import { ActionError, errorMessage } from './errors.js'
-import type { Settings } from './inputs.js'
+import { probeName, type Settings } from './inputs.js'
 import { refreshDeadline, tokenFacts, type TokenFacts } from './jwt.js'
 import { sealRescue } from './rescue.js'
 import { sodiumReady } from './sealing.js'
@@ -31,6 +31,9 @@ export interface RotationDeps {
   now: () => Date
   /** When the job read its secrets (the runner writes the event file then). */
   jobStartedAt: Date
+  /** Waits before looking again at the secret after "Token has been revoked". */
+  recheckMs: number[]
+  sleep: (ms: number) => Promise<void>
 }
 
 /** What happened, for the outputs and the job summary. No secret values. */
@@ -50,8 +53,6 @@ export interface RotationReport {
   rescueLine: string | undefined
   failure: string | undefined
 }
-
-export const probeName = (secret: string): string => `${secret}_WRITE_CHECK`
 
 export class RotationError extends ActionError {
   constructor(
@@ -106,15 +107,23 @@ async function proveWriteAccess(settings: Settings, deps: RotationDeps, report: 
 
 async function explainRevoked(error: AmoCrmError, settings: Settings, deps: RotationDeps): Promise<string> {
   const secret = settings.refreshTokenSecret
+  // updated_at is whole seconds: compare with the second in which the job started.
+  const jobSecond = Math.floor(deps.jobStartedAt.getTime() / 1000) * 1000
+  const rotatedByOther = (date: Date | undefined): boolean => date !== undefined && date.getTime() >= jobSecond
   let updatedAt: Date | undefined
-  try {
-    updatedAt = (await deps.store.metadata(secret))?.updatedAt
-  } catch {
-    updatedAt = undefined
+  // Another run that spent the token a moment before us may still be writing its successor:
+  // look again a few times before concluding that the token is gone.
+  for (const wait of [0, ...deps.recheckMs]) {
+    if (wait) await deps.sleep(wait)
+    try {
+      updatedAt = (await deps.store.metadata(secret))?.updatedAt
+    } catch {
+      updatedAt = undefined
+    }
+    if (rotatedByOther(updatedAt)) break
   }
   const base = `amoCRM says the refresh token has been revoked (401 Token has been revoked)`
-  // updated_at has one-second precision; allow for it.
-  if (updatedAt && updatedAt.getTime() >= deps.jobStartedAt.getTime() - 1000) {
+  if (updatedAt && rotatedByOther(updatedAt)) {
     return `${base}, and ${deps.store.describe(secret)} was updated at ${updatedAt.toISOString()}, after this job read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Add a concurrency group to the workflow (concurrency: { group: amocrm-token, cancel-in-progress: false }) so that runs never overlap.`
   }
   const when = updatedAt
@@ -215,6 +224,7 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     settings.accessTokenSecret ? store.write(settings.accessTokenSecret, tokens.accessToken) : Promise.resolve(undefined)
   ])
   setOutputs(io, tokens, facts, settings)
+  if (accessResult.status === 'fulfilled' && accessResult.value) report.accessStored = accessResult.value
 
   if (refreshResult.status === 'rejected') {
     const message = await rescue(settings, tokens, report, errorMessage(refreshResult.reason))
@@ -225,10 +235,7 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
   }
   report.refreshStored = refreshResult.value
   io.info(`Stored the new refresh token in the ${report.refreshSecret} (${refreshResult.value}).`)
-  if (accessResult.status === 'fulfilled' && accessResult.value) {
-    report.accessStored = accessResult.value
-    io.info(`Stored the access token in the ${report.accessSecret} (${accessResult.value}).`)
-  }
+  if (report.accessStored) io.info(`Stored the access token in the ${report.accessSecret} (${report.accessStored}).`)
   await probeDeleted
 
   if (accessResult.status === 'rejected') {

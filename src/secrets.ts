@@ -48,7 +48,9 @@ interface HttpishError {
 function asHttpError(error: unknown): HttpishError {
   if (error === null || typeof error !== 'object') return {}
   const e = error as HttpishError
-  return e.status === 500 && e.response === undefined && !(error instanceof ActionError) ? { ...e, status: undefined, message: e.message } : e
+  return e.status === 500 && e.response === undefined && !(error instanceof ActionError)
+    ? { ...e, status: undefined, message: e.message }
+    : e
 }
 
 function serverMessage(error: unknown): string {
