@@ -13,7 +13,7 @@ import { ActionError, errorMessage } from './errors.js'
 import { probeName, type Settings } from './inputs.js'
 import { refreshDeadline, tokenFacts, type TokenFacts } from './jwt.js'
 import { sealRescue } from './rescue.js'
-import { sodiumReady } from './sealing.js'
+import { loadSodium } from './sealing.js'
 import type { SecretStore } from './secrets.js'
 
 export interface ActionIO {
@@ -82,14 +82,18 @@ function newReport(settings: Settings, store: SecretStore): RotationReport {
   }
 }
 
-async function proveWriteAccess(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<Promise<void> | undefined> {
+/**
+ * Returns the pending deletion of the probe, wrapped: an async function that returned the promise
+ * itself would wait for it, and put the deletion back on the critical path.
+ */
+async function proveWriteAccess(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<{ probeDeleted?: Promise<void> }> {
   const { store, io } = deps
   if (!settings.verifyWrite) {
     // Still read the key (and resolve repository ids) so a wrong target fails before the token is spent.
     await Promise.all([store.publicKey(), store.selectedRepositoryIds()])
     report.writeCheck = 'skipped'
     io.info(`Write check skipped (verify-write: false); the public key of the target was read.`)
-    return undefined
+    return {}
   }
   const probe = probeName(settings.refreshTokenSecret)
   await store.write(probe, `write check by amocrm-token-action at ${deps.now().toISOString()}`)
@@ -98,11 +102,12 @@ async function proveWriteAccess(settings: Settings, deps: RotationDeps, report: 
     `Write access confirmed: ${store.describe(probe)} was written (it is deleted now; the real secret is written only with the new token).`
   )
   // Deleting the probe is off the critical path: it runs while the token is exchanged.
-  return store
+  const probeDeleted = store
     .delete(probe)
     .catch((error: unknown) =>
       io.warning(`Could not delete the probe secret ${probe}: ${errorMessage(error)} Delete it by hand; it holds no credential.`)
     )
+  return { probeDeleted }
 }
 
 async function explainRevoked(error: AmoCrmError, settings: Settings, deps: RotationDeps): Promise<string> {
@@ -184,13 +189,15 @@ export async function rotate(settings: Settings, deps: RotationDeps): Promise<Ro
 
 async function rotateSteps(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<RotationReport> {
   const { io, store, guard } = deps
-  void sodiumReady()
+  // The public key is needed first: ask for it now, then load libsodium while the answer travels.
+  store.publicKey().catch(() => undefined)
+  setImmediate(() => void loadSodium().catch(() => undefined))
   io.info(
     `amoCRM account ${settings.account.host}: spending the ${report.grant}; the new refresh token goes to the ${report.refreshSecret}.`
   )
 
   // Step 2: prove that the secret can be written.
-  const probeDeleted = await proveWriteAccess(settings, deps, report)
+  const { probeDeleted } = await proveWriteAccess(settings, deps, report)
 
   // Step 3: spend the code or token. No way back from here.
   guard.enter()

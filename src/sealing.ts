@@ -2,43 +2,51 @@
  * libsodium sealed boxes (crypto_box_seal): how GitHub wants secret values encrypted, and how
  * rescued tokens are sealed to the user's own key. base64 ORIGINAL variant throughout.
  */
-import sodium from 'libsodium-wrappers'
+type Sodium = typeof import('libsodium-wrappers').default
 
-let ready: Promise<void> | undefined
+let loading: Promise<Sodium> | undefined
 
-/** Starts loading libsodium's WebAssembly; call early so it overlaps the first requests. */
-export function sodiumReady(): Promise<void> {
-  ready ??= sodium.ready
-  return ready
+/**
+ * Loads libsodium and its WebAssembly. Loaded on first use rather than at start-up, so that the
+ * first requests leave before this ~0.4 MB module is compiled: call it right after them.
+ */
+export function loadSodium(): Promise<Sodium> {
+  loading ??= import('libsodium-wrappers').then(async ({ default: sodium }) => {
+    await sodium.ready
+    return sodium
+  })
+  return loading
 }
 
-const B64 = () => sodium.base64_variants.ORIGINAL
-
 export async function seal(value: string, publicKey: string): Promise<string> {
-  await sodiumReady()
-  const sealed = sodium.crypto_box_seal(sodium.from_string(value), sodium.from_base64(publicKey, B64()))
-  return sodium.to_base64(sealed, B64())
+  const sodium = await loadSodium()
+  const B64 = sodium.base64_variants.ORIGINAL
+  const sealed = sodium.crypto_box_seal(sodium.from_string(value), sodium.from_base64(publicKey, B64))
+  return sodium.to_base64(sealed, B64)
 }
 
 /** Opens a sealed box; throws when the keys do not match or the box was altered. */
 export async function unseal(sealed: string, publicKey: string, privateKey: string): Promise<string> {
-  await sodiumReady()
+  const sodium = await loadSodium()
+  const B64 = sodium.base64_variants.ORIGINAL
   const opened = sodium.crypto_box_seal_open(
-    sodium.from_base64(sealed, B64()),
-    sodium.from_base64(publicKey, B64()),
-    sodium.from_base64(privateKey, B64())
+    sodium.from_base64(sealed, B64),
+    sodium.from_base64(publicKey, B64),
+    sodium.from_base64(privateKey, B64)
   )
   return sodium.to_string(opened)
 }
 
 export async function generateKeyPair(): Promise<{ publicKey: string; privateKey: string }> {
-  await sodiumReady()
+  const sodium = await loadSodium()
+  const B64 = sodium.base64_variants.ORIGINAL
   const pair = sodium.crypto_box_keypair()
-  return { publicKey: sodium.to_base64(pair.publicKey, B64()), privateKey: sodium.to_base64(pair.privateKey, B64()) }
+  return { publicKey: sodium.to_base64(pair.publicKey, B64), privateKey: sodium.to_base64(pair.privateKey, B64) }
 }
 
 /** The public key of an X25519 private key. */
 export async function publicKeyOf(privateKey: string): Promise<string> {
-  await sodiumReady()
-  return sodium.to_base64(sodium.crypto_scalarmult_base(sodium.from_base64(privateKey, B64())), B64())
+  const sodium = await loadSodium()
+  const B64 = sodium.base64_variants.ORIGINAL
+  return sodium.to_base64(sodium.crypto_scalarmult_base(sodium.from_base64(privateKey, B64)), B64)
 }

@@ -1,0 +1,158 @@
+/**
+ * npm run bench: what a rotation costs. Prints one table:
+ *  - wall time of one refresh (the bundled action as a runner starts it) with 0 ms and 100 ms of
+ *    latency added to every request, with and without the write check;
+ *  - the requests on the critical path (round trips that must wait for one another), counted from
+ *    the stand-ins' arrival times at 100 ms latency;
+ *  - start-up cost (process start to the first request) against a bare `node -e ""`;
+ *  - the size of dist/index.js;
+ *  - side by side, the naive chain users build today: a refresh step, then a separate set-secret
+ *    step — two processes, every request after the previous one.
+ * Medians of RUNS runs each. Nothing here is asserted; the figures go into the README.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startAmoCrm, type AmoCrmServer } from '../sandbox/amocrm.js'
+import type { RequestInfo } from '../sandbox/faults.js'
+import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubServer } from '../sandbox/github.js'
+import { PROJECT_ROOT, runAction } from '../sandbox/runner.js'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 9)
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+const ms = (value: number): string => `${Math.round(value)} ms`
+
+function timeProcess(command: string, args: string[], env: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+    child.on('error', reject)
+    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${args.join(' ')} exited ${code}`))))
+  })
+}
+
+/** Round trips that had to wait for one another: arrivals grouped into waves one latency apart. */
+function waves(requests: RequestInfo[], latencyMs: number): number {
+  const times = requests.map((r) => r.at).sort((a, b) => a - b)
+  let count = 0
+  let waveStart = -Infinity
+  for (const t of times) {
+    if (t - waveStart >= latencyMs * 0.8) {
+      count++
+      waveStart = t
+    }
+  }
+  return count
+}
+
+interface Measure {
+  wall: number
+  startup: number
+  criticalPath: number
+}
+
+async function measureAction(amo: AmoCrmServer, gh: GitHubServer, latencyMs: number, verifyWrite: boolean): Promise<Measure> {
+  amo.latencyMs = latencyMs
+  gh.latencyMs = latencyMs
+  const walls: number[] = []
+  const startups: number[] = []
+  const paths: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    const [amoBefore, ghBefore] = [amo.requests.length, gh.requests.length]
+    const spawned = Date.now()
+    const run = await runAction({
+      inputs: {
+        subdomain: 'demo',
+        'base-url': amo.url,
+        'client-id': amo.clientId,
+        'client-secret': amo.clientSecret,
+        'redirect-uri': amo.redirectUri,
+        'refresh-token': amo.currentRefreshToken() ?? '',
+        'github-token': DEMO_GITHUB_TOKEN,
+        'verify-write': String(verifyWrite)
+      },
+      env: { GITHUB_API_URL: gh.url }
+    })
+    if (run.code !== 0) throw new Error(`the action failed:\n${run.log}`)
+    const requests = [...amo.requests.slice(amoBefore), ...gh.requests.slice(ghBefore)]
+    walls.push(run.durationMs)
+    startups.push(Math.min(...requests.map((r) => r.at)) - spawned)
+    paths.push(waves(requests, latencyMs))
+  }
+  return { wall: median(walls), startup: median(startups), criticalPath: median(paths) }
+}
+
+async function measureNaive(amo: AmoCrmServer, gh: GitHubServer, latencyMs: number, naiveDir: string): Promise<Measure> {
+  amo.latencyMs = latencyMs
+  gh.latencyMs = latencyMs
+  const walls: number[] = []
+  const paths: number[] = []
+  const tokensFile = join(mkdtempSync(join(tmpdir(), 'naive-')), 'tokens.json')
+  for (let i = 0; i < RUNS; i++) {
+    const [amoBefore, ghBefore] = [amo.requests.length, gh.requests.length]
+    const refresh = await timeProcess(process.execPath, [join(PROJECT_ROOT, '.build', 'scripts', 'naive', 'refresh.js')], {
+      AMOCRM_URL: amo.url,
+      CLIENT_ID: amo.clientId,
+      CLIENT_SECRET: amo.clientSecret,
+      REDIRECT_URI: amo.redirectUri,
+      REFRESH_TOKEN: amo.currentRefreshToken() ?? '',
+      TOKENS_FILE: tokensFile
+    })
+    const setSecret = await timeProcess(process.execPath, [join(naiveDir, 'index.js')], {
+      GITHUB_API_URL: gh.url,
+      GH_TOKEN: DEMO_GITHUB_TOKEN,
+      REPOSITORY: 'acme/crm-sync',
+      SECRET_NAME: 'AMOCRM_REFRESH_TOKEN',
+      TOKENS_FILE: tokensFile
+    })
+    walls.push(refresh + setSecret)
+    paths.push(waves([...amo.requests.slice(amoBefore), ...gh.requests.slice(ghBefore)], latencyMs))
+  }
+  return { wall: median(walls), startup: Number.NaN, criticalPath: median(paths) }
+}
+
+const naiveDir = mkdtempSync(join(tmpdir(), 'naive-set-secret-'))
+execFileSync('npx', ['ncc', 'build', join(PROJECT_ROOT, 'scripts', 'naive', 'set-secret.ts'), '-o', naiveDir, '--minify', '--quiet'], {
+  cwd: PROJECT_ROOT,
+  stdio: 'inherit'
+})
+
+const bare: number[] = []
+for (let i = 0; i < RUNS; i++) bare.push(await timeProcess(process.execPath, ['-e', ''], {}))
+
+const amo = await startAmoCrm()
+const gh = await startGitHub()
+amo.setRefreshToken(`def50200${'0'.repeat(64)}`)
+try {
+  const rows: Array<[string, Measure, Measure]> = []
+  for (const verify of [true, false]) {
+    rows.push([
+      `action, write check ${verify ? 'on ' : 'off'}`,
+      await measureAction(amo, gh, 0, verify),
+      await measureAction(amo, gh, 100, verify)
+    ])
+  }
+  rows.push(['naive chain (2 processes)', await measureNaive(amo, gh, 0, naiveDir), await measureNaive(amo, gh, 100, naiveDir)])
+
+  const size = statSync(join(PROJECT_ROOT, 'dist', 'index.js')).size
+  console.log(`\nnode ${process.version}, ${RUNS} runs each, medians; latency added to every request by the stand-ins\n`)
+  console.log('| | wall, 0 ms | wall, 100 ms | critical path | overhead over round trips × 100 ms | start-up (to 1st request) |')
+  console.log('| --- | --- | --- | --- | --- | --- |')
+  for (const [name, zero, hundred] of rows) {
+    const overhead = hundred.wall - hundred.criticalPath * 100
+    const startup = Number.isNaN(zero.startup) ? 'two process starts' : `${ms(zero.startup)} (bare node: ${ms(median(bare))})`
+    console.log(`| ${name} | ${ms(zero.wall)} | ${ms(hundred.wall)} | ${hundred.criticalPath} round trips | ${ms(overhead)} | ${startup} |`)
+  }
+  const naive = rows[2]?.[2].wall ?? 0
+  console.log(
+    `\nspeed-up over the naive chain at 100 ms: write check on ${(naive / (rows[0]?.[2].wall ?? 1)).toFixed(2)}×, off ${(naive / (rows[1]?.[2].wall ?? 1)).toFixed(2)}×`
+  )
+  console.log(`dist/index.js: ${(size / 1024).toFixed(0)} KiB`)
+} finally {
+  await Promise.all([amo.close(), gh.close()])
+}
