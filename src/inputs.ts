@@ -113,7 +113,7 @@ export function parseRescueKey(value: string): string | undefined {
   if (bytes.length !== 32 || bytes.toString('base64') !== value) {
     throw new InputError(
       'rescue-public-key',
-      'must be a base64 X25519 public key (32 bytes, 44 characters): create one with `npx amocrm-rescue keygen` (see the README, "Rescue").'
+      'must be a base64 X25519 public key (32 bytes, 44 characters): create one with the rescue tool of this action, `npx -y github:amocrm-actions/token-rotation#v1 keygen` (README, "Rescue").'
     )
   }
   return value

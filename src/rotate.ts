@@ -172,7 +172,7 @@ async function rescue(settings: Settings, tokens: TokenSet, report: RotationRepo
     },
     settings.rescuePublicKey
   )
-  return `${lost} The new tokens were sealed to 'rescue-public-key' and printed above as one amocrm-rescue:v1:… line (also in the job summary): open it with \`npx amocrm-rescue open\` and store the refresh token before the next run (README: "Rescue").`
+  return `${lost} The new tokens were sealed to 'rescue-public-key' and printed above as one amocrm-rescue:v1:… line (also in the job summary): open it with the action's rescue tool (\`npx -y github:amocrm-actions/token-rotation#v1 open\`) and store the refresh token before the next run (README: "Rescue").`
 }
 
 /** Runs steps 2–5. Throws RotationError (with `report` filled as far as it got) on failure. */

@@ -34,7 +34,7 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
   }
   if (report.rescueLine) {
     parts.push(
-      'The new tokens, sealed to `rescue-public-key` (open with `npx amocrm-rescue open`, see the README, "Rescue"):',
+      'The new tokens, sealed to `rescue-public-key` (open with `npx -y github:amocrm-actions/token-rotation#v1 open`, see the README, "Rescue"):',
       '',
       '```',
       report.rescueLine,

@@ -109,7 +109,7 @@ describe('renderSummary', () => {
     assert.ok(at > 0, 'the rescue line is on a line of its own')
     assert.equal(lines[at - 1], '```')
     assert.equal(lines[at + 1], '```')
-    assert.match(md, /npx amocrm-rescue open/)
+    assert.match(md, /npx -y github:amocrm-actions\/token-rotation#v1 open/)
     assert.ok(rows(md).includes('| Refresh token | **not stored** — repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync |'))
     assert.ok(!rows(md).some((row) => row.startsWith('| Refresh again before')), 'no deadline for a token that was not stored')
     assertNoTokens(md, ACCESS, REFRESH)

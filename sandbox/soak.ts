@@ -1,0 +1,153 @@
+/**
+ * The soak: many consecutive rotations of one token chain through the bundled action, with random
+ * faults injected into both stand-ins. After every run the chain is checked: the secret must hold
+ * amoCRM's one valid refresh token. A run that printed a rescue line is recovered the way the README
+ * tells a user to (open the line with the private key, store the token); anything else that leaves
+ * the secret stale is a chain break — the failure this project exists to prevent.
+ *
+ * amoCRM faults are those after which a client can know the token is unspent or retry safely (5xx
+ * and 429 answered without processing, resets before processing, delays). A lost answer from amoCRM
+ * after it spent the token cannot be recovered by any client — the new pair exists only in that
+ * answer — so it is off by default (`amocrmLostRate`) and tested on its own for a clear diagnosis.
+ */
+import { startAmoCrm } from './amocrm.js'
+import { nginxHtml, seededRandom, type Fault, type FaultHook } from './faults.js'
+import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
+import { runAction } from './runner.js'
+import { generateKeyPair, publicKeyOf } from '../src/sealing.js'
+import { openRescue } from '../src/rescue.js'
+
+export interface SoakOptions {
+  rotations: number
+  githubFaultRate: number
+  amocrmFaultRate: number
+  amocrmLostRate?: number
+  seed?: number
+  onProgress?: (done: number, result: SoakResult) => void
+}
+
+export interface SoakResult {
+  rotations: number
+  succeeded: number
+  /** Runs that failed with the chain intact (the secret still holds a valid token). */
+  failedIntact: number
+  rescues: number
+  chainBreaks: number
+  faultsInjected: { github: number; amocrm: number }
+  requests: { github: number; amocrm: number }
+  failureMessages: Map<string, number>
+  seconds: number
+}
+
+const json = (message: string): Fault => ({
+  kind: 'status',
+  status: 403,
+  contentType: 'application/json',
+  body: JSON.stringify({ message }),
+  headers: { 'retry-after': '0' }
+})
+const GITHUB_FAULTS: Fault[] = [
+  { kind: 'status', status: 500 },
+  { kind: 'status', status: 502 },
+  { kind: 'status', status: 503 },
+  { kind: 'status', status: 429, headers: { 'retry-after': '0' } },
+  json('You have exceeded a secondary rate limit. Please wait a few minutes before you try again.'),
+  { kind: 'reset' },
+  { kind: 'lost-response' },
+  { kind: 'delay', ms: 150 }
+]
+const AMOCRM_FAULTS: Fault[] = [
+  { kind: 'status', status: 500, body: nginxHtml(500), contentType: 'text/html' },
+  { kind: 'status', status: 502, body: nginxHtml(502), contentType: 'text/html' },
+  { kind: 'status', status: 503, body: nginxHtml(503), contentType: 'text/html' },
+  { kind: 'status', status: 429, headers: { 'retry-after': '0' } },
+  { kind: 'reset' },
+  { kind: 'delay', ms: 150 }
+]
+
+function counted(rate: number, rng: () => number, kinds: Fault[], count: () => void, lostRate = 0): FaultHook {
+  return () => {
+    const roll = rng()
+    if (roll < lostRate) {
+      count()
+      return { kind: 'lost-response' }
+    }
+    if (roll >= lostRate + rate) return undefined
+    count()
+    return kinds[Math.floor(rng() * kinds.length)] ?? kinds[0]
+  }
+}
+
+export async function soak(options: SoakOptions): Promise<SoakResult> {
+  const started = performance.now()
+  const rng = seededRandom(options.seed ?? 20261126)
+  const result: SoakResult = {
+    rotations: 0,
+    succeeded: 0,
+    failedIntact: 0,
+    rescues: 0,
+    chainBreaks: 0,
+    faultsInjected: { github: 0, amocrm: 0 },
+    requests: { github: 0, amocrm: 0 },
+    failureMessages: new Map(),
+    seconds: 0
+  }
+  const amo = await startAmoCrm()
+  const gh = await startGitHub()
+  const repo = { repo: 'acme/crm-sync' }
+  const keys = await generateKeyPair()
+  const base = {
+    subdomain: 'demo',
+    'base-url': amo.url,
+    'client-id': amo.clientId,
+    'client-secret': amo.clientSecret,
+    'redirect-uri': amo.redirectUri,
+    'github-token': DEMO_GITHUB_TOKEN,
+    'rescue-public-key': keys.publicKey
+  }
+  const env = { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
+  const restart = async (): Promise<void> => {
+    amo.faults = gh.faults = undefined
+    const first = await runAction({ inputs: { ...base, 'authorization-code': amo.issueCode() }, env })
+    if (first.code !== 0) throw new Error(`the first exchange failed without faults:\n${first.log}`)
+  }
+  try {
+    await restart()
+    gh.faults = counted(options.githubFaultRate, rng, GITHUB_FAULTS, () => result.faultsInjected.github++)
+    amo.faults = counted(options.amocrmFaultRate, rng, AMOCRM_FAULTS, () => result.faultsInjected.amocrm++, options.amocrmLostRate)
+    const hooks = { gh: gh.faults, amo: amo.faults }
+    for (let i = 0; i < options.rotations; i++) {
+      const run = await runAction({ inputs: { ...base, 'refresh-token': gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value ?? '' }, env })
+      result.rotations++
+      if (run.code === 0) result.succeeded++
+      else {
+        const message =
+          /^Error: (.*)$/m
+            .exec(run.log)?.[1]
+            ?.replace(/\d+(\.\d+)? s\b/g, 'N s')
+            .slice(0, 90) ?? `exit ${run.code}`
+        result.failureMessages.set(message, (result.failureMessages.get(message) ?? 0) + 1)
+      }
+      const line = /amocrm-rescue:v1:\S+/.exec(run.stdout)?.[0]
+      if (run.code !== 0 && line) {
+        // What the README tells a user to do: open the line, store the refresh token.
+        const bundle = await openRescue(line, await publicKeyOf(keys.privateKey), keys.privateKey)
+        gh.setSecret(repo, 'AMOCRM_REFRESH_TOKEN', bundle.refresh_token)
+        result.rescues++
+      }
+      const intact = gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value === amo.currentRefreshToken()
+      if (!intact) {
+        result.chainBreaks++
+        await restart()
+        gh.faults = hooks.gh
+        amo.faults = hooks.amo
+      } else if (run.code !== 0) result.failedIntact++
+      options.onProgress?.(i + 1, result)
+    }
+  } finally {
+    result.requests = { github: gh.requests.length, amocrm: amo.requests.length }
+    await Promise.all([amo.close(), gh.close()])
+    result.seconds = (performance.now() - started) / 1000
+  }
+  return result
+}

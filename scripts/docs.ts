@@ -1,0 +1,103 @@
+/**
+ * The README's inputs and outputs tables are generated from action.yml, so the two never disagree;
+ * README.ru.md gets the same tables with Russian descriptions (docs/action.ru.json). Both READMEs
+ * must also have the same sections: each `## ` heading is preceded by `<!-- section: ID -->`, and
+ * the two files must list the same IDs in the same order.
+ *
+ *   node .build/scripts/docs.js --write   regenerate the tables in place
+ *   node .build/scripts/docs.js           check: exit 1 on any drift
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+
+const root = new URL('../../', import.meta.url).pathname
+const read = (file: string): string => readFileSync(join(root, file), 'utf8')
+
+interface Entry {
+  description?: string
+  required?: boolean
+  default?: string
+}
+const action = parse(read('action.yml')) as { inputs: Record<string, Entry>; outputs: Record<string, Entry> }
+const russian = JSON.parse(read('docs/action.ru.json')) as { inputs: Record<string, string>; outputs: Record<string, string> }
+
+const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim().replace(/\|/g, '\\|')
+const code = (text: string): string => (text === '' ? '`""`' : `\`${text}\``)
+
+function inputsTable(lang: 'en' | 'ru'): string {
+  const head =
+    lang === 'en'
+      ? ['| Input | Required | Default | Description |', '| --- | --- | --- | --- |']
+      : ['| Вход | Обязателен | По умолчанию | Описание |', '| --- | --- | --- | --- |']
+  const rows = Object.entries(action.inputs).map(([name, input]) => {
+    const description = lang === 'en' ? (input.description ?? '') : (russian.inputs[name] ?? '')
+    const required = input.required ? (lang === 'en' ? 'yes' : 'да') : lang === 'en' ? 'no' : 'нет'
+    return `| \`${name}\` | ${required} | ${input.required ? '' : code(String(input.default ?? ''))} | ${oneLine(description)} |`
+  })
+  return [...head, ...rows].join('\n')
+}
+
+function outputsTable(lang: 'en' | 'ru'): string {
+  const head = lang === 'en' ? ['| Output | Description |', '| --- | --- |'] : ['| Выход | Описание |', '| --- | --- |']
+  const rows = Object.entries(action.outputs).map(([name, output]) => {
+    const description = lang === 'en' ? (output.description ?? '') : (russian.outputs[name] ?? '')
+    return `| \`${name}\` | ${oneLine(description)} |`
+  })
+  return [...head, ...rows].join('\n')
+}
+
+function fill(text: string, marker: string, table: string): string {
+  const pattern = new RegExp(`(<!-- ${marker}:start -->\\n)[\\s\\S]*?(<!-- ${marker}:end -->)`)
+  if (!pattern.test(text)) throw new Error(`missing <!-- ${marker}:start --> … <!-- ${marker}:end --> markers`)
+  return text.replace(pattern, `$1${table}\n$2`)
+}
+
+function sections(text: string, file: string, problems: string[]): string[] {
+  const ids: string[] = []
+  const lines = text.split('\n')
+  lines.forEach((line, i) => {
+    const marker = /^<!-- section: ([a-z0-9-]+) -->$/.exec(line)
+    if (marker?.[1]) {
+      ids.push(marker[1])
+      if (!lines[i + 1]?.startsWith('## '))
+        problems.push(`${file}:${i + 1}: section marker '${marker[1]}' is not followed by a '## ' heading`)
+    } else if (line.startsWith('## ') && !/^<!-- section: /.test(lines[i - 1] ?? '')) {
+      problems.push(`${file}:${i + 1}: heading '${line}' has no <!-- section: ID --> marker before it`)
+    }
+  })
+  return ids
+}
+
+const write = process.argv.includes('--write')
+const problems: string[] = []
+for (const name of Object.keys(action.inputs))
+  if (!russian.inputs[name]) problems.push(`docs/action.ru.json: no Russian description of input '${name}'`)
+for (const name of Object.keys(action.outputs))
+  if (!russian.outputs[name]) problems.push(`docs/action.ru.json: no Russian description of output '${name}'`)
+for (const name of Object.keys(russian.inputs))
+  if (!action.inputs[name]) problems.push(`docs/action.ru.json: input '${name}' is not in action.yml`)
+for (const name of Object.keys(russian.outputs))
+  if (!action.outputs[name]) problems.push(`docs/action.ru.json: output '${name}' is not in action.yml`)
+
+const files = { 'README.md': 'en', 'README.ru.md': 'ru' } as const
+const ids: Record<string, string[]> = {}
+for (const [file, lang] of Object.entries(files)) {
+  const text = read(file)
+  const generated = fill(fill(text, 'inputs', inputsTable(lang)), 'outputs', outputsTable(lang))
+  if (generated !== text) {
+    if (write) writeFileSync(join(root, file), generated)
+    else problems.push(`${file}: the inputs/outputs tables differ from action.yml (run: npm run docs)`)
+  }
+  ids[file] = sections(generated, file, problems)
+}
+if (JSON.stringify(ids['README.md']) !== JSON.stringify(ids['README.ru.md'])) {
+  problems.push(
+    `README.md and README.ru.md have different sections:\n  en: ${ids['README.md']?.join(', ')}\n  ru: ${ids['README.ru.md']?.join(', ')}`
+  )
+}
+for (const problem of problems) console.error(problem)
+console.log(
+  `docs: ${Object.keys(action.inputs).length} inputs, ${Object.keys(action.outputs).length} outputs, ${ids['README.md']?.length ?? 0} sections; ${problems.length ? `${problems.length} problem(s)` : 'in sync'}`
+)
+process.exitCode = problems.length ? 1 : 0

@@ -1,0 +1,42 @@
+/**
+ * npm run soak [-- --rotations 1000 --github-faults 0.08 --amocrm-faults 0.05 --amocrm-lost 0 --seed N]
+ * Consecutive rotations with random faults (see sandbox/soak.ts); exits 1 on any chain break.
+ */
+import { soak } from '../sandbox/soak.js'
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`)
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number`)
+  return value
+}
+
+const options = {
+  rotations: arg('rotations', 1000),
+  githubFaultRate: arg('github-faults', 0.08),
+  amocrmFaultRate: arg('amocrm-faults', 0.05),
+  amocrmLostRate: arg('amocrm-lost', 0),
+  seed: arg('seed', 20261126)
+}
+console.log(
+  `soak: ${options.rotations} rotations, faults per request: GitHub ${options.githubFaultRate * 100}%, amoCRM ${options.amocrmFaultRate * 100}% (+${options.amocrmLostRate * 100}% lost answers), seed ${options.seed}`
+)
+const result = await soak({
+  ...options,
+  onProgress: (done, r) => {
+    if (done % 100 === 0)
+      console.log(
+        `  ${done} rotations: ${r.succeeded} ok, ${r.failedIntact} failed intact, ${r.rescues} rescued, ${r.chainBreaks} chain breaks`
+      )
+  }
+})
+console.log(`
+| rotations | succeeded | failed, chain intact | rescued | chain breaks | faults injected (GitHub / amoCRM) | requests (GitHub / amoCRM) | time |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| ${result.rotations} | ${result.succeeded} | ${result.failedIntact} | ${result.rescues} | ${result.chainBreaks} | ${result.faultsInjected.github} / ${result.faultsInjected.amocrm} | ${result.requests.github} / ${result.requests.amocrm} | ${result.seconds.toFixed(0)} s |`)
+if (result.failureMessages.size) {
+  console.log('\nfailures (each left the chain intact unless counted as a break):')
+  for (const [message, count] of [...result.failureMessages].sort((a, b) => b[1] - a[1])) console.log(`  ${count} × ${message}`)
+}
+console.log(`\nchain breaks: ${result.chainBreaks}`)
+process.exitCode = result.chainBreaks === 0 ? 0 : 1
