@@ -9,6 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { format, resolveConfig } from 'prettier'
 import { parse } from 'yaml'
 
 const root = new URL('../../', import.meta.url).pathname
@@ -84,7 +85,11 @@ const files = { 'README.md': 'en', 'README.ru.md': 'ru' } as const
 const ids: Record<string, string[]> = {}
 for (const [file, lang] of Object.entries(files)) {
   const text = read(file)
-  const generated = fill(fill(text, 'inputs', inputsTable(lang)), 'outputs', outputsTable(lang))
+  // Formatted as Prettier would, so that `prettier --check` and this check agree.
+  const generated = await format(fill(fill(text, 'inputs', inputsTable(lang)), 'outputs', outputsTable(lang)), {
+    ...(await resolveConfig(join(root, file))),
+    filepath: join(root, file)
+  })
   if (generated !== text) {
     if (write) writeFileSync(join(root, file), generated)
     else problems.push(`${file}: the inputs/outputs tables differ from action.yml (run: npm run docs)`)

@@ -51,8 +51,8 @@ export async function run(): Promise<void> {
   const secrets = new SecretRegistry()
   const mask = (value: string): void => {
     // A multi-line value is masked line by line too: the runner masks per line.
-    for (const part of [value, ...value.split(/\r?\n/)]) {
-      if (secrets.add(part.trim())) core.setSecret(part.trim())
+    for (const part of [value, ...value.split(/\r?\n/)].map((text) => text.trim())) {
+      if (secrets.add(part)) core.setSecret(part)
     }
   }
   const fail = (message: string): void => core.setFailed(secrets.redact(message))

@@ -156,22 +156,26 @@ async function rescue(settings: Settings, tokens: TokenSet, report: RotationRepo
   if (!settings.rescuePublicKey) {
     return `${lost} amoCRM has already revoked the old token, so the new one exists only in this run: a later step with if: failure() can save steps.<id>.outputs.refresh-token; without one, a new authorization code will be needed. Set 'rescue-public-key' so that a failed write is never a loss (README: "Rescue").`
   }
-  report.rescueLine = await sealRescue(
-    {
-      version: 1,
-      account: settings.account.host,
-      api_url: settings.account.apiUrl,
-      client_id: settings.clientId,
-      secret: settings.refreshTokenSecret,
-      target: report.refreshSecret,
-      token_type: tokens.tokenType,
-      access_token: tokens.accessToken,
-      refresh_token: tokens.refreshToken,
-      expires_at: report.expiresAt?.toISOString() ?? '',
-      issued_at: report.issuedAt?.toISOString() ?? ''
-    },
-    settings.rescuePublicKey
-  )
+  try {
+    report.rescueLine = await sealRescue(
+      {
+        version: 1,
+        account: settings.account.host,
+        api_url: settings.account.apiUrl,
+        client_id: settings.clientId,
+        secret: settings.refreshTokenSecret,
+        target: report.refreshSecret,
+        token_type: tokens.tokenType,
+        access_token: tokens.accessToken,
+        refresh_token: tokens.refreshToken,
+        expires_at: report.expiresAt?.toISOString() ?? '',
+        issued_at: report.issuedAt?.toISOString() ?? ''
+      },
+      settings.rescuePublicKey
+    )
+  } catch (error) {
+    return `${lost} Sealing the new tokens to 'rescue-public-key' failed too (${errorMessage(error)}): a later step with if: failure() can still save steps.<id>.outputs.refresh-token.`
+  }
   return `${lost} The new tokens were sealed to 'rescue-public-key' and printed above as one amocrm-rescue:v1:… line (also in the job summary): open it with the action's rescue tool (\`npx -y github:amocrm-actions/token-rotation#v1 open\`) and store the refresh token before the next run (README: "Rescue").`
 }
 
@@ -230,7 +234,12 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     store.write(settings.refreshTokenSecret, tokens.refreshToken),
     settings.accessTokenSecret ? store.write(settings.accessTokenSecret, tokens.accessToken) : Promise.resolve(undefined)
   ])
-  setOutputs(io, tokens, facts, settings)
+  try {
+    setOutputs(io, tokens, facts, settings)
+  } catch (error) {
+    // Never let the outputs file stand between the new token and its rescue below.
+    io.warning(`Could not set the step outputs: ${errorMessage(error)}`)
+  }
   if (accessResult.status === 'fulfilled' && accessResult.value) report.accessStored = accessResult.value
 
   if (refreshResult.status === 'rejected') {

@@ -71,6 +71,15 @@ describe('first exchange and scheduled refreshes', () => {
     assert.match(run.log, /Stored the access token/)
   })
 
+  test('with step debug logging on, still nothing secret is printed', async () => {
+    // box.run asserts that no known secret appears in stdout, stderr or the summary.
+    const run = await box.run(box.inputs({ 'access-token-secret': 'AMOCRM_ACCESS_TOKEN' }), {
+      env: { ACTIONS_STEP_DEBUG: 'true', RUNNER_DEBUG: '1', NODE_DEBUG: '' }
+    })
+    assert.equal(run.code, 0, run.log)
+    assert.equal(box.gh.secret(REPO, 'AMOCRM_REFRESH_TOKEN')?.value, box.amo.currentRefreshToken())
+  })
+
   test('ten refreshes in a row keep the chain', async () => {
     for (let i = 0; i < 10; i++) {
       const run = await box.run(box.inputs({ 'refresh-token': box.gh.secret(REPO, 'AMOCRM_REFRESH_TOKEN')?.value ?? '' }))
