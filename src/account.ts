@@ -82,30 +82,36 @@ function isLoopback(hostname: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host)
 }
 
-/** `base-url`: https anywhere, plain http only on a loopback address. Returns it without a trailing slash. */
-export function parseBaseUrl(value: string): string | undefined {
+/**
+ * A URL that credentials are sent to: https anywhere, plain http only on a loopback address.
+ * Returns it without a trailing slash. `input` names the input in errors.
+ */
+export function parseSecureUrl(input: string, value: string): string | undefined {
   const text = value.trim()
   if (!text) return undefined
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    throw new InputError('base-url', `is not a valid URL: expected https://host[/path].`)
+    throw new InputError(input, `is not a valid URL: expected https://host[/path].`)
   }
   if (url.username || url.password) {
-    throw new InputError('base-url', 'must not contain a user name or password.')
+    throw new InputError(input, 'must not contain a user name or password.')
   }
   if (url.search || url.hash) {
-    throw new InputError('base-url', 'must not contain a query or fragment.')
+    throw new InputError(input, 'must not contain a query or fragment.')
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
     throw new InputError(
-      'base-url',
-      `must use https:// (plain http:// is allowed only on a loopback address: 127.0.0.0/8, localhost, [::1]), so the client secret and tokens never cross a network unencrypted.`
+      input,
+      `must use https:// (plain http:// is allowed only on a loopback address: 127.0.0.0/8, localhost, [::1]), so that credentials never cross a network unencrypted.`
     )
   }
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '')
 }
+
+/** `base-url`: where amoCRM requests go instead of https://{account host}. */
+export const parseBaseUrl = (value: string): string | undefined => parseSecureUrl('base-url', value)
 
 export function resolveAccount(subdomain: string, domain: Domain, baseUrl: string | undefined): Account {
   const host = accountHost(subdomain, domain)

@@ -2,7 +2,7 @@
  * Reads and validates every input into one typed Settings object, before any request is made.
  * Pure: it receives the input reader and the environment, so tests call it directly.
  */
-import { parseBaseUrl, parseDomain, resolveAccount, type Account } from './account.js'
+import { parseBaseUrl, parseDomain, parseSecureUrl, resolveAccount, type Account } from './account.js'
 import { InputError } from './errors.js'
 
 /** Inputs whose values are secrets: masked before anything else happens. */
@@ -266,7 +266,8 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
   const target = parseTarget(read, env)
   const rescuePublicKey = parseRescueKey(read('rescue-public-key'))
   const verifyWrite = parseBoolean('verify-write', read('verify-write'), true)
-  const githubApiUrl = parseApiUrl(env.GITHUB_API_URL)
+  // The input overrides the runner's GITHUB_API_URL; unlike the runner's value it must be https (or loopback).
+  const githubApiUrl = parseSecureUrl('github-api-url', read('github-api-url')) ?? parseApiUrl(env.GITHUB_API_URL)
 
   return {
     account,

@@ -127,6 +127,12 @@ describe('targets', () => {
     assert.equal(box.gh.secret({ org: 'acme' }, 'AMOCRM_REFRESH_TOKEN')?.visibility, 'all')
   })
 
+  test('`github-api-url` overrides the runner’s GITHUB_API_URL', async () => {
+    const run = await box.run(box.inputs({ 'github-api-url': box.gh.url }), { env: { GITHUB_API_URL: 'http://127.0.0.1:65535' } })
+    assert.equal(run.code, 0, run.log)
+    assert.equal(box.gh.secret(REPO, 'AMOCRM_REFRESH_TOKEN')?.value, box.amo.currentRefreshToken())
+  })
+
   test('another repository named by `repository`', async () => {
     const run = await box.run(box.inputs({ repository: 'acme/website' }))
     assert.equal(run.code, 0, run.log)
@@ -161,6 +167,7 @@ describe('input errors stop the run before any request', () => {
     ['bad subdomain', { subdomain: 'my company' }, /Input 'subdomain'/],
     ['unknown domain', { subdomain: 'demo', domain: 'amocrm.de' }, /Input 'domain'/],
     ['http base-url off loopback', { 'base-url': 'http://example.com' }, /Input 'base-url' must use https/],
+    ['http github-api-url off loopback', { 'github-api-url': 'http://github.example.com/api/v3' }, /Input 'github-api-url' must use https/],
     [
       'environment and organization',
       { environment: 'production', organization: 'acme' },
