@@ -38,8 +38,22 @@ function backoffBase(): number {
   return Number.isFinite(value) && value >= 0 && process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS !== '' ? value : 1000
 }
 
+/**
+ * The run's trigger and address, from @actions/github's context. Loaded only now, after the token
+ * is stored, so that it costs nothing on the critical path.
+ */
+async function runContext(): Promise<{ trigger?: string; runUrl?: string }> {
+  try {
+    const { context } = await import('@actions/github')
+    if (!context.runId || !process.env.GITHUB_REPOSITORY) return {}
+    const { owner, repo } = context.repo
+    return { trigger: context.eventName, runUrl: `${context.serverUrl}/${owner}/${repo}/actions/runs/${context.runId}` }
+  } catch {
+    return {}
+  }
+}
+
 async function writeSummary(markdown: string): Promise<void> {
-  if (!process.env.GITHUB_STEP_SUMMARY) return
   try {
     await core.summary.addRaw(markdown, true).write()
   } catch (error) {
@@ -111,5 +125,7 @@ export async function run(): Promise<void> {
   } finally {
     guard.uninstall()
   }
-  await writeSummary(secrets.redact(report ? renderSummary(report, { cancelled: guard.signal }) : renderEarlyFailure(failure ?? '')))
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  const markdown = report ? renderSummary(report, { cancelled: guard.signal, ...(await runContext()) }) : renderEarlyFailure(failure ?? '')
+  await writeSummary(secrets.redact(markdown))
 }

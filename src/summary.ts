@@ -15,6 +15,9 @@ function table(rows: Array<[string, string | undefined]>): string {
 
 export interface SummaryContext {
   cancelled: string | undefined
+  /** The workflow event (schedule, workflow_dispatch, …) and a link to the run, when known. */
+  trigger?: string
+  runUrl?: string
 }
 
 export function renderSummary(report: RotationReport, context: SummaryContext): string {
@@ -66,7 +69,8 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
           ? `${day(report.refreshBy)} (amoCRM revokes a refresh token unused for 3 months)`
           : undefined
       ],
-      ['API', report.apiUrl]
+      ['API', report.apiUrl],
+      ['Run', context.trigger && context.runUrl ? `[${context.trigger}](${context.runUrl})` : undefined]
     ]),
     ''
   )
