@@ -22,6 +22,7 @@
  * (node:crypto), not seeded.
  */
 import { randomBytes } from 'node:crypto'
+import { DEMO_GITHUB_TOKEN } from './github.js'
 import { json, startCore } from './http.js'
 import type { Incoming, Reply } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
@@ -406,5 +407,21 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     setRefreshToken(token: string) {
       setCurrent(token, now())
     }
+  }
+}
+
+/**
+ * The action's inputs that point at this stand-in (and at the GitHub stand-in's demo token), as a
+ * workflow would pass them; `extra` adds or overrides inputs.
+ */
+export function standInInputs(amo: AmoCrmServer, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    subdomain: 'demo',
+    'base-url': amo.url,
+    'client-id': amo.clientId,
+    'client-secret': amo.clientSecret,
+    'redirect-uri': amo.redirectUri,
+    'github-token': DEMO_GITHUB_TOKEN,
+    ...extra
   }
 }

@@ -8,7 +8,7 @@
  * secret — decrypted with the stand-in's private key — holds the newest refresh token while the old
  * ones are revoked. Exits non-zero if any proof fails.
  */
-import { startAmoCrm } from './amocrm.js'
+import { standInInputs, startAmoCrm } from './amocrm.js'
 import { leadPeople } from './consumer.js'
 import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
 import { leakedSecrets, runAction, type ActionRun } from './runner.js'
@@ -58,16 +58,7 @@ const seen = new Set<string>([amo.clientSecret, DEMO_GITHUB_TOKEN])
 async function rotation(title: string, inputs: Record<string, string>): Promise<ActionRun> {
   console.log(`\n${bold(`━━ ${title}`)}`)
   const run = await runAction({
-    inputs: {
-      subdomain: 'demo',
-      'base-url': amo.url,
-      'client-id': amo.clientId,
-      'client-secret': amo.clientSecret,
-      'redirect-uri': amo.redirectUri,
-      'github-token': DEMO_GITHUB_TOKEN,
-      'access-token-secret': 'AMOCRM_ACCESS_TOKEN',
-      ...inputs
-    },
+    inputs: standInInputs(amo, { 'access-token-secret': 'AMOCRM_ACCESS_TOKEN', ...inputs }),
     env: { GITHUB_API_URL: gh.url }
   })
   for (const pair of amo.issued) [pair.access_token, pair.refresh_token].forEach((t) => seen.add(t))

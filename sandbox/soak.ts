@@ -10,9 +10,9 @@
  * after it spent the token cannot be recovered by any client — the new pair exists only in that
  * answer — so it is off by default (`amocrmLostRate`) and tested on its own for a clear diagnosis.
  */
-import { startAmoCrm } from './amocrm.js'
+import { standInInputs, startAmoCrm } from './amocrm.js'
 import { nginxHtml, seededRandom, type Fault, type FaultHook } from './faults.js'
-import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
+import { startGitHub } from './github.js'
 import { cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -99,15 +99,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   const gh = await startGitHub()
   const repo = { repo: 'acme/crm-sync' }
   const keys = await generateKeyPair()
-  const base = {
-    subdomain: 'demo',
-    'base-url': amo.url,
-    'client-id': amo.clientId,
-    'client-secret': amo.clientSecret,
-    'redirect-uri': amo.redirectUri,
-    'github-token': DEMO_GITHUB_TOKEN,
-    'rescue-public-key': keys.publicKey
-  }
+  const base = standInInputs(amo, { 'rescue-public-key': keys.publicKey })
   const env = { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
   // A copy of the bundle, so that rebuilding dist/ during a long soak cannot fail its runs.
   const copy = mkdtempSync(join(tmpdir(), 'soak-dist-'))

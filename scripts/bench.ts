@@ -14,7 +14,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startAmoCrm, type AmoCrmServer } from '../sandbox/amocrm.js'
+import { standInInputs, startAmoCrm, type AmoCrmServer } from '../sandbox/amocrm.js'
 import type { RequestInfo } from '../sandbox/faults.js'
 import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubServer } from '../sandbox/github.js'
 import { PROJECT_ROOT, runAction } from '../sandbox/runner.js'
@@ -66,16 +66,7 @@ async function measureAction(amo: AmoCrmServer, gh: GitHubServer, latencyMs: num
     const [amoBefore, ghBefore] = [amo.requests.length, gh.requests.length]
     const spawned = Date.now()
     const run = await runAction({
-      inputs: {
-        subdomain: 'demo',
-        'base-url': amo.url,
-        'client-id': amo.clientId,
-        'client-secret': amo.clientSecret,
-        'redirect-uri': amo.redirectUri,
-        'refresh-token': amo.currentRefreshToken() ?? '',
-        'github-token': DEMO_GITHUB_TOKEN,
-        'verify-write': String(verifyWrite)
-      },
+      inputs: standInInputs(amo, { 'refresh-token': amo.currentRefreshToken() ?? '', 'verify-write': String(verifyWrite) }),
       env: { GITHUB_API_URL: gh.url }
     })
     if (run.code !== 0) throw new Error(`the action failed:\n${run.log}`)

@@ -3,7 +3,7 @@
  * dist/index.js. Every run is checked for leaked secrets, whatever the test asserts besides.
  */
 import assert from 'node:assert/strict'
-import { startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
+import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
 import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
 import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
 
@@ -36,16 +36,7 @@ export async function sandbox(options: { amo?: AmoCrmOptions; gh?: GitHubOptions
   const box: Sandbox = {
     amo,
     gh,
-    inputs: (extra = {}) => ({
-      subdomain: 'demo',
-      'base-url': amo.url,
-      'client-id': amo.clientId,
-      'client-secret': amo.clientSecret,
-      'redirect-uri': amo.redirectUri,
-      'refresh-token': amo.currentRefreshToken() ?? '',
-      'github-token': DEMO_GITHUB_TOKEN,
-      ...extra
-    }),
+    inputs: (extra = {}) => standInInputs(amo, { 'refresh-token': amo.currentRefreshToken() ?? '', ...extra }),
     env: (extra = {}) => ({ GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', ...extra }),
     async run(inputs, runOptions = {}) {
       const [tokenBefore, githubBefore] = [tokenRequests(amo), gh.requests.length]
