@@ -57,13 +57,17 @@ function fill(text: string, marker: string, table: string): string {
 function sections(text: string, file: string, problems: string[]): string[] {
   const ids: string[] = []
   const lines = text.split('\n')
+  // The nearest non-blank line before/after line i (Prettier puts a blank line after a comment).
+  const near = (i: number, step: 1 | -1): string => {
+    for (let j = i + step; j >= 0 && j < lines.length; j += step) if (lines[j]?.trim()) return lines[j] ?? ''
+    return ''
+  }
   lines.forEach((line, i) => {
     const marker = /^<!-- section: ([a-z0-9-]+) -->$/.exec(line)
     if (marker?.[1]) {
       ids.push(marker[1])
-      if (!lines[i + 1]?.startsWith('## '))
-        problems.push(`${file}:${i + 1}: section marker '${marker[1]}' is not followed by a '## ' heading`)
-    } else if (line.startsWith('## ') && !/^<!-- section: /.test(lines[i - 1] ?? '')) {
+      if (!near(i, 1).startsWith('## ')) problems.push(`${file}:${i + 1}: section marker '${marker[1]}' is not followed by a '## ' heading`)
+    } else if (line.startsWith('## ') && !near(i, -1).startsWith('<!-- section: ')) {
       problems.push(`${file}:${i + 1}: heading '${line}' has no <!-- section: ID --> marker before it`)
     }
   })
