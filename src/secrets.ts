@@ -187,8 +187,10 @@ export class SecretStore {
     params: Record<string, unknown>,
     ok: (status: number, data: unknown) => T | undefined
   ): Promise<T> {
-    const { route, params: baseParams } = this.base()
-    const requestRoute = `${method} ${path.startsWith('/') ? path : `${route}${path ? `/${path}` : ''}`}`
+    // A path starting with '/' stands alone; any other is relative to the target's secrets route.
+    const absolute = path.startsWith('/')
+    const { route, params: baseParams } = absolute ? { route: '', params: {} } : this.base()
+    const requestRoute = `${method} ${absolute ? path : `${route}/${path}`}`
     try {
       return await withRetries(
         this.deps.retry,

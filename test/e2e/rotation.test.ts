@@ -119,6 +119,8 @@ describe('targets', () => {
     assert.equal(stored?.value, box.amo.currentRefreshToken())
     assert.equal(stored?.visibility, 'selected')
     assert.deepEqual(stored?.selected_repository_ids, [700001, 700003])
+    const lookups = box.gh.requests.filter((r) => r.method === 'GET' && /^\/api\/v3\/repos\/acme\/[a-z-]+(\?|$)/.test(r.path))
+    assert.deepEqual(lookups.map((r) => r.path).sort(), ['/api/v3/repos/acme/billing', '/api/v3/repos/acme/crm-sync'])
   })
 
   test('organization secrets with visibility all', async () => {
