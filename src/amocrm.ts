@@ -50,11 +50,10 @@ export interface ExchangeDeps {
   onRetry?: (message: string) => void
 }
 
-/** A failure worth another attempt; `unanswered` marks one that may have reached amoCRM. */
+/** A failure worth another attempt. */
 class Transient extends Error {
   constructor(
     message: string,
-    readonly unanswered: boolean,
     readonly status?: number,
     readonly afterMs?: number
   ) {
@@ -242,18 +241,18 @@ export async function exchangeToken(request: TokenRequest, deps: ExchangeDeps): 
           })
         } catch (error) {
           unanswered = true
-          throw new Transient(networkReason(error), true)
+          throw new Transient(networkReason(error))
         }
         let text: string
         try {
           text = await response.text()
         } catch (error) {
           unanswered = true
-          throw new Transient(`the answer was cut off (${networkReason(error)})`, true, response.status)
+          throw new Transient(`the answer was cut off (${networkReason(error)})`, response.status)
         }
         const status = response.status
         const contentType = response.headers.get('content-type') ?? ''
-        if (status === 200) {
+        if (status >= 200 && status < 300) {
           const tokens = parseTokens(text)
           if (tokens) {
             deps.mask(tokens.accessToken)
@@ -287,7 +286,6 @@ export async function exchangeToken(request: TokenRequest, deps: ExchangeDeps): 
           if (status >= 500) unanswered = true
           throw new Transient(
             `${status}${text ? ` "${excerpt(text, 80)}"` : ''}`,
-            status >= 500,
             status,
             parseRetryAfter(response.headers.get('retry-after'))
           )

@@ -195,6 +195,12 @@ describe('exchangeToken: success', () => {
     })
   })
 
+  test('any 2xx carrying a pair is a success (a proxy in front may answer 201): the spent token’s successor is kept', async () => {
+    const { deps, masked } = setup([json(201, { access_token: 'a2', refresh_token: 'r2' })])
+    assert.equal((await exchangeToken(request(), deps)).refreshToken, 'r2')
+    assert.ok(masked.includes('r2'))
+  })
+
   test('expires_in as a numeric string', async () => {
     const { deps } = setup([json(200, { access_token: 'a', refresh_token: 'r', token_type: 'bearer', expires_in: '3600' })])
     const tokens = await exchangeToken(request(), deps)
