@@ -91,7 +91,6 @@ export async function run(): Promise<void> {
     const io: ActionIO = {
       info: (message) => core.info(secrets.redact(message)),
       warning: (message) => core.warning(secrets.redact(message)),
-      mask,
       setOutput: (name, value) => core.setOutput(name, value)
     }
     const store = new SecretStore(settings.target, {

@@ -19,7 +19,6 @@ import type { SecretStore } from './secrets.js'
 export interface ActionIO {
   info(message: string): void
   warning(message: string): void
-  mask(value: string): void
   setOutput(name: string, value: string): void
 }
 
@@ -121,9 +120,9 @@ async function explainRevoked(error: AmoCrmError, settings: Settings, deps: Rota
   for (const wait of [0, ...deps.recheckMs]) {
     if (wait) await deps.sleep(wait)
     try {
-      updatedAt = (await deps.store.metadata(secret))?.updatedAt
+      updatedAt = (await deps.store.metadata(secret))?.updatedAt ?? updatedAt
     } catch {
-      updatedAt = undefined
+      // keep what an earlier look found
     }
     if (rotatedByOther(updatedAt)) break
   }

@@ -122,6 +122,9 @@ export function describeGitHubError(error: unknown, doing: string, target: Targe
   const lead = `GitHub refused to ${doing} (${status}${said ? `: ${said}` : ''})`
   if (status === 401)
     return `${lead}: 'github-token' is invalid, expired or revoked; create a new token and update the secret that holds it.`
+  if (status === 403 && classifyGitHubError(error).retry) {
+    return `${lead}, also after retries: GitHub's rate limit for 'github-token' is exhausted; wait for it to reset and run the workflow again.`
+  }
   if (status === 403) {
     return `${lead}: 'github-token' lacks the permission — ${requiredPermission(target)}. The workflow's default GITHUB_TOKEN can never write secrets.`
   }
@@ -245,6 +248,8 @@ export class SecretStore {
     const t = this.target
     if (t.kind !== 'organization' || t.visibility !== 'selected') return Promise.resolve([])
     this.repositoryIds ??= Promise.all(t.selectedRepositories.map((ref) => this.repositoryId(ref)))
+    // Like the key, a failed lookup is not cached.
+    this.repositoryIds.catch(() => (this.repositoryIds = undefined))
     return this.repositoryIds
   }
 
