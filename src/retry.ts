@@ -24,8 +24,6 @@ export interface RetryVerdict {
 /** While cancelled, no wait is longer than this. */
 export const CANCELLED_MAX_WAIT_MS = 250
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
 export function backoffMs(policy: RetryPolicy, failedAttempts: number, afterMs?: number): number {
   const exponential = policy.baseMs * 2 ** (failedAttempts - 1)
   const jittered = exponential * (0.75 + Math.random() * 0.5)
