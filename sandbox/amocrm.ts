@@ -23,7 +23,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { DEMO_GITHUB_TOKEN } from './github.js'
-import { json, startCore } from './http.js'
+import { json, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 
@@ -369,45 +369,36 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
   })
   origin = core.origin
 
-  return {
-    url: core.origin,
-    host: core.host,
-    close: () => core.close(),
-    get faults() {
-      return core.faults
+  return withTunables<AmoCrmServer>(
+    {
+      url: core.origin,
+      host: core.host,
+      close: () => core.close(),
+      clientId,
+      clientSecret,
+      redirectUri,
+      accountId,
+      subdomain,
+      issueCode() {
+        const code = `def50200${randomBytes(256).toString('hex')}`
+        codes.set(code, { issuedAt: now(), used: false, expired: false })
+        return code
+      },
+      expireCode(code: string) {
+        const record = codes.get(code)
+        if (!record) throw new Error('expireCode: this code was not issued by this server')
+        record.expired = true
+      },
+      currentRefreshToken: () => current?.token,
+      isRevoked: (token: string) => knownRefreshTokens.has(token) && current?.token !== token,
+      issued,
+      requests: core.requests,
+      setRefreshToken(token: string) {
+        setCurrent(token, now())
+      }
     },
-    set faults(hook: FaultHook | undefined) {
-      core.faults = hook
-    },
-    get latencyMs() {
-      return core.latencyMs
-    },
-    set latencyMs(ms: number) {
-      core.latencyMs = ms
-    },
-    clientId,
-    clientSecret,
-    redirectUri,
-    accountId,
-    subdomain,
-    issueCode() {
-      const code = `def50200${randomBytes(256).toString('hex')}`
-      codes.set(code, { issuedAt: now(), used: false, expired: false })
-      return code
-    },
-    expireCode(code: string) {
-      const record = codes.get(code)
-      if (!record) throw new Error('expireCode: this code was not issued by this server')
-      record.expired = true
-    },
-    currentRefreshToken: () => current?.token,
-    isRevoked: (token: string) => knownRefreshTokens.has(token) && current?.token !== token,
-    issued,
-    requests: core.requests,
-    setRefreshToken(token: string) {
-      setCurrent(token, now())
-    }
-  }
+    core
+  )
 }
 
 /**

@@ -24,7 +24,7 @@
  * else (404 "Not Found").
  */
 import sodium from 'libsodium-wrappers'
-import { json, startCore } from './http.js'
+import { json, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 
@@ -458,51 +458,42 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
 
   const publicKeyOf = (state: ScopeState) => ({ key_id: state.keys.keyId, key: state.keys.key })
 
-  return {
-    url,
-    origin: core.origin,
-    prefix,
-    close: () => core.close(),
-    get faults() {
-      return core.faults
+  return withTunables<GitHubServer>(
+    {
+      url,
+      origin: core.origin,
+      prefix,
+      close: () => core.close(),
+      secret(scope, name) {
+        const found = mustScope(scope).secrets.get(name.toUpperCase())
+        if (!found) return undefined
+        const copy: StoredSecret = { ...found }
+        if (found.selected_repository_ids) copy.selected_repository_ids = [...found.selected_repository_ids]
+        return copy
+      },
+      setSecret(scope, name, value, org) {
+        const state = mustScope(scope)
+        const nameProblem = validName(name)
+        if (nameProblem) throw new Error(`setSecret: ${nameProblem}`)
+        const upper = name.toUpperCase()
+        const stamp = isoSeconds(now())
+        const existing = state.secrets.get(upper)
+        const stored: StoredSecret = { value, created_at: existing?.created_at ?? stamp, updated_at: stamp }
+        if (state.kind === 'org') {
+          stored.visibility = org?.visibility ?? 'private'
+          if (stored.visibility === 'selected') stored.selected_repository_ids = [...(org?.selected_repository_ids ?? [])]
+        }
+        state.secrets.set(upper, stored)
+      },
+      publicKey: (scope) => publicKeyOf(mustScope(scope)),
+      rotateKey(scope) {
+        const state = mustScope(scope)
+        state.keys = newKeys()
+        return publicKeyOf(state)
+      },
+      requests: core.requests,
+      writes
     },
-    set faults(hook: FaultHook | undefined) {
-      core.faults = hook
-    },
-    get latencyMs() {
-      return core.latencyMs
-    },
-    set latencyMs(ms: number) {
-      core.latencyMs = ms
-    },
-    secret(scope, name) {
-      const found = mustScope(scope).secrets.get(name.toUpperCase())
-      if (!found) return undefined
-      const copy: StoredSecret = { ...found }
-      if (found.selected_repository_ids) copy.selected_repository_ids = [...found.selected_repository_ids]
-      return copy
-    },
-    setSecret(scope, name, value, org) {
-      const state = mustScope(scope)
-      const nameProblem = validName(name)
-      if (nameProblem) throw new Error(`setSecret: ${nameProblem}`)
-      const upper = name.toUpperCase()
-      const stamp = isoSeconds(now())
-      const existing = state.secrets.get(upper)
-      const stored: StoredSecret = { value, created_at: existing?.created_at ?? stamp, updated_at: stamp }
-      if (state.kind === 'org') {
-        stored.visibility = org?.visibility ?? 'private'
-        if (stored.visibility === 'selected') stored.selected_repository_ids = [...(org?.selected_repository_ids ?? [])]
-      }
-      state.secrets.set(upper, stored)
-    },
-    publicKey: (scope) => publicKeyOf(mustScope(scope)),
-    rotateKey(scope) {
-      const state = mustScope(scope)
-      state.keys = newKeys()
-      return publicKeyOf(state)
-    },
-    requests: core.requests,
-    writes
-  }
+    core
+  )
 }

@@ -40,16 +40,40 @@ export interface Incoming {
 
 export type Handler = (incoming: Incoming) => Reply
 
-export interface Core {
+/** What tests tune on a running stand-in: its fault hook and the latency added to every answer. */
+export interface Tunable {
+  faults: FaultHook | undefined
+  latencyMs: number
+}
+
+export interface Core extends Tunable {
   /** http://127.0.0.1:PORT */
   readonly origin: string
   /** 127.0.0.1:PORT */
   readonly host: string
   readonly port: number
   readonly requests: RequestInfo[]
-  faults: FaultHook | undefined
-  latencyMs: number
   close(): Promise<void>
+}
+
+/** `target` with `faults` and `latencyMs` that read and write `source`'s (a stand-in passes its core's through). */
+export function withTunables<T extends Tunable>(target: Omit<T, keyof Tunable>, source: Tunable): T {
+  return Object.defineProperties(target, {
+    faults: {
+      enumerable: true,
+      get: () => source.faults,
+      set: (hook: FaultHook | undefined) => {
+        source.faults = hook
+      }
+    },
+    latencyMs: {
+      enumerable: true,
+      get: () => source.latencyMs,
+      set: (ms: number) => {
+        source.latencyMs = ms
+      }
+    }
+  }) as T
 }
 
 export function mediaType(contentType: string | undefined): string {
@@ -209,31 +233,22 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
   })
   const { port } = server.address() as AddressInfo
 
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    port,
-    requests,
-    get faults() {
-      return state.faults
+  return withTunables<Core>(
+    {
+      origin: `http://127.0.0.1:${port}`,
+      host: `127.0.0.1:${port}`,
+      port,
+      requests,
+      close() {
+        closing ??= new Promise<void>((resolve, reject) => {
+          for (const timer of timers) clearTimeout(timer)
+          timers.clear()
+          server.closeAllConnections()
+          server.close((error) => (error ? reject(error) : resolve()))
+        })
+        return closing
+      }
     },
-    set faults(hook: FaultHook | undefined) {
-      state.faults = hook
-    },
-    get latencyMs() {
-      return state.latencyMs
-    },
-    set latencyMs(ms: number) {
-      state.latencyMs = ms
-    },
-    close() {
-      closing ??= new Promise<void>((resolve, reject) => {
-        for (const timer of timers) clearTimeout(timer)
-        timers.clear()
-        server.closeAllConnections()
-        server.close((error) => (error ? reject(error) : resolve()))
-      })
-      return closing
-    }
-  }
+    state
+  )
 }
