@@ -3,23 +3,60 @@
  *
  * Emulates: a fresh temp directory per run with the file-command files (GITHUB_OUTPUT,
  * GITHUB_STATE, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY), RUNNER_TEMP, GITHUB_WORKSPACE
- * (the child's cwd) and GITHUB_EVENT_PATH (`{}`); the runner's default variables; inputs as
- * `INPUT_<NAME>` (spaces → '_', upper-cased, dashes kept), with the defaults declared in
- * action.yml applied to inputs not given (like the runner does); a clean environment (PATH, HOME,
- * the runner's variables, `env`, inputs — nothing else of the parent's, in particular no INPUT_* /
- * GITHUB_* / ACTIONS_*; NODE_V8_COVERAGE alone is passed through so that c8 can measure the
- * child); the runner's parsing of file commands (heredoc and `name=value`) and its log display
- * (masking from the `::add-mask::` line on, `::debug::`/`::warning::`/`::error::`/`::notice::`
- * rendering, `::stop-commands::`); cancellation signals.
+ * (the child's cwd), GITHUB_EVENT_NAME and GITHUB_EVENT_PATH (`event`: default
+ * `workflow_dispatch` with `{}`); the runner's default variables; inputs as `INPUT_<NAME>`
+ * (spaces → '_', upper-cased, dashes kept), with the defaults declared in action.yml (read with
+ * the `yaml` package) applied to inputs not given, `${{ github.token }}` being the job token
+ * (`jobToken`, default DEMO_JOB_TOKEN), which — like on a real runner — is never in the
+ * environment (no GITHUB_TOKEN) and is masked in the log from the start; a clean environment
+ * (PATH, HOME, the runner's variables, `env`, inputs — nothing else of the parent's, in particular
+ * no INPUT_* / GITHUB_* / ACTIONS_*; NODE_V8_COVERAGE alone is passed through so that c8 can
+ * measure the child); the runner's parsing of file commands (heredoc and `name=value`); the
+ * runner's cancellation (`cancel`) and single signals (`signal`).
+ *
+ * The log display (`renderLog`), from actions/runner's src/Runner.Common/ActionCommand.cs,
+ * src/Runner.Worker/ActionCommandManager.cs and src/Runner.Worker/Handlers/OutputManager.cs:
+ * - stdout is cut into lines at \r\n, \r or \n (StreamReader.ReadLine). A line is a command when
+ *   it parses in the new syntax — `::name k=v,…::data` after leading whitespace (TryParseV2) — or
+ *   else in the OLD syntax `##[name k=v;…]data` found ANYWHERE in the line (TryParse: the text
+ *   before `##[` is dropped; data and properties unescape %3B %0D %0A %5D %25). Only registered
+ *   names parse (case-insensitive): stop-commands, add-mask, debug, warning, error, notice,
+ *   group, endgroup, echo, set-output, save-state, set-env, add-path, add-matcher,
+ *   remove-matcher — every one of them honoured in both syntaxes. Anything else is output.
+ * - `add-mask` masks the value, each of its lines (trimmed), and their JSON- and URI-escaped forms,
+ *   from the next line on; empty → the runner's warning. `debug`/`warning`/`error`/`notice` show as
+ *   `Debug: `/`Warning: `/`Error: `/`Notice: ` + data; `group`/`endgroup` as `##[group]data` /
+ *   `##[endgroup]`; `set-output`/`save-state` set outputs/state (file commands win) with the
+ *   deprecation warning; `set-env`/`add-path` are refused with the runner's two errors; `echo`
+ *   on/off echoes later commands; matchers are consumed silently.
+ * - `stop-commands` (either syntax, anywhere in a line — so `Error: amoCRM said ##[stop-commands]x`
+ *   from a server's text counts) is shown as it is, and from then on NO command is processed:
+ *   every line, `::add-mask::SECRET` included, is shown raw (only masks added before still apply),
+ *   until a line that parses as a command named like the token (`::x::` or `…##[x]…`, any case),
+ *   which is shown and resumes processing. A token longer than 6 characters is itself masked; an
+ *   empty token, `pause-logging` or a command name is refused (the runner throws and fails the step;
+ *   here an `Error:` line with its message, and commands go on).
+ * - Lines that are not processed commands have `##[start-action`/`##[end-action` broken with a
+ *   backslash, like OutputManager does.
+ * `leakedSecrets` counts a secret in that display (`log`) as a leak, besides its stdout rules.
+ *
+ * Cancellation (`cancel`), from actions/runner's src/Runner.Sdk/ProcessInvoker.cs
+ * (CancelAndKillProcessTree; src/Runner.Common/ProcessInvoker.cs only wraps it): SIGINT, then —
+ * if the process has not exited within `_sigintTimeout` = 7500 ms — SIGTERM, then — if it has not
+ * exited within `_sigtermTimeout` = 2500 ms — KillProcessTree (Process.Kill: SIGKILL on Linux).
  *
  * Safety: GITHUB_API_URL and GITHUB_GRAPHQL_URL default to http://127.0.0.1:65535 (connection
  * refused) instead of api.github.com, so a test that forgets to point the action at the sandbox
  * fails fast instead of calling the real GitHub. Pass `env.GITHUB_API_URL` (e.g. `github.url`).
  *
  * Deliberately not emulated: docker/composite actions, `pre`/`post` steps, the runner's masking
- * of encoded variants beyond JSON- and URI-escaping, workflow commands on stderr (stderr is
- * returned raw), `::echo::`, expression evaluation in action.yml defaults beyond
- * `${{ github.* }}` / `${{ runner.* }}` / `${{ env.* }}` lookups of the environment built here.
+ * of encoded variants beyond JSON- and URI-escaping (base64, XML, …), masking of the job's other
+ * secrets (the sandbox does not know which inputs come from `secrets.*`), workflow commands on
+ * stderr (stderr is returned raw), problem matchers, ACTIONS_ALLOW_UNSECURE_COMMANDS /
+ * ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS, the step debug log (`Debug:` lines are always shown),
+ * expression evaluation in action.yml defaults beyond `${{ github.* }}` / `${{ runner.* }}` /
+ * `${{ env.* }}` lookups of the environment built here (and `github.token`), killing a process
+ * tree (only the action's process is signalled).
  *
  * Default entry: resolved relative to this file's compiled location, .build/sandbox/runner.js →
  * ../../dist/index.js (the project root's dist/index.js), independent of process.cwd();
@@ -31,6 +68,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+import { DEMO_JOB_TOKEN } from './tokens.js'
 
 /** The project root, from this file's compiled location (.build/sandbox/runner.js). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -58,7 +97,22 @@ export interface RunOptions {
   actionYml?: string | false
   /** Keep the temp directory (returned as `dir`) instead of removing it. */
   keepTemp?: boolean
+  /**
+   * The runner's cancellation: SIGINT once `when(stdout so far)` is true (checked at start and on
+   * every stdout chunk), SIGTERM `sigtermAfterMs` (default 7500) later if the process is still
+   * alive, SIGKILL `killAfterMs` (default 2500) after that (then `killed` is true).
+   */
+  cancel?: { when: (stdoutSoFar: string) => boolean; sigtermAfterMs?: number; killAfterMs?: number }
+  /** The value of `${{ github.token }}` in action.yml defaults; default DEMO_JOB_TOKEN. Never put in the environment. */
+  jobToken?: string
+  /** GITHUB_EVENT_NAME and the content of GITHUB_EVENT_PATH; default `workflow_dispatch` with `{}`. */
+  event?: { name: string; payload?: unknown }
 }
+
+/** ProcessInvoker._sigintTimeout: SIGTERM this long after SIGINT. */
+export const RUNNER_SIGINT_TIMEOUT_MS = 7500
+/** ProcessInvoker._sigtermTimeout: SIGKILL this long after SIGTERM. */
+export const RUNNER_SIGTERM_TIMEOUT_MS = 2500
 
 export interface ActionRun {
   code: number | null
@@ -66,15 +120,15 @@ export interface ActionRun {
   stdout: string
   stderr: string
   durationMs: number
-  /** From GITHUB_OUTPUT (heredoc and name=value). */
+  /** From GITHUB_OUTPUT (heredoc and name=value), over any set by `set-output` commands in stdout. */
   outputs: Record<string, string>
   /** GITHUB_STEP_SUMMARY content. */
   summary: string
-  /** Values of the `::add-mask::` lines in stdout, unescaped, in order. */
+  /** Values of the `add-mask` commands the runner processed (either syntax), unescaped, in order. */
   masked: string[]
   /** stdout as the runner displays it. */
   log: string
-  /** From GITHUB_STATE (core.saveState). */
+  /** From GITHUB_STATE (core.saveState), over any set by `save-state` commands in stdout. */
   state: Record<string, string>
   /** From GITHUB_ENV (core.exportVariable). */
   exportedEnv: Record<string, string>
@@ -84,16 +138,13 @@ export interface ActionRun {
   env: Record<string, string>
   /** The temp directory, when keepTemp. */
   dir?: string
+  /** True when the cancel sequence (`cancel`) ended with SIGKILL. */
+  killed: boolean
 }
 
 /** Exactly the runner's (and @actions/core's) variable name for an input. */
 export function inputEnvName(name: string): string {
   return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`
-}
-
-/** Unescapes workflow-command data (%25, %0D, %0A), as the runner does. */
-export function unescapeCommandData(data: string): string {
-  return data.replace(/%0D/gi, '\r').replace(/%0A/gi, '\n').replace(/%25/g, '%')
 }
 
 /**
@@ -140,82 +191,34 @@ export function parseFileCommands(text: string): Record<string, string> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// action.yml input defaults (a minimal YAML reader for the `inputs:` block)
+// action.yml input defaults
 
-function unquoteYamlScalar(raw: string): string {
-  const text = raw.trim()
-  if (text.startsWith("'")) {
-    const end = text.lastIndexOf("'")
-    return text.slice(1, end > 0 ? end : undefined).replace(/''/g, "'")
-  }
-  if (text.startsWith('"')) {
-    const end = text.lastIndexOf('"')
-    const inner = text.slice(0, end > 0 ? end + 1 : undefined)
-    try {
-      return JSON.parse(inner) as string
-    } catch {
-      return inner.slice(1, -1)
-    }
-  }
-  return text.replace(/\s+#.*$/, '')
-}
-
-const indentOf = (line: string): number => line.length - line.trimStart().length
-
-/** `default:` of every input in the `inputs:` mapping of an action.yml (plain, quoted, | and > scalars). */
+/**
+ * The inputs declared in an action.yml (in order) and their `default:` values, as strings (the
+ * failsafe schema keeps every scalar as written: `'true'`, `1.0`, `${{ github.token }}`); an empty
+ * `default:` is ''. Throws on YAML the `yaml` package refuses (the runner refuses it too).
+ */
 export function readInputDefaults(yaml: string): { declared: string[]; defaults: Record<string, string> } {
-  const lines = yaml.split(/\r?\n/)
   const declared: string[] = []
   const defaults: Record<string, string> = {}
-  const start = lines.findIndex((l) => /^inputs:\s*(#.*)?$/.test(l))
-  if (start < 0) return { declared, defaults }
-  let inputIndent = -1
-  let current: string | undefined
-  let propIndent = -1
-  for (let i = start + 1; i < lines.length; i++) {
-    const line = lines[i] ?? ''
-    if (line.trim() === '' || line.trimStart().startsWith('#')) continue
-    const indent = indentOf(line)
-    if (indent === 0) break
-    if (inputIndent < 0) inputIndent = indent
-    if (indent === inputIndent) {
-      const match = /^\s*("[^"]*"|'[^']*'|[^:#]+?)\s*:\s*(#.*)?$/.exec(line)
-      current = match?.[1] !== undefined ? unquoteYamlScalar(match[1]) : undefined
-      if (current !== undefined) declared.push(current)
-      propIndent = -1
-      continue
-    }
-    if (current === undefined || indent < inputIndent) continue
-    if (propIndent < 0) propIndent = indent
-    if (indent !== propIndent) continue
-    const prop = /^\s*default\s*:\s?(.*)$/.exec(line)
-    if (!prop) continue
-    const value = (prop[1] ?? '').trim()
-    const block = /^([|>])([+-]?)\s*(#.*)?$/.exec(value)
-    if (!block) {
-      defaults[current] = unquoteYamlScalar(value)
-      continue
-    }
-    const body: string[] = []
-    let blockIndent = -1
-    while (i + 1 < lines.length) {
-      const next = lines[i + 1] ?? ''
-      if (next.trim() !== '' && indentOf(next) <= propIndent) break
-      i += 1
-      if (next.trim() !== '' && blockIndent < 0) blockIndent = indentOf(next)
-      body.push(next.trim() === '' ? '' : next.slice(Math.max(0, blockIndent)))
-    }
-    while (body.length > 0 && body[body.length - 1] === '') body.pop()
-    let text = block[1] === '|' ? body.join('\n') : body.join('\n').replace(/([^\n])\n(?=[^\n])/g, '$1 ')
-    if (block[2] !== '-' && text !== '') text += '\n'
-    defaults[current] = text
+  const doc: unknown = parse(yaml, { schema: 'failsafe', mapAsMap: true })
+  const inputs = doc instanceof Map ? (doc as Map<unknown, unknown>).get('inputs') : undefined
+  if (!(inputs instanceof Map)) return { declared, defaults }
+  for (const [key, spec] of inputs as Map<unknown, unknown>) {
+    if (typeof key !== 'string') continue
+    declared.push(key)
+    if (!(spec instanceof Map) || !spec.has('default')) continue
+    const value: unknown = spec.get('default')
+    if (typeof value === 'string') defaults[key] = value
+    else if (value === null || value === undefined) defaults[key] = ''
   }
   return { declared, defaults }
 }
 
-function evaluateDefault(value: string, env: Record<string, string>): string {
+/** `${{ github.token }}` is the job token; other `github.*` / `runner.*` / `env.*` come from the environment built here. */
+function evaluateDefault(value: string, env: Record<string, string>, jobToken: string): string {
   return value.replace(/\$\{\{\s*([a-z_]+)\.([A-Za-z0-9_]+)\s*\}\}/g, (_all, context: string, name: string) => {
-    if (context === 'github') return env[`GITHUB_${name.toUpperCase()}`] ?? ''
+    if (context === 'github') return name.toLowerCase() === 'token' ? jobToken : (env[`GITHUB_${name.toUpperCase()}`] ?? '')
     if (context === 'runner') return env[`RUNNER_${name.toUpperCase()}`] ?? ''
     if (context === 'env') return env[name] ?? ''
     return ''
@@ -223,80 +226,297 @@ function evaluateDefault(value: string, env: Record<string, string>): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the runner's log display
+// the runner's log display (actions/runner: src/Runner.Common/ActionCommand.cs,
+// src/Runner.Worker/ActionCommandManager.cs, src/Runner.Worker/Handlers/OutputManager.cs)
 
-const COMMAND = /^::([A-Za-z][A-Za-z0-9-]*)(?:\s+([^]*?))?::([^]*)$/
+/** ActionCommandManager.Initialize: stop-commands plus every IActionCommandExtension but internal-set-repo-path. */
+const REGISTERED_COMMANDS = [
+  'stop-commands',
+  'set-env',
+  'set-output',
+  'save-state',
+  'add-mask',
+  'add-path',
+  'add-matcher',
+  'remove-matcher',
+  'debug',
+  'warning',
+  'error',
+  'notice',
+  'group',
+  'endgroup',
+  'echo'
+]
+
+/** Constants.Runner.UnsupportedStopCommandTokenDisabled */
+const STOP_TOKEN_REFUSED =
+  "You cannot use a endToken that is an empty string, the string 'pause-logging', or another workflow command. For more information see: https://docs.github.com/actions/learn-github-actions/workflow-commands-for-github-actions#example-stopping-and-starting-workflow-commands or opt into insecure command execution by setting the `ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS` environment variable to `true`."
+/** Constants.Runner.UnsupportedCommandMessage ({0} = command) */
+const DEPRECATED_COMMAND = (command: string) =>
+  `The \`${command}\` command is deprecated and will be disabled soon. Please upgrade to using Environment Files. For more information see: https://github.blog/changelog/2022-10-11-github-actions-deprecating-save-state-and-set-output-commands/`
+/** Constants.Runner.UnsupportedCommandMessageDisabled ({0} = command) */
+const DISABLED_COMMAND = (command: string) =>
+  `The \`${command}\` command is disabled. Please upgrade to using Environment Files or opt into unsecure command execution by setting the \`ACTIONS_ALLOW_UNSECURE_COMMANDS\` environment variable to \`true\`. For more information see: https://github.blog/changelog/2020-10-01-github-actions-deprecating-set-env-and-add-path-commands/`
+
+/** Ordinal, case-sensitive replacements in order, like the runner's EscapeMapping loops. */
+function replaceAll(text: string, mappings: ReadonlyArray<readonly [string, string]>): string {
+  let out = text
+  for (const [escaped, token] of mappings) out = out.split(escaped).join(token)
+  return out
+}
+
+/** ActionCommand._escapeDataMappings, unescaped in order (the runner's replacements are case-sensitive). */
+const DATA_UNESCAPES = [
+  ['%0D', '\r'],
+  ['%0A', '\n'],
+  ['%25', '%']
+] as const
+/** ActionCommand._escapePropertyMappings (`::` syntax). */
+const PROPERTY_UNESCAPES = [
+  ['%0D', '\r'],
+  ['%0A', '\n'],
+  ['%3A', ':'],
+  ['%2C', ','],
+  ['%25', '%']
+] as const
+/** ActionCommand._escapeMappings: data and properties of the old `##[` syntax. */
+const V1_UNESCAPES = [
+  ['%3B', ';'],
+  ['%0D', '\r'],
+  ['%0A', '\n'],
+  ['%5D', ']'],
+  ['%25', '%']
+] as const
+
+/** Unescapes `::` workflow-command data (%0D, %0A, %25 — upper-case only, like the runner). */
+export function unescapeCommandData(data: string): string {
+  return replaceAll(data, DATA_UNESCAPES)
+}
+
+/** A workflow command as the runner parses it. */
+export interface ParsedCommand {
+  /** As written (the runner compares names case-insensitively). */
+  command: string
+  properties: Record<string, string>
+  data: string
+  syntax: '::' | '##['
+}
+
+function parseProperties(text: string, separator: string, unescapes: ReadonlyArray<readonly [string, string]>): Record<string, string> {
+  const properties: Record<string, string> = {}
+  for (const entry of text.split(separator)) {
+    const eq = entry.indexOf('=')
+    if (eq <= 0 || eq === entry.length - 1) continue // the runner keeps only `key=value` with both parts
+    properties[entry.slice(0, eq).toLowerCase()] = replaceAll(entry.slice(eq + 1), unescapes)
+  }
+  return properties
+}
+
+/**
+ * ActionCommand.TryParseV2 then ActionCommand.TryParse, as ActionCommandManager.TryProcessCommand
+ * calls them: `::name k=v,…::data` after leading whitespace, else `##[name k=v;…]data` anywhere in
+ * the line (the text before `##[` is dropped). Only `registered` names (case-insensitive) parse.
+ */
+export function parseWorkflowCommand(line: string, registered: Iterable<string> = REGISTERED_COMMANDS): ParsedCommand | undefined {
+  const names = new Set([...registered].map((n) => n.toLowerCase()))
+  const message = line.trimStart()
+  if (message.startsWith('::')) {
+    const end = message.indexOf('::', 2)
+    if (end >= 0) {
+      const info = message.slice(2, end)
+      const space = info.indexOf(' ')
+      const command = space < 0 ? info : info.slice(0, space)
+      if (command !== '' && names.has(command.toLowerCase())) {
+        return {
+          command,
+          properties: space > 0 ? parseProperties(info.slice(space + 1).trim(), ',', PROPERTY_UNESCAPES) : {},
+          data: replaceAll(message.slice(end + 2), DATA_UNESCAPES),
+          syntax: '::'
+        }
+      }
+    }
+  }
+  const prefix = line.indexOf('##[')
+  if (prefix < 0) return undefined
+  const bracket = line.indexOf(']', prefix)
+  if (bracket < 0) return undefined
+  const info = line.slice(prefix + 3, bracket)
+  const space = info.indexOf(' ')
+  const command = space < 0 ? info : info.slice(0, space)
+  if (command === '' || !names.has(command.toLowerCase())) return undefined
+  return {
+    command,
+    properties: space > 0 ? parseProperties(info.slice(space + 1), ';', V1_UNESCAPES) : {},
+    data: replaceAll(line.slice(bracket + 1), V1_UNESCAPES),
+    syntax: '##['
+  }
+}
 
 function maskVariants(value: string): string[] {
   const variants = new Set<string>([value])
-  if (/[\r\n]/.test(value)) for (const line of value.split(/\r?\n/)) if (line.trim() !== '') variants.add(line)
+  if (/[\r\n]/.test(value)) {
+    for (const line of value.split(/\r?\n/)) if (line.trim() !== '') variants.add(line)
+    for (const line of value.split(/[\r\n]/)) if (line.trim() !== '') variants.add(line.trim())
+  }
   variants.add(JSON.stringify(value).slice(1, -1))
   variants.add(encodeURIComponent(value))
   return [...variants].filter((v) => v !== '')
 }
 
-/** stdout → what the runner shows, and the masked values (in order). */
-export function renderLog(stdout: string): { log: string; masked: string[] } {
+export interface RenderedLog {
+  /** stdout as the runner displays it. */
+  log: string
+  /** Values of the processed `add-mask` commands (either syntax), unescaped, in order. */
+  masked: string[]
+  /** Outputs set by processed `set-output` commands (either syntax). */
+  outputs: Record<string, string>
+  /** State saved by processed `save-state` commands (either syntax). */
+  state: Record<string, string>
+}
+
+/**
+ * stdout → what the runner shows, line by line, like OutputManager.OnDataReceived and
+ * ActionCommandManager.TryProcessCommand (see the header of this file for the rules).
+ * `preMasked`: values masked from the first line on (the runner masks the job's token and the
+ * secrets of the job message before the step starts).
+ */
+export function renderLog(stdout: string, options: { preMasked?: string[] } = {}): RenderedLog {
   const masked: string[] = []
+  const outputs: Record<string, string> = {}
+  const state: Record<string, string> = {}
   let patterns: string[] = []
+  const addMask = (value: string) => {
+    patterns = [...new Set([...patterns, ...maskVariants(value)])].sort((a, b) => b.length - a.length)
+  }
+  for (const value of options.preMasked ?? []) if (value.trim() !== '') addMask(value)
   const mask = (text: string): string => {
     let out = text
     for (const p of patterns) out = out.split(p).join('***')
     return out
   }
-  const lines = stdout.split('\n')
+  // StreamReader.ReadLine: \r\n, \r and \n all end a line.
+  const lines = stdout.split(/\r\n|\r|\n/)
   const trailingNewline = lines.length > 1 && lines[lines.length - 1] === ''
   if (trailingNewline) lines.pop()
   const out: string[] = []
+  const show = (text: string) => out.push(mask(text))
+  // OutputManager: runner-controlled markers in output that is not a command are broken.
+  const showPlain = (text: string) =>
+    show(text.replace(/##\[start-action/g, '##[\\start-action').replace(/##\[end-action/g, '##[\\end-action'))
+  const registered = new Set(REGISTERED_COMMANDS)
   let stopToken: string | undefined
-  for (const rawLine of lines) {
-    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine
-    if (stopToken !== undefined) {
-      if (line === `::${stopToken}::`) stopToken = undefined
-      else out.push(mask(line))
-      continue
-    }
-    const command = COMMAND.exec(line)
+  let echo = false
+
+  for (const line of lines) {
+    const command = line !== '' && (line.includes('##[') || line.includes('::')) ? parseWorkflowCommand(line, registered) : undefined
     if (!command) {
-      out.push(mask(line))
+      showPlain(line)
       continue
     }
-    const name = (command[1] ?? '').toLowerCase()
-    const data = unescapeCommandData(command[3] ?? '')
+    const name = command.command.toLowerCase()
+    const data = command.data
+    if (stopToken !== undefined) {
+      if (name === stopToken.toLowerCase()) {
+        show(line)
+        registered.delete(stopToken)
+        stopToken = undefined
+      } else {
+        showPlain(line) // not processed: shown as it is (with the masks known so far)
+      }
+      continue
+    }
     switch (name) {
-      case 'add-mask':
-        if (data.trim() !== '') {
-          masked.push(data)
-          patterns = [...new Set([...patterns, ...maskVariants(data)])].sort((a, b) => b.length - a.length)
+      case 'stop-commands': {
+        const token = data
+        if (
+          token === '' ||
+          token.toLowerCase() === 'pause-logging' ||
+          [...registered].some((r) => r.toLowerCase() === token.toLowerCase())
+        ) {
+          // ValidateStopToken throws: the runner fails the step with this message; commands go on.
+          show(`Error: ${STOP_TOKEN_REFUSED}`)
+          break
         }
+        stopToken = token
+        registered.add(token)
+        if (token.length > 6) addMask(token)
+        show(line)
+        break
+      }
+      case 'add-mask':
+        if (data.trim() === '') {
+          show("Warning: Can't add secret mask for empty string in ##[add-mask] command.")
+          break
+        }
+        if (echo) out.push('::add-mask::***')
+        masked.push(data)
+        addMask(data)
         break
       case 'debug':
-        out.push(mask(`Debug: ${data}`))
+        show(`Debug: ${data}`)
         break
       case 'warning':
-        out.push(mask(`Warning: ${data}`))
+        show(`Warning: ${data}`)
         break
       case 'error':
-        out.push(mask(`Error: ${data}`))
+        show(`Error: ${data}`)
         break
       case 'notice':
-        out.push(mask(`Notice: ${data}`))
+        show(`Notice: ${data}`)
         break
-      case 'stop-commands':
-        stopToken = data
+      case 'group':
+        if (echo) show(line)
+        show(`##[group]${data}`)
         break
-      default: // ::group::, ::endgroup::, unknown commands: shown as they are
-        out.push(mask(line))
+      case 'endgroup':
+        if (echo) show(line)
+        show('##[endgroup]')
+        break
+      case 'echo': {
+        if (echo) show(line)
+        const value = data.trim().toUpperCase()
+        if (value === 'ON') echo = true
+        else if (value === 'OFF') echo = false
+        else {
+          show(`Error: Unable to process command '${line}' successfully.`)
+          show(`Error: Invalid echo command value. Possible values can be: 'on', 'off'. Current value is: '${data}'.`)
+        }
+        break
+      }
+      case 'set-output':
+      case 'save-state': {
+        if (echo) show(line)
+        show(`Warning: ${DEPRECATED_COMMAND(name)}`)
+        const key = command.properties.name
+        if (key === undefined || key === '') {
+          show(`Error: Unable to process command '${line}' successfully.`)
+          show(`Error: Required field 'name' is missing in ##[${name}] command.`)
+          break
+        }
+        if (name === 'set-output') outputs[key] = data
+        else state[key] = data
+        break
+      }
+      case 'set-env':
+      case 'add-path':
+        if (echo) show(line)
+        show(`Error: Unable to process command '${line}' successfully.`)
+        show(`Error: ${DISABLED_COMMAND(name)}`)
+        break
+      default: // add-matcher, remove-matcher: processed (problem matchers are not emulated), nothing shown
+        if (echo) show(line)
     }
   }
-  return { log: out.join('\n') + (trailingNewline ? '\n' : ''), masked }
+  return { log: out.join('\n') + (trailingNewline ? '\n' : ''), masked, outputs, state }
 }
 
 /**
- * The secrets (non-empty) that a run printed: anywhere in stderr or the step summary, or in a
- * stdout line other than an `::add-mask::` line. With `{ afterMask: 'allowed' }`, stdout lines
- * after the line that masks the secret do not count (the runner shows them as ***); a stdout line
- * before that line always counts.
+ * The secrets (non-empty) that a run printed: anywhere in stderr, the step summary or the log as
+ * the runner displays it (`run.log`: a secret shown there is a leak whatever the rules below say,
+ * e.g. an `::add-mask::` line displayed raw after `##[stop-commands]`), or in a stdout line other
+ * than an `::add-mask::` line. With `{ afterMask: 'allowed' }`, stdout lines after the line that
+ * masks the secret do not count (the runner shows them as ***); a stdout line before that line
+ * always counts.
  */
 export function leakedSecrets(run: ActionRun, secrets: string[], options: { afterMask?: 'leak' | 'allowed' } = {}): string[] {
   const lines = run.stdout.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l))
@@ -304,7 +524,7 @@ export function leakedSecrets(run: ActionRun, secrets: string[], options: { afte
   const leaked: string[] = []
   for (const secret of new Set(secrets)) {
     if (secret === '') continue
-    if (run.stderr.includes(secret) || run.summary.includes(secret)) {
+    if (run.stderr.includes(secret) || run.summary.includes(secret) || run.log.includes(secret)) {
       leaked.push(secret)
       continue
     }
@@ -337,6 +557,8 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
   const entry = opts.entry ?? DEFAULT_ENTRY
   const node = opts.node ?? process.execPath
   const timeoutMs = opts.timeoutMs ?? 60_000
+  const jobToken = opts.jobToken ?? DEMO_JOB_TOKEN
+  const event = opts.event ?? { name: 'workflow_dispatch' }
   const dir = await mkdtemp(join(tmpdir(), 'gha-run-'))
   try {
     const files = {
@@ -361,7 +583,7 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       writeFile(files.GITHUB_ENV, ''),
       writeFile(files.GITHUB_PATH, ''),
       writeFile(files.GITHUB_STEP_SUMMARY, ''),
-      writeFile(files.GITHUB_EVENT_PATH, '{}')
+      writeFile(files.GITHUB_EVENT_PATH, JSON.stringify(event.payload ?? {}))
     ])
 
     runSeq += 1
@@ -377,7 +599,7 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       GITHUB_API_URL: UNREACHABLE_API_URL,
       GITHUB_GRAPHQL_URL: `${UNREACHABLE_API_URL}/graphql`,
       GITHUB_SERVER_URL: 'https://github.com',
-      GITHUB_EVENT_NAME: 'workflow_dispatch',
+      GITHUB_EVENT_NAME: event.name,
       GITHUB_JOB: 'rotate',
       GITHUB_REF: 'refs/heads/main',
       GITHUB_REF_NAME: 'main',
@@ -405,7 +627,7 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
     if (actionYml !== false && existsSync(actionYml)) {
       const { declared, defaults } = readInputDefaults(readFileSync(actionYml, 'utf8'))
       for (const [name, value] of Object.entries(defaults)) {
-        if (!(name in opts.inputs)) env[inputEnvName(name)] = evaluateDefault(value, env)
+        if (!(name in opts.inputs)) env[inputEnvName(name)] = evaluateDefault(value, env, jobToken)
       }
       const known = new Set(declared.map((n) => n.toLowerCase()))
       unexpectedInputs = Object.keys(opts.inputs).filter((n) => !known.has(n.toLowerCase()))
@@ -426,6 +648,38 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       if ('afterMs' in spec) timers.push(setTimeout(() => child.kill(spec.name), spec.afterMs))
       else pendingWhen.add(spec)
     }
+    // The runner's cancel sequence (ProcessInvoker.CancelAndKillProcessTree).
+    let killed = false
+    let cancelling = false
+    const cancelTimers = new Set<NodeJS.Timeout>()
+    const exited = () => child.exitCode !== null || child.signalCode !== null
+    const later = (ms: number, action: () => void) => {
+      const timer = setTimeout(() => {
+        cancelTimers.delete(timer)
+        if (!exited()) action()
+      }, ms)
+      cancelTimers.add(timer)
+    }
+    const clearCancelTimers = () => {
+      for (const timer of cancelTimers) clearTimeout(timer)
+      cancelTimers.clear()
+    }
+    child.once('exit', clearCancelTimers)
+    const checkCancel = () => {
+      if (cancelling || !opts.cancel || !opts.cancel.when(stdout)) return
+      cancelling = true
+      const { sigtermAfterMs = RUNNER_SIGINT_TIMEOUT_MS, killAfterMs = RUNNER_SIGTERM_TIMEOUT_MS } = opts.cancel
+      child.kill('SIGINT')
+      later(sigtermAfterMs, () => {
+        child.kill('SIGTERM')
+        later(killAfterMs, () => {
+          killed = true
+          child.kill('SIGKILL')
+        })
+      })
+    }
+    checkCancel()
+
     child.stdout.on('data', (chunk: string) => {
       stdout += chunk
       for (const spec of pendingWhen) {
@@ -434,6 +688,7 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
           child.kill(spec.name)
         }
       }
+      checkCancel()
     })
     child.stderr.on('data', (chunk: string) => {
       stderr += chunk
@@ -451,6 +706,7 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       child.once('close', (code, signal) => resolve({ code, signal }))
     }).finally(() => {
       for (const timer of timers) clearTimeout(timer)
+      clearCancelTimers()
     })
     const durationMs = performance.now() - started
     if (timedOut) {
@@ -465,21 +721,23 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       readFile(files.GITHUB_ENV, 'utf8'),
       readFile(files.GITHUB_STEP_SUMMARY, 'utf8')
     ])
-    const { log, masked } = renderLog(stdout)
+    const rendered = renderLog(stdout, { preMasked: [jobToken] })
     const run: ActionRun = {
       code: result.code,
       signal: result.signal,
       stdout,
       stderr,
       durationMs,
-      outputs: parseFileCommands(outputText),
+      // The runner applies file commands after the step, so they win over `set-output` commands.
+      outputs: { ...rendered.outputs, ...parseFileCommands(outputText) },
       summary,
-      masked,
-      log,
-      state: parseFileCommands(stateText),
+      masked: rendered.masked,
+      log: rendered.log,
+      state: { ...rendered.state, ...parseFileCommands(stateText) },
       exportedEnv: parseFileCommands(envText),
       unexpectedInputs,
-      env
+      env,
+      killed
     }
     if (opts.keepTemp) run.dir = dir
     return run
