@@ -11,7 +11,7 @@
 import { standInInputs, startAmoCrm } from './amocrm.js'
 import { leadPeople } from './consumer.js'
 import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
-import { leakedSecrets, runAction, type ActionRun } from './runner.js'
+import { leakedSecrets, runAction, type ActionRun, type RunOptions } from './runner.js'
 
 const REFRESHES = 3
 const tty = process.stdout.isTTY
@@ -55,11 +55,16 @@ const gh = await startGitHub()
 const repo = { repo: 'acme/crm-sync' }
 const seen = new Set<string>([amo.clientSecret, DEMO_GITHUB_TOKEN])
 
-async function rotation(title: string, inputs: Record<string, string>): Promise<ActionRun> {
+/** The first exchange is started by hand; the refreshes by the workflow's cron. */
+const DISPATCH: RunOptions['event'] = { name: 'workflow_dispatch', payload: {} }
+const SCHEDULE: RunOptions['event'] = { name: 'schedule', payload: { schedule: '0 3 * * *' } }
+
+async function rotation(title: string, inputs: Record<string, string>, event: RunOptions['event']): Promise<ActionRun> {
   console.log(`\n${bold(`━━ ${title}`)}`)
   const run = await runAction({
     inputs: standInInputs(amo, { 'access-token-secret': 'AMOCRM_ACCESS_TOKEN', ...inputs }),
-    env: { GITHUB_API_URL: gh.url }
+    env: { GITHUB_API_URL: gh.url },
+    event
   })
   for (const pair of amo.issued) [pair.access_token, pair.refresh_token].forEach((t) => seen.add(t))
   Object.values(inputs).forEach((v) => v && seen.add(v))
@@ -83,7 +88,11 @@ console.log(`The action: dist/index.js, run as a runner runs it. No credentials,
 
 try {
   const code = amo.issueCode()
-  let run = await rotation('Run 1 · workflow_dispatch with an authorization code: the first exchange', { 'authorization-code': code })
+  let run = await rotation(
+    'Run 1 · workflow_dispatch with an authorization code: the first exchange',
+    { 'authorization-code': code },
+    DISPATCH
+  )
   check(
     gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value === amo.currentRefreshToken(),
     'secret AMOCRM_REFRESH_TOKEN, decrypted by the GitHub stand-in, is amoCRM’s current refresh token'
@@ -91,7 +100,11 @@ try {
 
   for (let i = 1; i <= REFRESHES; i++) {
     const previous = gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value ?? ''
-    run = await rotation(`Run ${i + 1} · schedule: refresh with \${{ secrets.AMOCRM_REFRESH_TOKEN }}`, { 'refresh-token': previous })
+    run = await rotation(
+      `Run ${i + 1} · schedule: refresh with \${{ secrets.AMOCRM_REFRESH_TOKEN }}`,
+      { 'refresh-token': previous },
+      SCHEDULE
+    )
     check(amo.isRevoked(previous), 'the refresh token it spent is now revoked by amoCRM (single use)')
     check(gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value === amo.currentRefreshToken(), 'the secret holds the newest refresh token')
     check(
