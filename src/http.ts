@@ -14,3 +14,22 @@ export function fetchFor(baseUrl: string): Fetch {
   if (!dispatcher) return (url, init) => undiciFetch(url, init as never) as unknown as Promise<Response>
   return (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>
 }
+
+/**
+ * Why a request got no answer, in words: a time-out, a proxy that wants credentials, or the
+ * connection's error code. Never the server's text (there is none) and never a stack.
+ */
+export function networkReason(error: unknown): string {
+  if (!(error instanceof Error)) return 'the connection failed'
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return 'no answer within the time limit'
+  const cause = (error as { cause?: unknown }).cause
+  const text = `${error.message} ${cause instanceof Error ? cause.message : ''}`
+  if (/\b407\b/.test(text)) {
+    return 'the proxy asked for authentication (407 Proxy Authentication Required): put the credentials in HTTPS_PROXY (http://user:password@proxy:port)'
+  }
+  const proxy = /Proxy response \((\d{3})\)/.exec(text)
+  if (proxy) return `the proxy refused the connection (${proxy[1]}): check HTTPS_PROXY and NO_PROXY`
+  const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : ''
+  const detail = code || (cause instanceof Error ? cause.message : error.message)
+  return `the connection failed (${detail.slice(0, 120)})`
+}

@@ -6,7 +6,7 @@ import { parseBaseUrl, parseDomain, parseSecureUrl, resolveAccount, type Account
 import { InputError } from './errors.js'
 
 /** Inputs whose values are secrets: masked before anything else happens. */
-export const SECRET_INPUTS = ['client-secret', 'authorization-code', 'refresh-token', 'github-token'] as const
+export const SECRET_INPUTS = ['client-secret', 'authorization-code', 'refresh-token', 'github-token', 'actions-token'] as const
 
 export type Grant = { type: 'authorization_code'; code: string } | { type: 'refresh_token'; refreshToken: string }
 
@@ -21,7 +21,15 @@ export interface RepoRef {
 export type Target =
   | ({ kind: 'repository' } & RepoRef)
   | ({ kind: 'environment'; environment: string } & RepoRef)
-  | { kind: 'organization'; org: string; visibility: Visibility; selectedRepositories: RepoRef[] }
+  /** `visibility` undefined: an existing secret keeps its own; a new one is private. */
+  | { kind: 'organization'; org: string; visibility: Visibility | undefined; selectedRepositories: RepoRef[] }
+
+/** This workflow run, for the queued-run check: read with `actions-token`. */
+export interface RunRef extends RepoRef {
+  runId: string
+  /** GITHUB_RUN_ATTEMPT: 1 for a first attempt. */
+  attempt: number
+}
 
 export interface Settings {
   account: Account
@@ -37,6 +45,10 @@ export interface Settings {
   /** base64 X25519 public key the new tokens are sealed to when they cannot be stored. */
   rescuePublicKey: string | undefined
   verifyWrite: boolean
+  /** A token that can read this run (`actions: read`); undefined: the queued-run check is skipped. */
+  actionsToken: string | undefined
+  /** This run, when the runner said (GITHUB_REPOSITORY, GITHUB_RUN_ID). */
+  run: RunRef | undefined
 }
 
 export type InputReader = (name: string) => string
@@ -107,6 +119,26 @@ export function parseBoolean(name: string, value: string, fallback: boolean): bo
   throw new InputError(name, `must be true or false; got '${value}'.`)
 }
 
+/**
+ * X25519 public keys of small order: sealing to one gives a shared secret that anyone can compute
+ * (libsodium refuses them). As libsodium's blocklist: the top bit of the last byte is ignored.
+ */
+const SMALL_ORDER_KEYS = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'
+]
+
+export function isSmallOrderKey(bytes: Buffer): boolean {
+  const normal = Buffer.from(bytes)
+  normal[31] = (normal[31] ?? 0) & 0x7f
+  return SMALL_ORDER_KEYS.includes(normal.toString('hex'))
+}
+
 export function parseRescueKey(value: string): string | undefined {
   if (!value) return undefined
   const bytes = Buffer.from(value, 'base64')
@@ -114,6 +146,12 @@ export function parseRescueKey(value: string): string | undefined {
     throw new InputError(
       'rescue-public-key',
       'must be a base64 X25519 public key (32 bytes, 44 characters): create one with the rescue tool of this action, `npx -y github:amocrm-actions/token-rotation#v1 keygen` (README, "Rescue").'
+    )
+  }
+  if (isSmallOrderKey(bytes)) {
+    throw new InputError(
+      'rescue-public-key',
+      'is not a usable public key (a point of small order, such as all zeros): nothing could be sealed to it. Create a key pair with `npx -y github:amocrm-actions/token-rotation#v1 keygen` and put its public half here.'
     )
   }
   return value
@@ -161,17 +199,37 @@ function parseRedirectUri(value: string): string {
   return value
 }
 
+/** GitHub environment names: at most 255 characters, no path separators, not a path step. */
+export function parseEnvironment(value: string): string {
+  if (
+    value.length > 255 ||
+    value !== value.trim() ||
+    value === '.' ||
+    value === '..' ||
+    /[/\\]/.test(value) ||
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f]/.test(value)
+  ) {
+    throw new InputError(
+      'environment',
+      `'${value.slice(0, 60)}' is not an environment name: use the name shown under Settings → Environments (at most 255 characters, no '/', not '.' or '..').`
+    )
+  }
+  return value
+}
+
 function parseTarget(read: InputReader, env: NodeJS.ProcessEnv): Target {
   const organization = read('organization')
   const environment = read('environment')
-  const visibilityText = read('visibility') || 'private'
+  const visibilityText = read('visibility')
   const selected = parseList(read('selected-repositories'))
 
   if (organization && environment) {
     throw new InputError('environment', "cannot be combined with 'organization': a secret lives in one place; choose one.")
   }
   if (!organization) {
-    if (visibilityText !== 'private') {
+    // 'private' was the 1.0 default, so a 1.0 workflow may still say it.
+    if (visibilityText !== '' && visibilityText !== 'private') {
       throw new InputError('visibility', "applies only to organization secrets: set 'organization' or remove 'visibility'.")
     }
     if (selected.length > 0) {
@@ -189,28 +247,25 @@ function parseTarget(read: InputReader, env: NodeJS.ProcessEnv): Target {
     }
     const ref = parseRepository('repository', repository)
     if (!environment) return { kind: 'repository', ...ref }
-    // eslint-disable-next-line no-control-regex
-    if (environment.length > 255 || /[\u0000-\u001f]/.test(environment)) {
-      throw new InputError('environment', 'is not a valid environment name (at most 255 printable characters).')
-    }
-    return { kind: 'environment', environment, ...ref }
+    return { kind: 'environment', environment: parseEnvironment(environment), ...ref }
   }
 
   if (!OWNER.test(organization)) {
     throw new InputError('organization', `'${organization}' is not an organization name (letters, digits and '-').`)
   }
-  const visibility = VISIBILITIES.find((v) => v === visibilityText)
-  if (!visibility) {
-    throw new InputError('visibility', `must be one of ${VISIBILITIES.join(', ')}; got '${visibilityText}'.`)
-  }
-  if (visibility === 'selected' && selected.length === 0) {
+  const visibility = visibilityText === '' ? undefined : VISIBILITIES.find((v) => v === visibilityText)
+  if (visibilityText !== '' && !visibility) {
     throw new InputError(
-      'selected-repositories',
-      'is required with visibility: selected: list the repositories that may read the secret (comma or newline separated).'
+      'visibility',
+      `must be one of ${VISIBILITIES.join(', ')} (or empty, to keep the secret's own); got '${visibilityText}'.`
     )
   }
+  // 'selected' without a list keeps the existing selection (checked against the secret before the spend).
   if (visibility !== 'selected' && selected.length > 0) {
-    throw new InputError('selected-repositories', `is used only with visibility: selected (visibility is '${visibility}').`)
+    throw new InputError(
+      'selected-repositories',
+      `is used only with visibility: selected (visibility is ${visibility ? `'${visibility}'` : "empty, which keeps the secret's own"}): add visibility: selected.`
+    )
   }
   const selectedRepositories = selected.map((item) => {
     const ref = item.includes('/')
@@ -224,7 +279,9 @@ function parseTarget(read: InputReader, env: NodeJS.ProcessEnv): Target {
     }
     return ref
   })
-  return { kind: 'organization', org: organization, visibility, selectedRepositories }
+  // Duplicates collapsed (case-insensitive, as GitHub names are): the list is the whole audience.
+  const unique = [...new Map(selectedRepositories.map((ref) => [`${ref.owner}/${ref.repo}`.toLowerCase(), ref])).values()]
+  return { kind: 'organization', org: organization, visibility, selectedRepositories: unique }
 }
 
 export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Settings {
@@ -268,6 +325,8 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
   const verifyWrite = parseBoolean('verify-write', read('verify-write'), true)
   // The input overrides the runner's GITHUB_API_URL; unlike the runner's value it must be https (or loopback).
   const githubApiUrl = parseSecureUrl('github-api-url', read('github-api-url')) ?? parseApiUrl(env.GITHUB_API_URL)
+  const actionsToken = read('actions-token')
+  if (actionsToken) noWhitespace('actions-token', actionsToken)
 
   return {
     account,
@@ -281,6 +340,17 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
     accessTokenSecret,
     target,
     rescuePublicKey,
-    verifyWrite
+    verifyWrite,
+    actionsToken: actionsToken || undefined,
+    run: runOf(env)
   }
+}
+
+/** This run, from the runner's variables; undefined outside a runner. */
+function runOf(env: NodeJS.ProcessEnv): RunRef | undefined {
+  const runId = env.GITHUB_RUN_ID ?? ''
+  const [owner, repo, ...rest] = (env.GITHUB_REPOSITORY ?? '').split('/')
+  if (!/^\d+$/.test(runId) || !owner || !repo || rest.length > 0) return undefined
+  const attempt = Number(env.GITHUB_RUN_ATTEMPT)
+  return { owner, repo, runId, attempt: Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 1 }
 }

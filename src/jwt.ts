@@ -20,7 +20,10 @@ export interface TokenFacts {
   accountId: string
 }
 
-/** `issuedAt` is when the request was sent: the earliest the token can have been issued. */
+/**
+ * `issuedAt` is when the token was issued: the account's clock (`server_time`) when the answer
+ * gave it, else when the request was sent (the earliest the token can have been issued).
+ */
 export function tokenFacts(accessToken: string, expiresIn: number | undefined, issuedAt: Date): TokenFacts {
   const payload = decodeJwtPayload(accessToken)
   const exp = payload?.exp
@@ -36,7 +39,10 @@ export function tokenFacts(accessToken: string, expiresIn: number | undefined, i
   return { expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : undefined, accountId }
 }
 
-/** amoCRM revokes a refresh token unused for 3 months: the date by which the next refresh must run. */
+/**
+ * amoCRM lets a refresh token expire after 3 months unused, without saying whether that means 90
+ * days or calendar months: the date by which the next refresh must run is the earlier of the two.
+ */
 export function refreshDeadline(issuedAt: Date): Date {
   const d = new Date(issuedAt.getTime())
   const day = d.getUTCDate()
@@ -44,5 +50,6 @@ export function refreshDeadline(issuedAt: Date): Date {
   d.setUTCMonth(d.getUTCMonth() + 3)
   const lastDay = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate()
   d.setUTCDate(Math.min(day, lastDay))
-  return d
+  const ninetyDays = issuedAt.getTime() + 90 * 24 * 3600 * 1000
+  return new Date(Math.min(d.getTime(), ninetyDays))
 }

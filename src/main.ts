@@ -6,17 +6,22 @@ import { statSync } from 'node:fs'
 import * as core from '@actions/core'
 import { exchangeToken } from './amocrm.js'
 import { CancelGuard } from './critical.js'
-import { ActionError, SecretRegistry, errorMessage } from './errors.js'
+import { ActionError, SecretRegistry, errorMessage, inertOldCommands } from './errors.js'
 import { createOctokit } from './github.js'
 import { fetchFor } from './http.js'
 import { readSettings, SECRET_INPUTS } from './inputs.js'
 import type { RetryPolicy } from './retry.js'
-import { rotate, RotationError, type ActionIO, type RotationReport } from './rotate.js'
-import { SecretStore } from './secrets.js'
+import { rotate, RotationError, STORED_MARK, type ActionIO, type RotationReport } from './rotate.js'
+import { readRunTimes } from './run.js'
+import { GitHubSecretStore } from './secrets.js'
 import { renderEarlyFailure, renderSummary } from './summary.js'
 
 const AMOCRM_TIMEOUT_MS = 30_000
 const GITHUB_TIMEOUT_MS = 20_000
+/** The run lookup is a check, not a step: it may not hold the run up. */
+const RUN_LOOKUP_TIMEOUT_MS = 10_000
+/** The longest single wait a retry honours: GitHub's secondary limits ask for a minute or more. */
+const MAX_RETRY_WAIT_MS = 120_000
 
 /** The runner writes the event file when the job starts, which is when it reads the secrets. */
 function jobStartedAt(): Date {
@@ -69,7 +74,10 @@ export async function run(): Promise<void> {
       if (secrets.add(part)) core.setSecret(part)
     }
   }
-  const fail = (message: string): void => core.setFailed(secrets.redact(message))
+  const redact = (text: string): string => secrets.redact(text)
+  // Every line goes out redacted, and with any old-syntax workflow command (##[…]) broken.
+  const safe = (text: string): string => inertOldCommands(redact(text))
+  const fail = (message: string): void => core.setFailed(safe(message))
   const guard = new CancelGuard(
     (signal) => {
       fail(`Cancelled (${signal}) before the token was spent: nothing was changed.`)
@@ -87,26 +95,42 @@ export async function run(): Promise<void> {
     const settings = readSettings((name) => core.getInput(name), process.env)
 
     const sleep = (ms: number): Promise<void> => guard.sleep(ms)
-    const retry: RetryPolicy = { attempts: 4, baseMs: backoffBase(), maxWaitMs: 60_000, isCancelled: () => guard.isCancelled(), sleep }
-    const io: ActionIO = {
-      info: (message) => core.info(secrets.redact(message)),
-      warning: (message) => core.warning(secrets.redact(message)),
-      setOutput: (name, value) => core.setOutput(name, value)
+    const retry: RetryPolicy = {
+      attempts: 4,
+      baseMs: backoffBase(),
+      maxWaitMs: MAX_RETRY_WAIT_MS,
+      isCancelled: () => guard.isCancelled(),
+      sleep
     }
-    const store = new SecretStore(settings.target, {
+    const io: ActionIO = {
+      info: (message) => core.info(safe(message)),
+      warning: (message) => core.warning(safe(message)),
+      setOutput: (name, value) => core.setOutput(name, value),
+      exportVariable: (name, value) => core.exportVariable(name, value)
+    }
+    const store = new GitHubSecretStore(settings.target, {
       octokit: createOctokit(settings.githubToken, settings.githubApiUrl),
       retry,
       timeoutMs: GITHUB_TIMEOUT_MS,
-      onRetry: io.info
+      redact,
+      onRetry: io.info,
+      // After a cancel signal, writes give up before the runner kills the step.
+      deadline: guard.deadline
     })
     const amoFetch = fetchFor(settings.account.origin)
+    // Once cancelled, no new attempt spends a token that there may be no time left to store.
+    const amoRetry: RetryPolicy = { ...retry, signal: guard.cancelled }
+    const runOctokit = settings.actionsToken ? createOctokit(settings.actionsToken, settings.githubApiUrl) : undefined
     report = await rotate(settings, {
       io,
       store,
-      exchange: (request) => exchangeToken(request, { fetch: amoFetch, retry, timeoutMs: AMOCRM_TIMEOUT_MS, mask, onRetry: io.info }),
+      exchange: (request) =>
+        exchangeToken(request, { fetch: amoFetch, retry: amoRetry, timeoutMs: AMOCRM_TIMEOUT_MS, mask, redact, onRetry: io.info }),
       guard,
       now: () => new Date(),
       jobStartedAt: jobStartedAt(),
+      runTimes: () => readRunTimes(runOctokit, settings.run, RUN_LOOKUP_TIMEOUT_MS),
+      storedInThisJob: process.env[STORED_MARK] || undefined,
       recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
       sleep
     })
@@ -126,5 +150,5 @@ export async function run(): Promise<void> {
   }
   if (!process.env.GITHUB_STEP_SUMMARY) return
   const markdown = report ? renderSummary(report, { cancelled: guard.signal, ...(await runContext()) }) : renderEarlyFailure(failure ?? '')
-  await writeSummary(secrets.redact(markdown))
+  await writeSummary(safe(markdown))
 }

@@ -10,7 +10,7 @@
  * Bundled into dist/rescue/index.js: `node dist/rescue/index.js …` from a clone of the action.
  */
 import { readFileSync } from 'node:fs'
-import { openRescue, type RescueBundle } from './rescue.js'
+import { normalizeKey, openRescue, type RescueBundle } from './rescue.js'
 import { generateKeyPair, publicKeyOf } from './sealing.js'
 
 const USAGE = `usage:
@@ -51,16 +51,18 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'open') {
     const keyFile = option(args, '--key-file')
     const field = option(args, '--field')
-    const privateKey = (keyFile ? readFileSync(keyFile, 'utf8') : (process.env.AMOCRM_RESCUE_PRIVATE_KEY ?? '')).trim()
-    if (!privateKey) throw new Error('no private key: pass --key-file PATH or set AMOCRM_RESCUE_PRIVATE_KEY')
-    if (Buffer.from(privateKey, 'base64').length !== 32)
-      throw new Error('the private key must be 32 bytes of base64 (as printed by keygen)')
+    const given = (keyFile ? readFileSync(keyFile, 'utf8') : (process.env.AMOCRM_RESCUE_PRIVATE_KEY ?? '')).trim()
+    if (!given) throw new Error('no private key: pass --key-file PATH or set AMOCRM_RESCUE_PRIVATE_KEY')
+    const privateKey = normalizeKey(given)
     const file = args[0]
     const text = file ? readFileSync(file, 'utf8') : await readStdin()
     const bundle = await openRescue(text, await publicKeyOf(privateKey), privateKey)
     if (field) {
-      const value = bundle[field as keyof RescueBundle]
-      if (value === undefined) throw new Error(`no field '${field}' in the rescue (fields: ${Object.keys(bundle).join(', ')})`)
+      // Only the bundle's own fields: never what an object inherits (constructor, toString, …).
+      const value: unknown = Object.hasOwn(bundle, field) ? bundle[field as keyof RescueBundle] : undefined
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new Error(`no field '${field}' in the rescue (fields: ${Object.keys(bundle).join(', ')})`)
+      }
       process.stdout.write(`${String(value)}\n`)
     } else {
       process.stdout.write(`${JSON.stringify(bundle, null, 2)}\n`)

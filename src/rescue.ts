@@ -37,3 +37,21 @@ export async function openRescue(text: string, publicKey: string, privateKey: st
   }
   return JSON.parse(json) as RescueBundle
 }
+
+/**
+ * The private key as libsodium wants it (base64, original alphabet, padded). A key copied through
+ * a tool that speaks base64url (`-`, `_`, no padding) is accepted too.
+ */
+export function normalizeKey(text: string): string {
+  const original = text.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '')
+  if (!/^[A-Za-z0-9+/]+$/.test(original)) {
+    throw new Error('the private key is not base64: copy it again as keygen printed it (44 characters)')
+  }
+  const padded = original + '='.repeat((4 - (original.length % 4)) % 4)
+  if (Buffer.from(padded, 'base64').length !== 32) {
+    throw new Error(
+      `the private key must be 32 bytes of base64 (44 characters, as keygen printed it); this one is ${Buffer.from(padded, 'base64').length} bytes`
+    )
+  }
+  return padded
+}

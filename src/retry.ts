@@ -13,6 +13,8 @@ export interface RetryPolicy {
   maxWaitMs: number
   isCancelled: () => boolean
   sleep: (ms: number) => Promise<void>
+  /** Once aborted, no further attempt is started (the one in flight decides). */
+  signal?: AbortSignal
 }
 
 export interface RetryVerdict {
@@ -46,10 +48,11 @@ export async function withRetries<T>(
       return await operation(attempt)
     } catch (error) {
       const verdict = classify(error)
-      if (!verdict.retry || attempt >= policy.attempts) throw error
+      if (!verdict.retry || attempt >= policy.attempts || policy.signal?.aborted) throw error
       const wait = backoffMs(policy, attempt, verdict.afterMs)
       onRetry?.(error, attempt, wait)
       await policy.sleep(wait)
+      if (policy.signal?.aborted) throw error
     }
   }
 }

@@ -2,24 +2,32 @@
  * The order of a run. Every step here exists so that the single-use refresh token is never lost:
  *
  *   1. (main) inputs read, validated and masked
- *   2. write access proven on a probe secret — the real secret only ever receives a token of this run
- *   3. the code or refresh token spent          ← from here on, a signal cannot cut the run short
- *   4. the new refresh token (and access token) stored, or rescued when that is impossible
- *   5. outputs and job summary
+ *   2. everything read that the spend depends on, in parallel: the public key, the secrets as they
+ *      stand, this run's times, the probe's name, the rescue key proven able to seal — and a stale
+ *      token (rotated by another run after this one read it) is never spent
+ *   3. write access proven on a probe secret — the real secret only ever receives a token of this run
+ *   4. the code or refresh token spent          ← from here on, a signal cannot cut the run short
+ *   5. the outputs set and the rescue line sealed at once; then the new refresh token (and access
+ *      token) stored, or rescued when that is impossible — printed at the first cancel signal too
+ *   6. the job summary (main)
  */
+import { createHash } from 'node:crypto'
 import { AmoCrmError, grantName, type TokenRequest, type TokenSet } from './amocrm.js'
 import type { CancelGuard } from './critical.js'
 import { ActionError, errorMessage } from './errors.js'
 import { probeName, type Settings } from './inputs.js'
 import { refreshDeadline, tokenFacts, type TokenFacts } from './jwt.js'
-import { sealRescue } from './rescue.js'
-import { loadSodium } from './sealing.js'
-import type { SecretStore } from './secrets.js'
+import { sealRescue, type RescueBundle } from './rescue.js'
+import type { RunLookup } from './run.js'
+import { loadSodium, seal } from './sealing.js'
+import type { SecretState, SecretStore } from './secrets.js'
 
 export interface ActionIO {
   info(message: string): void
   warning(message: string): void
   setOutput(name: string, value: string): void
+  /** For the later steps of this job (core.exportVariable). */
+  exportVariable(name: string, value: string): void
 }
 
 export interface RotationDeps {
@@ -28,12 +36,22 @@ export interface RotationDeps {
   exchange: (request: TokenRequest) => Promise<TokenSet>
   guard: CancelGuard
   now: () => Date
-  /** When the job read its secrets (the runner writes the event file then). */
+  /** When the job started (the runner writes the event file then): environment secrets are read then. */
   jobStartedAt: Date
+  /** This run's times (queued, this attempt started), or why they could not be read. */
+  runTimes: () => Promise<RunLookup>
+  /** STORED_MARK as an earlier step of this job exported it, if one did. */
+  storedInThisJob: string | undefined
   /** Waits before looking again at the secret after "Token has been revoked". */
   recheckMs: number[]
   sleep: (ms: number) => Promise<void>
 }
+
+/** Exported after a store: a later step of the same job that spends this token is not stale. */
+export const STORED_MARK = 'AMOCRM_TOKEN_ACTION_STORED'
+
+/** A one-way mark of a token (for STORED_MARK): says which token, reveals nothing of it. */
+export const tokenMark = (token: string): string => createHash('sha256').update(token).digest('hex').slice(0, 32)
 
 /** What happened, for the outputs and the job summary. No secret values. */
 export interface RotationReport {
@@ -81,22 +99,111 @@ function newReport(settings: Settings, store: SecretStore): RotationReport {
   }
 }
 
+/** The moment after which an update of the secret was not in this run's hands, and why. */
+interface ReadWindow {
+  since: Date
+  what: string
+}
+
+function readWindow(settings: Settings, deps: RotationDeps, lookup: RunLookup | undefined): ReadWindow | undefined {
+  if (settings.target.kind === 'environment') {
+    return { since: deps.jobStartedAt, what: 'this job started (environment secrets are read when a job starts)' }
+  }
+  if (!lookup || 'unreadable' in lookup) return undefined
+  if (lookup.attempt > 1 && lookup.runStartedAt) {
+    return { since: lookup.runStartedAt, what: `attempt ${lookup.attempt} of this run started` }
+  }
+  return { since: lookup.createdAt, what: 'this run was queued (repository and organization secrets are read when a run is queued)' }
+}
+
+/** updated_at has whole seconds: only a later second is surely later. */
+const laterSecond = (a: Date, b: Date): boolean => Math.floor(a.getTime() / 1000) > Math.floor(b.getTime() / 1000)
+
+/** The pre-spend reads, all at once. */
+interface Before {
+  refresh: SecretState
+  access: SecretState | undefined
+  probe: string | undefined
+  window: ReadWindow | undefined
+}
+
+async function probeFor(settings: Settings, deps: RotationDeps): Promise<string> {
+  const base = probeName(settings.refreshTokenSecret)
+  const existing = await deps.store.metadata(base)
+  if (!existing.exists) return base
+  const own = `${base}_${settings.run?.runId ?? String(deps.now().getTime())}`
+  deps.io.info(
+    `A secret named ${base} already exists and this run did not create it: it is left alone, and the write check uses ${own} instead (if ${base} is a leftover of an earlier run, delete it by hand).`
+  )
+  return own
+}
+
+/** Proves that the rescue key can seal, before anything is spent: a key that cannot would fail exactly when needed. */
+async function proveRescueKey(key: string): Promise<void> {
+  try {
+    await seal('rescue key check', key)
+  } catch {
+    throw new ActionError(
+      "Input 'rescue-public-key' cannot be sealed to (it is not a usable X25519 public key): create a key pair with `npx -y github:amocrm-actions/token-rotation#v1 keygen` and put its public half here. Nothing was spent."
+    )
+  }
+}
+
+async function readBefore(settings: Settings, deps: RotationDeps): Promise<Before> {
+  const { store } = deps
+  const spendsRefresh = settings.grant.type === 'refresh_token'
+  const [, refresh, access, probe, lookup] = await Promise.all([
+    store.publicKey(),
+    store.inspect(settings.refreshTokenSecret),
+    settings.accessTokenSecret ? store.inspect(settings.accessTokenSecret) : Promise.resolve(undefined),
+    settings.verifyWrite ? probeFor(settings, deps) : Promise.resolve(undefined),
+    spendsRefresh && settings.target.kind !== 'environment' ? deps.runTimes() : Promise.resolve(undefined),
+    store.selectedRepositoryIds(),
+    settings.rescuePublicKey ? proveRescueKey(settings.rescuePublicKey) : Promise.resolve()
+  ])
+  if (lookup && 'unreadable' in lookup) {
+    deps.io.info(
+      `This run's times could not be read (${lookup.unreadable}), so the check for a token that another run rotated after this one was queued is skipped. Give the job 'permissions: actions: read' (README: "Permissions").`
+    )
+  }
+  return { refresh, access, probe, window: readWindow(settings, deps, lookup) }
+}
+
+/** Step 2's verdict: the refresh token in hand was replaced after this run read it. */
+function staleToken(settings: Settings, deps: RotationDeps, before: Before): string | undefined {
+  if (settings.grant.type !== 'refresh_token') return undefined
+  const { refresh, window } = before
+  if (!window || !refresh.updatedAt || !laterSecond(refresh.updatedAt, window.since)) return undefined
+  if (deps.storedInThisJob && deps.storedInThisJob === tokenMark(settings.grant.refreshToken)) {
+    deps.io.info(`The refresh token in hand was stored by an earlier step of this job: it is the newest, whatever the secret's date.`)
+    return undefined
+  }
+  return `Another run rotated the token after this run read it: the ${deps.store.describe(settings.refreshTokenSecret)} was updated at ${refresh.updatedAt.toISOString()}, after ${window.what} at ${window.since.toISOString()}. The refresh token this run holds is already spent, so it was not sent and nothing was stored: nothing is lost — the secret holds the newer token, and the next run uses it. To avoid this, keep the refresh token in an environment secret, which a job reads when it starts (README: "Concurrency").`
+}
+
 /**
  * Returns the pending deletion of the probe, wrapped: an async function that returned the promise
  * itself would wait for it, and put the deletion back on the critical path.
  */
-async function proveWriteAccess(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<{ probeDeleted?: Promise<void> }> {
+async function proveWriteAccess(
+  settings: Settings,
+  deps: RotationDeps,
+  report: RotationReport,
+  probe: string | undefined
+): Promise<{ probeDeleted?: Promise<void> }> {
   const { store, io } = deps
-  if (!settings.verifyWrite) {
-    // Still read the key (and resolve repository ids) so a wrong target fails before the token is spent.
-    await Promise.all([store.publicKey(), store.selectedRepositoryIds()])
+  if (!probe) {
     report.writeCheck = 'skipped'
     io.info(`Write check skipped (verify-write: false); the public key of the target was read.`)
     return {}
   }
-  const probe = probeName(settings.refreshTokenSecret)
-  await store.write(probe, `write check by amocrm-token-action at ${deps.now().toISOString()}`)
+  const result = await store.write(probe, `write check by amocrm-token-action at ${deps.now().toISOString()}`)
   report.writeCheck = 'passed'
+  if (result === 'updated') {
+    // It existed after all (created between the look and the write): not ours to delete.
+    io.warning(`The probe secret ${probe} already existed when it was written, so it is not deleted; it holds no credential.`)
+    return {}
+  }
   io.info(
     `Write access confirmed: ${store.describe(probe)} was written (it is deleted now; the real secret is written only with the new token).`
   )
@@ -109,38 +216,48 @@ async function proveWriteAccess(settings: Settings, deps: RotationDeps, report: 
   return { probeDeleted }
 }
 
-async function explainRevoked(error: AmoCrmError, settings: Settings, deps: RotationDeps): Promise<string> {
+async function explainRevoked(error: AmoCrmError, settings: Settings, deps: RotationDeps, before: Before): Promise<string> {
   const secret = settings.refreshTokenSecret
-  // updated_at is whole seconds: compare with the second in which the job started.
+  // Updated after this run read the secret: later than what the pre-spend look found, or later
+  // than the moment the run's secrets were read, or at or after the job's start (surely after).
   const jobSecond = Math.floor(deps.jobStartedAt.getTime() / 1000) * 1000
-  const rotatedByOther = (date: Date | undefined): boolean => date !== undefined && date.getTime() >= jobSecond
+  const changed = (date: Date | undefined): boolean =>
+    date !== undefined &&
+    (!before.refresh.exists ||
+      (before.refresh.updatedAt !== undefined && laterSecond(date, before.refresh.updatedAt)) ||
+      (before.window !== undefined && laterSecond(date, before.window.since)) ||
+      date.getTime() >= jobSecond)
   let updatedAt: Date | undefined
   // Another run that spent the token a moment before us may still be writing its successor:
   // look again a few times before concluding that the token is gone.
   for (const wait of [0, ...deps.recheckMs]) {
     if (wait) await deps.sleep(wait)
     try {
-      updatedAt = (await deps.store.metadata(secret))?.updatedAt ?? updatedAt
+      updatedAt = (await deps.store.metadata(secret)).updatedAt ?? updatedAt
     } catch {
       // keep what an earlier look found
     }
-    if (rotatedByOther(updatedAt)) break
+    if (changed(updatedAt)) break
   }
   const base = `amoCRM says the refresh token has been revoked (401 Token has been revoked)`
-  if (updatedAt && rotatedByOther(updatedAt)) {
-    return `${base}, and ${deps.store.describe(secret)} was updated at ${updatedAt.toISOString()}, after this job read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Add a concurrency group to the workflow (concurrency: { group: amocrm-token, cancel-in-progress: false }) so that runs never overlap.`
+  if (updatedAt && changed(updatedAt)) {
+    return `${base}, and the ${deps.store.describe(secret)} was updated at ${updatedAt.toISOString()}, after this run read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
+  }
+  const retried = error.maybeSpent
+    ? ' It was met on a retry: an earlier attempt of this run may have reached amoCRM and spent the token (its answer was lost or was a server error), and the pair issued then was lost on the way.'
+    : ''
+  if (!before.window) {
+    const last = updatedAt ? `The secret was last updated at ${updatedAt.toISOString()}; this` : 'This'
+    return `${base}.${retried} ${last} run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise a new authorization code is needed — take one from the integration's Keys and scopes tab and run the workflow manually with it (README: "First run").`
   }
   const when = updatedAt
-    ? ` (the secret was last updated ${updatedAt.toISOString()}, before this job started, so no other run rotated it)`
+    ? ` The secret was last updated at ${updatedAt.toISOString()}, before ${before.window.what}, so no other run rotated it since.`
     : ''
-  if (error.earlierAttemptUnanswered) {
-    return `${base} on a retry: the first attempt got no answer, so it probably reached amoCRM and spent the token, and the new pair it issued was lost on the way${when}. A new authorization code is needed: take one from the integration's Keys and scopes tab and run the workflow manually with it.`
-  }
-  return `${base}${when}: it was already used, or went unused for 3 months, or the integration was reinstalled. A new authorization code is needed: take one from the integration's Keys and scopes tab and run the workflow manually with it (README: "First run").`
+  return `${base}.${retried || ' It was already used: by another program holding the same token, or the integration was reinstalled.'}${when} A new authorization code is needed: take one from the integration's Keys and scopes tab and run the workflow manually with it (README: "First run").`
 }
 
 function setOutputs(io: ActionIO, tokens: TokenSet, facts: TokenFacts, settings: Settings): void {
-  // Both tokens were masked the moment they were parsed (amocrm.ts); outputs come after.
+  // Both tokens were masked the moment they were read (amocrm.ts); outputs come after.
   io.setOutput('access-token', tokens.accessToken)
   io.setOutput('refresh-token', tokens.refreshToken)
   io.setOutput('token-type', tokens.tokenType)
@@ -150,32 +267,33 @@ function setOutputs(io: ActionIO, tokens: TokenSet, facts: TokenFacts, settings:
   io.setOutput('account-id', facts.accountId)
 }
 
-async function rescue(settings: Settings, tokens: TokenSet, report: RotationReport, storeError: string): Promise<string> {
-  const lost = `The new refresh token could not be stored: ${storeError}`
-  if (!settings.rescuePublicKey) {
-    return `${lost} amoCRM has already revoked the old token, so the new one exists only in this run: a later step with if: failure() can save steps.<id>.outputs.refresh-token; without one, a new authorization code will be needed. Set 'rescue-public-key' so that a failed write is never a loss (README: "Rescue").`
+function rescueBundle(settings: Settings, tokens: TokenSet, report: RotationReport): RescueBundle {
+  return {
+    version: 1,
+    account: settings.account.host,
+    api_url: settings.account.apiUrl,
+    client_id: settings.clientId,
+    secret: settings.refreshTokenSecret,
+    target: report.refreshSecret,
+    token_type: tokens.tokenType,
+    access_token: tokens.accessToken,
+    refresh_token: tokens.refreshToken,
+    expires_at: report.expiresAt?.toISOString() ?? '',
+    issued_at: report.issuedAt?.toISOString() ?? ''
   }
-  try {
-    report.rescueLine = await sealRescue(
-      {
-        version: 1,
-        account: settings.account.host,
-        api_url: settings.account.apiUrl,
-        client_id: settings.clientId,
-        secret: settings.refreshTokenSecret,
-        target: report.refreshSecret,
-        token_type: tokens.tokenType,
-        access_token: tokens.accessToken,
-        refresh_token: tokens.refreshToken,
-        expires_at: report.expiresAt?.toISOString() ?? '',
-        issued_at: report.issuedAt?.toISOString() ?? ''
-      },
-      settings.rescuePublicKey
-    )
-  } catch (error) {
-    return `${lost} Sealing the new tokens to 'rescue-public-key' failed too (${errorMessage(error)}): a later step with if: failure() can still save steps.<id>.outputs.refresh-token.`
+}
+
+const RESCUE_OPEN = `open it with the action's rescue tool (\`npx -y github:amocrm-actions/token-rotation#v1 open\`) and store the refresh token before the next run (README: "Rescue")`
+
+/** What to say when the new refresh token is not in the secret: where it is instead. */
+function whereItIs(settings: Settings, report: RotationReport, sealError: string | undefined): string {
+  if (report.rescueLine) {
+    return `The new tokens were sealed to 'rescue-public-key' and printed above as one amocrm-rescue:v1:… line (also in the job summary): ${RESCUE_OPEN}.`
   }
-  return `${lost} The new tokens were sealed to 'rescue-public-key' and printed above as one amocrm-rescue:v1:… line (also in the job summary): open it with the action's rescue tool (\`npx -y github:amocrm-actions/token-rotation#v1 open\`) and store the refresh token before the next run (README: "Rescue").`
+  if (settings.rescuePublicKey) {
+    return `Sealing the new tokens to 'rescue-public-key' failed too (${sealError ?? 'unknown'}): a later step with if: failure() can still save steps.<id>.outputs.refresh-token.`
+  }
+  return `amoCRM has already revoked the old token, so the new one exists only in this run: a later step with if: failure() can save steps.<id>.outputs.refresh-token; without one, a new authorization code will be needed. Set 'rescue-public-key' so that a failed write is never a loss (README: "Rescue").`
 }
 
 /** Runs steps 2–5. Throws RotationError (with `report` filled as far as it got) on failure. */
@@ -190,6 +308,11 @@ export async function rotate(settings: Settings, deps: RotationDeps): Promise<Ro
   }
 }
 
+function fail(report: RotationReport, message: string): never {
+  report.failure = message
+  throw new RotationError(message, report)
+}
+
 async function rotateSteps(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<RotationReport> {
   const { io, store, guard } = deps
   // The public key is needed first: ask for it now, then load libsodium while the answer travels.
@@ -199,12 +322,17 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     `amoCRM account ${settings.account.host}: spending the ${report.grant}; the new refresh token goes to the ${report.refreshSecret}.`
   )
 
-  // Step 2: prove that the secret can be written.
-  const { probeDeleted } = await proveWriteAccess(settings, deps, report)
+  // Step 2: read everything the spend depends on; a stale token is never sent.
+  const before = await readBefore(settings, deps)
+  const stale = staleToken(settings, deps, before)
+  if (stale) fail(report, stale)
 
-  // Step 3: spend the code or token. No way back from here.
+  // Step 3: prove that the secret can be written.
+  const { probeDeleted } = await proveWriteAccess(settings, deps, report, before.probe)
+
+  // Step 4: spend the code or token. No way back from here.
   guard.enter()
-  const issuedAt = deps.now()
+  const requestedAt = deps.now()
   let tokens: TokenSet
   try {
     tokens = await deps.exchange({
@@ -216,47 +344,91 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     })
   } catch (error) {
     await probeDeleted
-    const message =
-      error instanceof AmoCrmError && error.failure === 'revoked' ? await explainRevoked(error, settings, deps) : errorMessage(error)
-    report.failure = message
-    throw new RotationError(message, report)
+    fail(
+      report,
+      error instanceof AmoCrmError && error.failure === 'revoked'
+        ? await explainRevoked(error, settings, deps, before)
+        : errorMessage(error)
+    )
   }
+
+  // Step 5: the new pair exists only in this process. Make it safe before anything can fail.
+  const issuedAt = tokens.serverTime ? new Date(tokens.serverTime * 1000) : requestedAt
   const facts = tokenFacts(tokens.accessToken, tokens.expiresIn, issuedAt)
   report.issuedAt = issuedAt
   report.expiresAt = facts.expiresAt
   report.refreshBy = refreshDeadline(issuedAt)
   report.accountId = facts.accountId
-  io.info(`amoCRM issued a new token pair${facts.expiresAt ? `; the access token expires at ${facts.expiresAt.toISOString()}` : ''}.`)
-
-  // Step 4: store the new refresh token (and the access token when asked), in parallel.
-  const [refreshResult, accessResult] = await Promise.allSettled([
-    store.write(settings.refreshTokenSecret, tokens.refreshToken),
-    settings.accessTokenSecret ? store.write(settings.accessTokenSecret, tokens.accessToken) : Promise.resolve(undefined)
-  ])
   try {
     setOutputs(io, tokens, facts, settings)
   } catch (error) {
     // Never let the outputs file stand between the new token and its rescue below.
     io.warning(`Could not set the step outputs: ${errorMessage(error)}`)
   }
+  let sealedLine: string | undefined
+  let sealError: string | undefined
+  if (settings.rescuePublicKey) {
+    try {
+      sealedLine = await sealRescue(rescueBundle(settings, tokens, report), settings.rescuePublicKey)
+    } catch (error) {
+      sealError = errorMessage(error)
+    }
+  }
+  const printRescue = (): void => {
+    if (!sealedLine || report.rescueLine) return
+    report.rescueLine = sealedLine
+    io.info(sealedLine)
+  }
+  // Cancelled while storing: the runner kills the process seconds later, so print the rescue now.
+  let stored = false
+  const stopListening = guard.onSpentSignal(() => {
+    if (!stored) printRescue()
+  })
+  io.info(`amoCRM issued a new token pair${facts.expiresAt ? `; the access token expires at ${facts.expiresAt.toISOString()}` : ''}.`)
+
+  if (!tokens.refreshToken) {
+    stopListening()
+    printRescue()
+    await probeDeleted
+    fail(
+      report,
+      `amoCRM answered without a refresh token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the old one is spent, so a new authorization code is needed (README: "First run"). The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`
+    )
+  }
+
+  // Store the new refresh token (and the access token when asked), in parallel.
+  const [refreshResult, accessResult] = await Promise.allSettled([
+    store.write(settings.refreshTokenSecret, tokens.refreshToken, before.refresh),
+    settings.accessTokenSecret ? store.write(settings.accessTokenSecret, tokens.accessToken, before.access) : Promise.resolve(undefined)
+  ])
+  stored = refreshResult.status === 'fulfilled'
+  stopListening()
   if (accessResult.status === 'fulfilled' && accessResult.value) report.accessStored = accessResult.value
 
   if (refreshResult.status === 'rejected') {
-    const message = await rescue(settings, tokens, report, errorMessage(refreshResult.reason))
-    if (report.rescueLine) io.info(report.rescueLine)
-    report.failure = message
+    printRescue()
+    const cut = guard.deadline.aborted
+      ? `the run was cancelled (${guard.signal ?? 'signal'}) and the write was not confirmed in the time the runner leaves before it kills the step, so it may or may not have landed`
+      : errorMessage(refreshResult.reason)
     await probeDeleted
-    throw new RotationError(message, report)
+    fail(report, `The new refresh token could not be stored: ${cut} ${whereItIs(settings, report, sealError)}`)
   }
   report.refreshStored = refreshResult.value
+  io.exportVariable(STORED_MARK, tokenMark(tokens.refreshToken))
   io.info(`Stored the new refresh token in the ${report.refreshSecret} (${refreshResult.value}).`)
+  if (report.rescueLine) io.info('The rescue line printed at the cancellation is not needed: the secret holds the same token.')
   if (report.accessStored) io.info(`Stored the access token in the ${report.accessSecret} (${report.accessStored}).`)
+  if (tokens.anomaly)
+    io.warning(
+      `${tokens.anomaly}. They are stored; if this repeats, check what stands between the runner and amoCRM (a proxy, a PHP notice).`
+    )
   await probeDeleted
 
   if (accessResult.status === 'rejected') {
-    const message = `The refresh token is safe in the ${report.refreshSecret}, but the access token could not be stored: ${errorMessage(accessResult.reason)} The step outputs still carry it.`
-    report.failure = message
-    throw new RotationError(message, report)
+    fail(
+      report,
+      `The refresh token is safe in the ${report.refreshSecret}, but the access token could not be stored: ${errorMessage(accessResult.reason)} The step outputs still carry it.`
+    )
   }
   return report
 }

@@ -2,10 +2,18 @@
  * The GitHub Actions secret store of one target — a repository, an environment or an
  * organization: its public key, sealed writes, metadata reads and deletes, with retries and with
  * every failure turned into what the user must change (usually a missing token permission).
+ *
+ * Two rules keep the chain of single-use tokens intact:
+ * - a write whose outcome is unknown (no answer, a 5xx) is retried only after the secret's
+ *   `updated_at` shows that it did not land; if the secret changed, it landed (or a newer value
+ *   arrived) and nothing is written again — an old value never goes over a newer one;
+ * - an organization secret keeps its audience (visibility, selected repositories) unless the
+ *   inputs name one.
  */
 import type { Octokit } from '@octokit/rest'
-import { ActionError, errorMessage, excerpt } from './errors.js'
-import type { RepoRef, Target } from './inputs.js'
+import { ActionError, errorMessage, excerpt, type Redact } from './errors.js'
+import { networkReason } from './http.js'
+import type { RepoRef, Target, Visibility } from './inputs.js'
 import { parseRetryAfter, withRetries, type RetryPolicy, type RetryVerdict } from './retry.js'
 import { seal } from './sealing.js'
 
@@ -14,16 +22,48 @@ export interface PublicKey {
   key: string
 }
 
-export interface SecretMetadata {
+/** A secret as it stands: never its value. */
+export interface SecretState {
   name: string
+  exists: boolean
   updatedAt: Date | undefined
+  /** Organization secrets: the audience it has now. */
+  visibility?: Visibility
+  /** Organization secrets with visibility `selected`, when needed to keep them: the repositories' ids. */
+  selectedIds?: number[]
+}
+
+export type WriteResult = 'created' | 'updated'
+
+/** What `rotate` needs of a secret store. */
+export interface SecretStore {
+  readonly target: Target
+  /** e.g. "repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync". */
+  describe(name: string): string
+  publicKey(): Promise<PublicKey>
+  /** Ids of `selected-repositories` (organization secrets with visibility: selected). */
+  selectedRepositoryIds(): Promise<number[]>
+  /** The secret's metadata: whether it exists, when it was updated. */
+  metadata(name: string): Promise<SecretState>
+  /** Its metadata and, for an organization secret, the audience a write must keep. */
+  inspect(name: string): Promise<SecretState>
+  /**
+   * Seals and writes `value`. `before` (from `inspect`) makes retries safe: an attempt whose outcome
+   * is unknown is repeated only while the secret is still as it was. Without it (the probe), the
+   * write is simply retried and an organization secret is made `private` unless the inputs say otherwise.
+   */
+  write(name: string, value: string, before?: SecretState): Promise<WriteResult>
+  delete(name: string): Promise<void>
 }
 
 export interface StoreDeps {
   octokit: Octokit
   retry: RetryPolicy
   timeoutMs: number
+  redact: Redact
   onRetry?: (message: string) => void
+  /** Once aborted (a cancelled run out of time), requests in flight are dropped and none is started. */
+  deadline?: AbortSignal
 }
 
 export class GitHubError extends ActionError {
@@ -38,7 +78,8 @@ export class GitHubError extends ActionError {
 interface HttpishError {
   status?: number
   message?: string
-  response?: { headers?: Record<string, string | undefined>; data?: unknown }
+  request?: { url?: unknown }
+  response?: { url?: unknown; headers?: Record<string, string | undefined>; data?: unknown }
 }
 
 /**
@@ -53,30 +94,65 @@ function asHttpError(error: unknown): HttpishError {
     : e
 }
 
-function serverMessage(error: unknown): string {
+function serverMessage(error: unknown, redact: Redact): string {
   const e = asHttpError(error)
+  if (e.status === undefined && error instanceof Error && !(error instanceof ActionError)) {
+    const cause = (error as { cause?: unknown }).cause
+    return networkReason(cause instanceof Error ? cause : error)
+  }
   const data = e.response?.data
   const text =
     data && typeof data === 'object' && 'message' in data
       ? String((data as { message: unknown }).message)
-      : (e.message ?? errorMessage(error))
-  return excerpt(text, 160)
+      : typeof data === 'string'
+        ? data
+        : (e.message ?? errorMessage(error))
+  return excerpt(text, 160, redact)
 }
 
-/** Retry on no answer, 5xx, 429 and rate limits (403 with a rate-limit message or header). */
+/** Whether a failed request may have taken effect: no answer, or a server error. */
+function outcomeUnknown(error: unknown): boolean {
+  if (error instanceof ActionError) return false
+  const status = asHttpError(error).status
+  return status === undefined || status >= 500
+}
+
+/** GitHub's "wait at least one minute" for a secondary limit that names no time. */
+export const RATE_LIMIT_FALLBACK_MS = 60_000
+
+/**
+ * How long a rate limit asks to wait, or undefined when the answer is no rate limit. 403 and 429
+ * can both be primary or secondary limits: `retry-after`, then `x-ratelimit-reset` (when the
+ * budget is used up), then a minute.
+ */
+export function rateLimitWait(
+  status: number | undefined,
+  headers: Record<string, string | undefined>,
+  message: string,
+  now = Date.now()
+): number | undefined {
+  if (status !== 403 && status !== 429) return undefined
+  const retryAfter = parseRetryAfter(headers['retry-after'], now)
+  const exhausted = headers['x-ratelimit-remaining'] === '0'
+  if (status === 403 && retryAfter === undefined && !exhausted && !/rate limit/i.test(message)) return undefined
+  if (retryAfter !== undefined) return retryAfter
+  const reset = Number(headers['x-ratelimit-reset'])
+  if (exhausted && Number.isFinite(reset) && reset > 0) return Math.max(0, reset * 1000 - now) + 1000
+  return RATE_LIMIT_FALLBACK_MS
+}
+
+/** Retry on no answer, 5xx and rate limits. */
 export function classifyGitHubError(error: unknown, now = Date.now()): RetryVerdict {
+  if (error instanceof ActionError) return { retry: false }
   const e = asHttpError(error)
   const status = e.status
+  if (status === undefined) return { retry: true } // no answer
   const headers = e.response?.headers ?? {}
-  if (status === undefined) return { retry: !(error instanceof ActionError) } // no answer
-  if (status >= 500 || status === 429) return { retry: true, afterMs: parseRetryAfter(headers['retry-after'], now) }
-  if (status === 403) {
-    if (/rate limit/i.test(serverMessage(error))) return { retry: true, afterMs: parseRetryAfter(headers['retry-after'], now) ?? 60_000 }
-    if (headers['x-ratelimit-remaining'] === '0') {
-      const reset = Number(headers['x-ratelimit-reset'])
-      return { retry: true, afterMs: Number.isFinite(reset) ? Math.max(0, reset * 1000 - now) + 1000 : 60_000 }
-    }
-  }
+  const data = e.response?.data
+  const message = data && typeof data === 'object' && 'message' in data ? String((data as { message: unknown }).message) : (e.message ?? '')
+  const wait = rateLimitWait(status, headers, message.slice(0, 1000), now)
+  if (wait !== undefined) return { retry: true, afterMs: wait }
+  if (status >= 500) return { retry: true, afterMs: parseRetryAfter(headers['retry-after'], now) }
   return { retry: false }
 }
 
@@ -99,31 +175,36 @@ export function requiredPermission(target: Target): string {
     case 'environment':
       return `a fine-grained token needs the repository permissions "Secrets: Read and write" and "Environments: Read and write" on ${target.owner}/${target.repo}, a GitHub App token "secrets: write" and "environments: write", a classic token the "repo" scope`
     case 'organization':
-      return `a fine-grained token needs the organization permission "Secrets: Read and write" on ${target.org}, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope`
+      return `a fine-grained token needs the organization permission "Secrets: Read and write" on ${target.org}${target.selectedRepositories.length > 0 ? " and read access (Metadata) to every repository in 'selected-repositories'" : ''}, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope (and "repo" when a selected repository is private)`
   }
 }
 
-function apiBase(error: unknown): string {
-  const url = (error as { request?: { url?: unknown } } | null)?.request?.url
+function origin(url: unknown): string | undefined {
   try {
-    return typeof url === 'string' ? new URL(url).origin : 'GITHUB_API_URL'
+    return typeof url === 'string' ? new URL(url).origin : undefined
   } catch {
-    return 'GITHUB_API_URL'
+    return undefined
   }
 }
 
-export function describeGitHubError(error: unknown, doing: string, target: Target): string {
+export function describeGitHubError(error: unknown, doing: string, target: Target, redact: Redact = (t) => t): string {
   if (error instanceof ActionError) return error.message
-  const status = asHttpError(error).status
-  const said = serverMessage(error)
+  const e = asHttpError(error)
+  const status = e.status
+  const said = serverMessage(error, redact)
   if (status === undefined) {
-    return `Could not ${doing}: GitHub's API at ${apiBase(error)} did not answer (${said}), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again.`
+    return `Could not ${doing}: GitHub's API at ${origin(e.request?.url) ?? 'GITHUB_API_URL'} did not answer (${said}), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again.`
   }
   const lead = `GitHub refused to ${doing} (${status}${said ? `: ${said}` : ''})`
+  const asked = origin(e.request?.url)
+  const answered = origin(e.response?.url)
+  if (asked && answered && asked !== answered) {
+    return `${lead}: the request was redirected from ${asked} to ${answered}, and the token is never sent to another address, so that server saw no credentials. Check GITHUB_API_URL / 'github-api-url' and any proxy in between.`
+  }
   if (status === 401)
     return `${lead}: 'github-token' is invalid, expired or revoked; create a new token and update the secret that holds it.`
-  if (status === 403 && classifyGitHubError(error).retry) {
-    return `${lead}, also after retries: GitHub's rate limit for 'github-token' is exhausted; wait for it to reset and run the workflow again.`
+  if (classifyGitHubError(error).retry && (status === 403 || status === 429)) {
+    return `${lead}, also after waiting: GitHub's rate limit for 'github-token' was reached; wait for it to reset (an hour at most for the primary limit) and run the workflow again.`
   }
   if (status === 403) {
     return `${lead}: 'github-token' lacks the permission — ${requiredPermission(target)}. The workflow's default GITHUB_TOKEN can never write secrets.`
@@ -140,13 +221,33 @@ export function describeGitHubError(error: unknown, doing: string, target: Targe
   }
   if (status === 422)
     return `${lead}: GitHub rejected the request as invalid; check the secret names and, for organizations, 'visibility' and 'selected-repositories'.`
-  if (status >= 500 || status === 429) {
+  if (status >= 500) {
     return `${lead}, also after retries: the GitHub API may be down or unreachable from this runner; try again later.`
   }
   return `${lead}.`
 }
 
-export class SecretStore {
+/** The answers a request accepts: status → the result made of the answer's data. */
+type Accept<T> = Partial<Record<number, (data: unknown) => T>>
+
+/** Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. */
+async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Promise<O>): Promise<O[]> {
+  const results: O[] = new Array<O>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index] as I)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/** At most this many repository lookups at once (GitHub allows no more than 100 concurrent requests). */
+export const LOOKUP_CONCURRENCY = 8
+
+export class GitHubSecretStore implements SecretStore {
   private key: Promise<PublicKey> | undefined
   private repositoryIds: Promise<number[]> | undefined
 
@@ -155,7 +256,6 @@ export class SecretStore {
     private readonly deps: StoreDeps
   ) {}
 
-  /** e.g. "repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync". */
   describe(name: string): string {
     const t = this.target
     switch (t.kind) {
@@ -164,7 +264,7 @@ export class SecretStore {
       case 'environment':
         return `secret ${name} of environment '${t.environment}' in ${t.owner}/${t.repo}`
       case 'organization':
-        return `organization secret ${name} of ${t.org} (visibility: ${t.visibility})`
+        return `organization secret ${name} of ${t.org}${t.visibility ? ` (visibility: ${t.visibility})` : ''}`
     }
   }
 
@@ -183,117 +283,256 @@ export class SecretStore {
     }
   }
 
+  private signal(): AbortSignal {
+    const timeout = AbortSignal.timeout(this.deps.timeoutMs)
+    return this.deps.deadline ? AbortSignal.any([timeout, this.deps.deadline]) : timeout
+  }
+
+  /**
+   * One request with retries. `accept` maps the statuses that are answers (an error status such as
+   * a 404 may be one) to results. `beforeRetry` runs before each further attempt and may settle
+   * the call with a result instead.
+   */
   private async call<T>(
     doing: string,
     method: string,
     path: string,
     params: Record<string, unknown>,
-    ok: (status: number, data: unknown) => T | undefined
+    accept: Accept<T>,
+    beforeRetry?: (lastError: unknown) => Promise<T | undefined>
   ): Promise<T> {
     // A path starting with '/' stands alone; any other is relative to the target's secrets route.
     const absolute = path.startsWith('/')
     const { route, params: baseParams } = absolute ? { route: '', params: {} } : this.base()
     const requestRoute = `${method} ${absolute ? path : `${route}/${path}`}`
+    let lastError: unknown
+    const attempt = async (n: number): Promise<T> => {
+      if (n > 1 && beforeRetry) {
+        const settled = await beforeRetry(lastError)
+        if (settled !== undefined) return settled
+      }
+      let status: number
+      let data: unknown
+      try {
+        const response = await this.deps.octokit.request(requestRoute, { ...baseParams, ...params, request: { signal: this.signal() } })
+        status = response.status
+        data = response.data
+      } catch (error) {
+        const e = asHttpError(error)
+        const answer = e.status === undefined ? undefined : accept[e.status]
+        if (!answer) {
+          lastError = error
+          throw error
+        }
+        return answer(e.response?.data)
+      }
+      const answer = accept[status]
+      if (!answer) throw new GitHubError(`GitHub answered ${doing} with an unexpected status ${status}.`, status)
+      return answer(data)
+    }
+    const policy = this.deps.deadline ? { ...this.deps.retry, signal: this.deps.deadline } : this.deps.retry
     try {
       return await withRetries(
-        this.deps.retry,
+        policy,
         (error) => classifyGitHubError(error),
-        async () => {
-          try {
-            const response = await this.deps.octokit.request(requestRoute, {
-              ...baseParams,
-              ...params,
-              request: { signal: AbortSignal.timeout(this.deps.timeoutMs) }
-            })
-            const result = ok(response.status, response.data)
-            if (result === undefined)
-              throw new GitHubError(`GitHub answered ${doing} with an unexpected status ${response.status}.`, response.status)
-            return result
-          } catch (error) {
-            const status = asHttpError(error).status
-            // A retried request may find its first attempt's effect: let `ok` accept that answer.
-            if (status !== undefined && !(error instanceof GitHubError)) {
-              const accepted = ok(status, undefined)
-              if (accepted !== undefined) return accepted
-            }
-            throw error
-          }
-        },
-        (error, attempt, waitMs) =>
+        attempt,
+        (error, n, waitMs) =>
           this.deps.onRetry?.(
-            `GitHub: attempt ${attempt} to ${doing} failed (${asHttpError(error).status ?? 'no answer'}: ${serverMessage(error)}); retrying in ${(waitMs / 1000).toFixed(1)} s.`
+            `GitHub: attempt ${n} to ${doing} failed (${asHttpError(error).status ?? 'no answer'}: ${serverMessage(error, this.deps.redact)}); retrying in ${(waitMs / 1000).toFixed(1)} s.`
           )
       )
     } catch (error) {
-      throw new GitHubError(describeGitHubError(error, doing, this.target), asHttpError(error).status)
+      throw new GitHubError(describeGitHubError(error, doing, this.target, this.deps.redact), asHttpError(error).status)
     }
   }
 
   publicKey(): Promise<PublicKey> {
-    this.key ??= this.call(`read the public key of ${targetName(this.target)}`, 'GET', 'public-key', {}, (status, data) => {
-      if (status !== 200) return undefined
-      const body = data as Partial<PublicKey> | undefined
-      if (!body || typeof body.key !== 'string' || typeof body.key_id !== 'string') {
-        throw new GitHubError(`GitHub answered the public key request of ${targetName(this.target)} without a key.`, status)
+    this.key ??= this.call(
+      `read the public key of ${targetName(this.target)}`,
+      'GET',
+      'public-key',
+      {},
+      {
+        200: (data) => {
+          const body = data as Partial<PublicKey> | undefined
+          if (!body || typeof body.key !== 'string' || typeof body.key_id !== 'string') {
+            throw new GitHubError(`GitHub answered the public key request of ${targetName(this.target)} without a key.`, 200)
+          }
+          return { key_id: body.key_id, key: body.key }
+        }
       }
-      return { key_id: body.key_id, key: body.key }
-    })
+    )
     // A failed lookup is not cached: a later call asks again.
     this.key.catch(() => (this.key = undefined))
     return this.key
   }
 
-  /** Ids of `selected-repositories` (organization secrets with visibility: selected). */
   selectedRepositoryIds(): Promise<number[]> {
     const t = this.target
-    if (t.kind !== 'organization' || t.visibility !== 'selected') return Promise.resolve([])
-    this.repositoryIds ??= Promise.all(t.selectedRepositories.map((ref) => this.repositoryId(ref)))
+    if (t.kind !== 'organization' || t.selectedRepositories.length === 0) return Promise.resolve([])
+    // One lookup per repository, duplicates collapsed, a few at a time.
+    const unique = [...new Map(t.selectedRepositories.map((ref) => [`${ref.owner}/${ref.repo}`.toLowerCase(), ref])).values()]
+    this.repositoryIds ??= mapLimit(unique, LOOKUP_CONCURRENCY, (ref) => this.repositoryId(ref, t.org)).then((ids) => [...new Set(ids)])
     // Like the key, a failed lookup is not cached.
     this.repositoryIds.catch(() => (this.repositoryIds = undefined))
     return this.repositoryIds
   }
 
-  private async repositoryId(ref: RepoRef): Promise<number> {
+  private async repositoryId(ref: RepoRef, org: string): Promise<number> {
+    const named = `${ref.owner}/${ref.repo}`
+    let found: { id: number; owner: string; fullName: string }
     try {
-      return await this.call(
-        `read repository ${ref.owner}/${ref.repo}`,
+      found = await this.call(
+        `read repository ${named}`,
         'GET',
         '/repos/{owner}/{repo}',
         { owner: ref.owner, repo: ref.repo },
-        (status, data) => {
-          const id = (data as { id?: unknown } | undefined)?.id
-          return status === 200 && typeof id === 'number' ? id : undefined
+        {
+          200: (data) => {
+            const body = data as { id?: unknown; full_name?: unknown; owner?: { login?: unknown } } | undefined
+            if (typeof body?.id !== 'number') throw new GitHubError(`GitHub answered the lookup of ${named} without an id.`, 200)
+            const owner = typeof body.owner?.login === 'string' ? body.owner.login : ''
+            return { id: body.id, owner, fullName: typeof body.full_name === 'string' ? body.full_name : `${owner}/?` }
+          }
         }
       )
     } catch (error) {
       const status = error instanceof GitHubError ? error.status : undefined
       if (status === 404) {
         throw new GitHubError(
-          `Input 'selected-repositories' names ${ref.owner}/${ref.repo}, which does not exist or which 'github-token' cannot see.`,
+          `Input 'selected-repositories' names ${named}, which does not exist or which 'github-token' cannot see (the token needs read access to every listed repository).`,
           status
         )
       }
       throw error
     }
+    // An answer without an owner cannot tell; one with another owner is a transferred repository.
+    if (found.owner && found.owner.toLowerCase() !== org.toLowerCase()) {
+      throw new GitHubError(
+        `Input 'selected-repositories' names ${named}, which is now ${excerpt(found.fullName, 140, this.deps.redact)} (it was transferred or renamed): an organization secret can only be shared with repositories of ${org}; correct the list.`,
+        200
+      )
+    }
+    return found.id
   }
 
-  /** Seals `value` with the target's public key and writes it; re-reads the key once if GitHub says it changed. */
-  async write(name: string, value: string): Promise<'created' | 'updated'> {
-    const extra: Record<string, unknown> = {}
-    if (this.target.kind === 'organization') {
-      extra.visibility = this.target.visibility
-      if (this.target.visibility === 'selected') extra.selected_repository_ids = await this.selectedRepositoryIds()
+  private readState(name: string, data: unknown): SecretState {
+    const body = (data ?? {}) as { updated_at?: unknown; visibility?: unknown }
+    const date = typeof body.updated_at === 'string' ? new Date(body.updated_at) : undefined
+    const visibility =
+      body.visibility === 'all' || body.visibility === 'private' || body.visibility === 'selected' ? body.visibility : undefined
+    return {
+      name,
+      exists: true,
+      updatedAt: date && !Number.isNaN(date.getTime()) ? date : undefined,
+      ...(visibility ? { visibility } : {})
+    }
+  }
+
+  /** The secret's metadata, one request (with retries): never its value. */
+  metadata(name: string): Promise<SecretState> {
+    return this.call<SecretState>(
+      `read the ${this.describe(name)}`,
+      'GET',
+      '{secret_name}',
+      { secret_name: name },
+      {
+        200: (data) => this.readState(name, data),
+        404: () => ({ name, exists: false, updatedAt: undefined })
+      }
+    )
+  }
+
+  /** The ids of the repositories an organization secret is shared with now (all pages). */
+  private async currentSelection(name: string): Promise<number[]> {
+    const ids: number[] = []
+    for (let page = 1; page <= 100; page++) {
+      const batch = await this.call(
+        `read the repositories of the ${this.describe(name)}`,
+        'GET',
+        '{secret_name}/repositories',
+        { secret_name: name, per_page: 100, page },
+        {
+          200: (data) => {
+            const list = (data as { repositories?: unknown } | undefined)?.repositories
+            return Array.isArray(list)
+              ? list.map((r) => (r as { id?: unknown }).id).filter((id): id is number => typeof id === 'number')
+              : []
+          }
+        }
+      )
+      ids.push(...batch)
+      if (batch.length < 100) break
+    }
+    return ids
+  }
+
+  async inspect(name: string): Promise<SecretState> {
+    const state = await this.metadata(name)
+    const t = this.target
+    if (t.kind !== 'organization') return state
+    const keepsSelection = (t.visibility ?? state.visibility) === 'selected' && t.selectedRepositories.length === 0
+    if (!keepsSelection) return state
+    if (!state.exists) {
+      throw new ActionError(
+        `Input 'selected-repositories' is needed: 'visibility' is selected and the ${this.describe(name)} does not exist yet, so there is no selection to keep. List the repositories that may read it.`
+      )
+    }
+    return { ...state, visibility: 'selected', selectedIds: await this.currentSelection(name) }
+  }
+
+  /** The organization fields of a write: the inputs' audience, else the one the secret has, else private. */
+  private async audience(before: SecretState | undefined): Promise<Record<string, unknown>> {
+    const t = this.target
+    if (t.kind !== 'organization') return {}
+    const visibility = t.visibility ?? before?.visibility ?? 'private'
+    if (visibility !== 'selected') return { visibility }
+    const ids = t.selectedRepositories.length > 0 ? await this.selectedRepositoryIds() : before?.selectedIds
+    if (!ids) throw new ActionError(`Input 'selected-repositories' is needed with visibility: selected for a new secret.`)
+    return { visibility, selected_repository_ids: ids }
+  }
+
+  async write(name: string, value: string, before?: SecretState): Promise<WriteResult> {
+    const extra = await this.audience(before)
+    const doing = `write the ${this.describe(name)}`
+    // Before repeating an attempt that may have landed, look: if the secret changed since
+    // `before`, that attempt landed (or a newer value came after it) — do not write again.
+    const landed = async (lastError: unknown): Promise<WriteResult | undefined> => {
+      if (!before || !outcomeUnknown(lastError)) return undefined
+      let now: SecretState
+      try {
+        now = await this.metadata(name)
+      } catch (error) {
+        throw new GitHubError(
+          `Could not ${doing}: an attempt got no clear answer, and the secret could not be read to see whether it landed (${errorMessage(error)}). It is not written again blindly, so that an old value never goes over a newer one.`,
+          undefined
+        )
+      }
+      if (!now.exists) return undefined
+      if (!before.exists) return 'created'
+      if (now.updatedAt && before.updatedAt && now.updatedAt.getTime() === before.updatedAt.getTime()) return undefined
+      if (!now.updatedAt || !before.updatedAt) {
+        throw new GitHubError(
+          `Could not ${doing}: an attempt got no clear answer, and GitHub did not say when the secret was last updated.`,
+          undefined
+        )
+      }
+      this.deps.onRetry?.(
+        `GitHub: the ${this.describe(name)} was updated at ${now.updatedAt.toISOString()}, after the attempt that got no clear answer: it landed (or a newer value came after it), so it is not written again.`
+      )
+      return 'updated'
     }
     for (let keyAttempt = 1; ; keyAttempt++) {
       const key = await this.publicKey()
       const encrypted_value = await seal(value, key.key)
       try {
         return await this.call(
-          `write the ${this.describe(name)}`,
+          doing,
           'PUT',
           '{secret_name}',
           { secret_name: name, encrypted_value, key_id: key.key_id, ...extra },
-          (status) => (status === 201 ? 'created' : status === 204 ? 'updated' : undefined)
+          { 201: () => 'created' as const, 204: () => 'updated' as const },
+          landed
         )
       } catch (error) {
         // 422 can mean the key was rotated since it was read: read it again and retry once.
@@ -306,20 +545,17 @@ export class SecretStore {
     }
   }
 
-  async metadata(name: string): Promise<SecretMetadata | undefined> {
-    return this.call(`read the ${this.describe(name)}`, 'GET', '{secret_name}', { secret_name: name }, (status, data) => {
-      if (status === 404) return null
-      if (status !== 200) return undefined
-      const updated = (data as { updated_at?: unknown } | undefined)?.updated_at
-      const date = typeof updated === 'string' ? new Date(updated) : undefined
-      return { name, updatedAt: date && !Number.isNaN(date.getTime()) ? date : undefined }
-    }).then((meta) => meta ?? undefined)
-  }
-
   async delete(name: string): Promise<void> {
     // 404: already gone (perhaps by a first attempt whose answer was lost).
-    await this.call(`delete the ${this.describe(name)}`, 'DELETE', '{secret_name}', { secret_name: name }, (status) =>
-      status === 204 || status === 404 ? true : undefined
+    await this.call(
+      `delete the ${this.describe(name)}`,
+      'DELETE',
+      '{secret_name}',
+      { secret_name: name },
+      {
+        204: () => true,
+        404: () => true
+      }
     )
   }
 }

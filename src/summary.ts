@@ -8,6 +8,17 @@ const time = (d: Date): string => `${d.toISOString().slice(0, 16).replace('T', '
 /** Table cells must not break the table. */
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
 
+/**
+ * A message shown as a code block: it may quote a server, and markdown around server text could
+ * plant a live link or an image. Inside a fence longer than any run of backticks in it, nothing is
+ * markdown.
+ */
+export function inertBlock(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
+  const fence = '`'.repeat(longest + 1)
+  return `${fence}text\n${text}\n${fence}`
+}
+
 function table(rows: Array<[string, string | undefined]>): string {
   const lines = rows.filter((r): r is [string, string] => r[1] !== undefined).map(([k, v]) => `| ${k} | ${cell(v)} |`)
   return ['| | |', '| --- | --- |', ...lines].join('\n')
@@ -28,7 +39,7 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
       ? '## amoCRM tokens rotated, with a problem'
       : '## amoCRM token rotation failed'
   const parts = [heading, '']
-  if (report.failure) parts.push(`**${report.failure}**`, '')
+  if (report.failure) parts.push(inertBlock(report.failure), '')
   if (context.cancelled) {
     parts.push(
       `The run was cancelled (${context.cancelled}) after the token was spent; ${report.refreshStored ? 'the new refresh token was stored first, so nothing is lost' : 'see above for where the new refresh token is'}.`,
@@ -66,7 +77,7 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
       [
         'Refresh again before',
         report.refreshBy && report.refreshStored
-          ? `${day(report.refreshBy)} (amoCRM revokes a refresh token unused for 3 months)`
+          ? `${day(report.refreshBy)} (amoCRM lets a refresh token expire after 3 months unused; this is the earlier of 90 days and 3 calendar months)`
           : undefined
       ],
       ['API', report.apiUrl],
@@ -82,7 +93,7 @@ export function renderEarlyFailure(message: string): string {
   return [
     '## amoCRM token rotation failed',
     '',
-    `**${message}**`,
+    inertBlock(message),
     '',
     'Nothing was sent: the token was not spent and no secret changed.',
     ''

@@ -10,6 +10,9 @@ const ACCESS = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhY2NvdW50X2lkIjozMTIzNDU
 const REFRESH = 'def50200f1e2d3c4b5a69788'
 const TOKENS_JSON = JSON.stringify({ token_type: 'Bearer', expires_in: 86400, access_token: ACCESS, refresh_token: REFRESH })
 
+const NEW_CODE =
+  "Take a new authorization code (the integration's Keys and scopes tab; a code lives 20 minutes and works once) and run the workflow manually with it in 'authorization-code' (README: \"First run\")."
+
 const REFRESH_GRANT: Grant = { type: 'refresh_token', refreshToken: 'def50200oldrefresh' }
 const CODE_GRANT: Grant = { type: 'authorization_code', code: 'def50200authcode' }
 
@@ -64,6 +67,7 @@ function setup(steps: Step[], retry: Partial<RetryPolicy> = {}) {
     mask: (value: string) => {
       masked.push(value)
     },
+    redact: (text: string) => text,
     onRetry: (message: string) => {
       retries.push(message)
     }
@@ -91,7 +95,7 @@ const NGINX_502 =
 
 async function rejection(
   promise: Promise<unknown>
-): Promise<{ message: string; failure: AmoFailure; earlierAttemptUnanswered: boolean; status: number | undefined }> {
+): Promise<{ message: string; failure: AmoFailure; maybeSpent: boolean; status: number | undefined }> {
   try {
     await promise
   } catch (error) {
@@ -99,7 +103,7 @@ async function rejection(
     return {
       message: error.message,
       failure: error.failure,
-      earlierAttemptUnanswered: error.earlierAttemptUnanswered,
+      maybeSpent: error.maybeSpent,
       status: error.status
     }
   }
@@ -171,7 +175,14 @@ describe('exchangeToken: success', () => {
   test('returns the pair, both tokens masked', async () => {
     const { deps, masked } = setup([ok()])
     const tokens = await exchangeToken(request(), deps)
-    assert.deepEqual(tokens, { accessToken: ACCESS, refreshToken: REFRESH, tokenType: 'Bearer', expiresIn: 86400 })
+    assert.deepEqual(tokens, {
+      accessToken: ACCESS,
+      refreshToken: REFRESH,
+      tokenType: 'Bearer',
+      expiresIn: 86400,
+      serverTime: undefined,
+      anomaly: undefined
+    })
     assert.deepEqual([...masked].sort(), [ACCESS, REFRESH].sort())
   })
 
@@ -191,7 +202,9 @@ describe('exchangeToken: success', () => {
       accessToken: 'opaque-access',
       refreshToken: 'opaque-refresh',
       tokenType: 'Bearer',
-      expiresIn: undefined
+      expiresIn: undefined,
+      serverTime: undefined,
+      anomaly: undefined
     })
   })
 
@@ -216,8 +229,22 @@ const ROWS: Array<{ name: string; grant: Grant; response: () => Response; messag
     grant: REFRESH_GRANT,
     response: () =>
       problem(401, { hint: 'Token has been revoked', title: 'Некорректный запрос', detail: 'В запросе отсутствует обязательный параметр' }),
-    message: 'amoCRM refused the refresh token (401 Token has been revoked): the refresh token was already used or has expired.',
+    message: 'amoCRM refused the refresh token (401 Token has been revoked): the refresh token was already used.',
     failure: 'revoked'
+  },
+  {
+    name: 'refresh token unused for 3 months (Token has expired): a new code, never "check client-id"',
+    grant: REFRESH_GRANT,
+    response: () => problem(401, { hint: 'Token has expired', title: 'Unauthorized', detail: 'Срок действия refresh token истёк' }),
+    message: `amoCRM refused the refresh token (401 Token has expired): the refresh token went unused too long: amoCRM lets a refresh token expire when it has not been used for 3 months, so the chain of tokens has ended. ${NEW_CODE} Then keep the schedule running (at least monthly) so that it never lapses again.`,
+    failure: 'expired'
+  },
+  {
+    name: 'a damaged refresh token (Cannot decrypt the refresh token): a new code, not "copy the code again"',
+    grant: REFRESH_GRANT,
+    response: () => problem(401, { hint: 'Cannot decrypt the refresh token', title: 'Unauthorized' }),
+    message: `amoCRM refused the refresh token (401 Cannot decrypt the refresh token): the refresh token is damaged (cut short or altered on its way into the secret), so amoCRM cannot read it. ${NEW_CODE}`,
+    failure: 'rejected'
   },
   {
     name: 'refresh token of another integration',
@@ -231,24 +258,21 @@ const ROWS: Array<{ name: string; grant: Grant; response: () => Response; messag
     name: 'authorization code already used',
     grant: CODE_GRANT,
     response: () => problem(400, { hint: 'Authorization code has been revoked', title: 'Некорректный запрос' }),
-    message:
-      'amoCRM refused the authorization code (400 Authorization code has been revoked): the authorization code was already used (a code works once). Take a new authorization code (integration settings → Keys and scopes; a code lives 20 minutes and works once) and run the workflow manually with it.',
+    message: `amoCRM refused the authorization code (400 Authorization code has been revoked): the authorization code was already used (a code works once). ${NEW_CODE}`,
     failure: 'rejected'
   },
   {
     name: 'authorization code expired',
     grant: CODE_GRANT,
     response: () => problem(400, { hint: 'Authorization code has expired', title: 'Некорректный запрос' }),
-    message:
-      'amoCRM refused the authorization code (400 Authorization code has expired): the authorization code is older than 20 minutes. Take a new authorization code (integration settings → Keys and scopes; a code lives 20 minutes and works once) and run the workflow manually with it.',
+    message: `amoCRM refused the authorization code (400 Authorization code has expired): the authorization code is older than 20 minutes. ${NEW_CODE}`,
     failure: 'rejected'
   },
   {
     name: 'malformed authorization code',
     grant: CODE_GRANT,
     response: () => problem(400, { hint: 'Cannot decrypt the authorization code', title: 'Некорректный запрос' }),
-    message:
-      'amoCRM refused the authorization code (400 Cannot decrypt the authorization code): the authorization code is malformed: copy it again in full (no spaces, no line breaks). Take a new authorization code (integration settings → Keys and scopes; a code lives 20 minutes and works once) and run the workflow manually with it.',
+    message: `amoCRM refused the authorization code (400 Cannot decrypt the authorization code): the authorization code is malformed: copy it again in full (no spaces, no line breaks). ${NEW_CODE}`,
     failure: 'rejected'
   },
   {
@@ -300,7 +324,7 @@ describe('exchangeToken: known refusals (amocrm-oauth.md, Errors)', () => {
       const error = await rejection(exchangeToken(request(row.grant), deps))
       assert.equal(error.message, row.message)
       assert.equal(error.failure, row.failure)
-      assert.equal(error.earlierAttemptUnanswered, false)
+      assert.equal(error.maybeSpent, false)
       assert.equal(fetch.calls.length, 1, 'a refusal is final: no retry')
       assert.deepEqual(slept, [])
       assert.deepEqual(masked, [])
@@ -325,7 +349,7 @@ describe('exchangeToken: pages that are not OAuth answers', () => {
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(
       error.message,
-      'amoCRM refused the refresh token: the server answered 403 with an HTML page ("403 Forbidden 403 Forbidden nginx"). amoCRM blocks an address after too many requests; wait an hour, and check that no other job uses this integration\'s tokens.'
+      'amoCRM refused the refresh token: the server answered 403 with an HTML page ("403 Forbidden 403 Forbidden nginx"). amoCRM blocks an address that sends too many requests (7 per second per account); wait before trying again, and check that no other job uses this integration\'s tokens.'
     )
     assert.equal(error.failure, 'rejected')
     assert.equal(error.status, 403)
@@ -348,7 +372,7 @@ describe('exchangeToken: pages that are not OAuth answers', () => {
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(
       error.message,
-      "amoCRM answered 200 without a token pair (an HTML page: a deactivated user or a login page): \"Авторизация Войти в amoCRM\". Check that the integration's owner is an active user of the account and that 'subdomain' is right."
+      'amoCRM answered 200 without a readable token pair (an HTML page: a login page means that the integration\'s owner is not an active user of the account): "Авторизация Войти в amoCRM". The token may have been spent: if the next run reports "Token has been revoked", a new authorization code is needed.'
     )
     assert.equal(error.failure, 'bad-answer')
     assert.equal(error.status, 200)
@@ -356,11 +380,22 @@ describe('exchangeToken: pages that are not OAuth answers', () => {
     assert.deepEqual(masked, [])
   })
 
-  test('200 JSON without both tokens is a bad answer', async () => {
-    const { deps } = setup([json(200, { access_token: ACCESS, token_type: 'Bearer' })])
+  test('200 JSON with an access token only: the access token is kept (and masked), the refresh token is empty', async () => {
+    const { deps, masked, fetch } = setup([json(200, { access_token: ACCESS, token_type: 'Bearer' }), ok()])
+    const tokens = await exchangeToken(request(), deps)
+    assert.equal(tokens.accessToken, ACCESS)
+    assert.equal(tokens.refreshToken, '')
+    assert.deepEqual(masked, [ACCESS])
+    assert.equal(fetch.calls.length, 1, 'a 2xx is never retried')
+  })
+
+  test('200 JSON with neither token is a bad answer that may have spent the token, never retried', async () => {
+    const { deps, fetch } = setup([json(200, { token_type: 'Bearer' }), ok()])
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(error.failure, 'bad-answer')
+    assert.equal(error.maybeSpent, true)
     assert.doesNotMatch(error.message, /HTML page/)
+    assert.equal(fetch.calls.length, 1)
   })
 
   test('a 3xx redirect is not followed', async () => {
@@ -371,7 +406,7 @@ describe('exchangeToken: pages that are not OAuth answers', () => {
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(
       error.message,
-      "amoCRM answered with a redirect (301 to mycompany.kommo.com), which is not followed so that credentials go only to mycompany.amocrm.ru. Check 'subdomain' and 'domain': an account moved to kommo.com needs domain: kommo.com."
+      "amoCRM answered with a redirect (301 to mycompany.kommo.com), which is not followed so that credentials go only to mycompany.amocrm.ru. Check 'subdomain' and 'domain': if the account's address changed (for example to kommo.com), set them to the new one."
     )
     assert.equal(error.failure, 'rejected')
     assert.equal(error.status, 301)
@@ -423,7 +458,7 @@ describe('exchangeToken: retries', () => {
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(fetch.calls.length, 3)
     assert.equal(error.failure, 'unavailable')
-    assert.equal(error.earlierAttemptUnanswered, true)
+    assert.equal(error.maybeSpent, true)
     assert.equal(error.status, undefined)
     assert.equal(
       error.message,
@@ -436,7 +471,7 @@ describe('exchangeToken: retries', () => {
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(fetch.calls.length, 3)
     assert.equal(error.failure, 'unavailable')
-    assert.equal(error.earlierAttemptUnanswered, false)
+    assert.equal(error.maybeSpent, false)
     assert.equal(error.status, 429)
     assert.match(error.message, /^amoCRM did not issue tokens after 3 attempts: the last one got 429\. /)
   })
@@ -446,7 +481,7 @@ describe('exchangeToken: retries', () => {
     const { deps } = setup([timeout, timeout, timeout], { attempts: 3 })
     const error = await rejection(exchangeToken(request(CODE_GRANT), deps))
     assert.match(error.message, /the last one got no answer within the time limit\./)
-    assert.equal(error.earlierAttemptUnanswered, true)
+    assert.equal(error.maybeSpent, true)
     assert.doesNotMatch(error.message, /may or may not have been spent/, 'that sentence is about the refresh token')
   })
 
@@ -454,34 +489,112 @@ describe('exchangeToken: retries', () => {
     const { deps } = setup([networkError(), problem(401, { hint: 'Token has been revoked' })])
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(error.failure, 'revoked')
-    assert.equal(error.earlierAttemptUnanswered, true)
+    assert.equal(error.maybeSpent, true)
   })
 
   test('a 5xx counts as possibly reaching amoCRM; a 429 does not', async () => {
     const after502 = await rejection(
       exchangeToken(request(), setup([html(502, NGINX_502), problem(401, { hint: 'Token has been revoked' })]).deps)
     )
-    assert.equal(after502.earlierAttemptUnanswered, true)
+    assert.equal(after502.maybeSpent, true)
     const after429 = await rejection(
       exchangeToken(request(), setup([html(429, ''), problem(401, { hint: 'Token has been revoked' })]).deps)
     )
-    assert.equal(after429.earlierAttemptUnanswered, false)
+    assert.equal(after429.maybeSpent, false)
   })
 
-  test('an answer cut off mid-body is retried and counts as unanswered', async () => {
-    const cutOff = (): Response =>
-      new Response(
+  test('a 2xx cut off mid-body is never retried: the tokens are recovered when they arrived whole', async () => {
+    let sent = false
+    const cutAfter = (text: string) => (): Response => {
+      sent = false
+      return new Response(
         new ReadableStream({
-          start(controller) {
-            controller.error(new TypeError('terminated'))
+          // The part that arrived is read first; the connection breaks on the next read.
+          pull(controller) {
+            if (sent) return controller.error(new TypeError('terminated'))
+            sent = true
+            controller.enqueue(new TextEncoder().encode(text))
           }
         }),
         { status: 200, headers: { 'content-type': 'application/json' } }
       )
-    const { deps, retries } = setup([cutOff, problem(401, { hint: 'Token has been revoked' })])
+    }
+    const whole = `{"access_token":"${ACCESS}","refresh_token":"${REFRESH}","token_type":"Bea`
+    const { deps, fetch, masked, retries } = setup([cutAfter(whole), ok()])
+    const tokens = await exchangeToken(request(), deps)
+    assert.equal(tokens.refreshToken, REFRESH)
+    assert.equal(tokens.accessToken, ACCESS)
+    assert.match(tokens.anomaly ?? '', /cut off/)
+    assert.deepEqual(masked.sort(), [ACCESS, REFRESH].sort())
+    assert.equal(fetch.calls.length, 1)
+    assert.deepEqual(retries, [])
+
+    // Cut inside the refresh token: no half token is taken for a whole one, nothing is retried.
+    const half = `{"access_token":"${ACCESS}","refresh_token":"${REFRESH.slice(0, 10)}`
+    const second = setup([cutAfter(half), ok()])
+    const partial = await exchangeToken(request(), second.deps)
+    assert.equal(partial.refreshToken, '')
+    assert.equal(partial.accessToken, ACCESS)
+    assert.equal(second.fetch.calls.length, 1)
+
+    // Cut before any token: an error that says the token may be spent, and quotes none of the body.
+    const third = setup([cutAfter(`{"access_token":"${ACCESS.slice(0, 20)}`), ok()])
+    const error = await rejection(exchangeToken(request(), third.deps))
+    assert.equal(error.failure, 'bad-answer')
+    assert.equal(error.maybeSpent, true)
+    assert.match(error.message, /cut off/)
+    assert.ok(!error.message.includes(ACCESS.slice(0, 12)), error.message)
+    assert.equal(third.fetch.calls.length, 1)
+  })
+
+  test('a 2xx that is not clean JSON still yields the pair: junk after, a PHP notice before, null fields', async () => {
+    for (const body of [
+      `${TOKENS_JSON}<!-- cache -->`,
+      `<br />\n<b>Notice</b>:  Undefined index: foo in <b>/var/www/oauth.php</b> on line <b>12</b><br />\n${TOKENS_JSON}`,
+      JSON.stringify({ token_type: null, expires_in: null, access_token: ACCESS, refresh_token: REFRESH, server_time: 1767261600 })
+    ]) {
+      const { deps, masked, fetch } = setup([new Response(body, { status: 200, headers: { 'content-type': 'text/html' } }), ok()])
+      const tokens = await exchangeToken(request(), deps)
+      assert.equal(tokens.refreshToken, REFRESH, body)
+      assert.equal(tokens.accessToken, ACCESS, body)
+      assert.equal(tokens.tokenType, 'Bearer')
+      assert.deepEqual(masked.sort(), [ACCESS, REFRESH].sort())
+      assert.equal(fetch.calls.length, 1)
+    }
+  })
+
+  test('server_time is read (the account clock)', async () => {
+    const { deps } = setup([json(200, { access_token: 'a', refresh_token: 'r', server_time: 1767261600 })])
+    assert.equal((await exchangeToken(request(), deps)).serverTime, 1767261600)
+  })
+
+  test('a cancelled run starts no further attempt', async () => {
+    const controller = new AbortController()
+    const { deps, fetch } = setup([html(502, NGINX_502), ok()], { signal: controller.signal })
+    deps.retry.sleep = async () => controller.abort()
     const error = await rejection(exchangeToken(request(), deps))
-    assert.equal(error.failure, 'revoked')
-    assert.equal(error.earlierAttemptUnanswered, true)
-    assert.match(retries[0] ?? '', /^amoCRM attempt 1 got the answer was cut off/)
+    assert.equal(fetch.calls.length, 1)
+    assert.equal(error.failure, 'unavailable')
+    assert.equal(error.maybeSpent, true)
+    assert.match(error.message, /before the run was cancelled/)
+  })
+
+  test('a huge error body is bounded and its secrets redacted before it is cut', async () => {
+    const secret = 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8'
+    const body = `${'<'.repeat(400_000)}`
+    const started = performance.now()
+    const { deps } = setup([html(400, body)])
+    await rejection(exchangeToken(request(), deps))
+    assert.ok(performance.now() - started < 5000)
+    for (let offset = 0; offset < 200; offset += 7) {
+      const echoed = `${'x'.repeat(offset)} client_secret=${secret} ##[stop-commands]x ::add-mask::y`
+      const registry = new Map([[secret, true]])
+      const { deps: d } = setup([html(400, echoed)])
+      d.redact = (text) => [...registry.keys()].reduce((out, value) => out.split(value).join('***'), text)
+      const error = await rejection(exchangeToken(request(), d))
+      assert.ok(!error.message.includes(secret.slice(0, 12)), `offset ${offset}: ${error.message}`)
+      assert.ok(!error.message.includes('##['), error.message)
+      assert.ok(!error.message.includes('::'), error.message)
+    }
   })
 })

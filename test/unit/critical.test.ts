@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { CancelGuard } from '../../src/critical.js'
+import { CANCELLED_MAX_WAIT_MS } from '../../src/retry.js'
 
 describe('CancelGuard', () => {
   let aborts: string[]
@@ -83,5 +84,105 @@ describe('CancelGuard', () => {
     guard.enter()
     assert.deepEqual(aborts, ['SIGINT'])
     assert.deepEqual(notices, ['Cancellation (SIGINT) arrived as the token request was sent: storing the new token first.'])
+  })
+})
+
+describe('CancelGuard: waits, listeners and the deadline', () => {
+  const events: string[] = []
+  const make = (budget = { budgetMs: 60_000, afterTermMs: 60_000 }): CancelGuard =>
+    new CancelGuard(
+      (signal) => events.push(`abort ${signal}`),
+      (message) => events.push(message),
+      budget
+    )
+
+  test('sleep: a wait already running is cut to CANCELLED_MAX_WAIT_MS by a signal', async () => {
+    const guard = make()
+    guard.install()
+    try {
+      guard.enter()
+      const started = performance.now()
+      const waiting = guard.sleep(600_000)
+      process.emit('SIGINT', 'SIGINT')
+      await waiting
+      // A ten-minute wait ended: it could only have ended because the signal shortened it.
+      assert.ok(performance.now() - started < 600_000)
+      assert.equal(guard.isCancelled(), true)
+    } finally {
+      guard.uninstall()
+    }
+  })
+
+  test('sleep: once cancelled, a new wait is short from the start, and a short wait is kept as it is', async () => {
+    const guard = make()
+    guard.install()
+    try {
+      guard.enter()
+      process.emit('SIGINT', 'SIGINT')
+      await guard.sleep(600_000) // would hang the test if not capped
+      await guard.sleep(0)
+      assert.ok(CANCELLED_MAX_WAIT_MS < 1000)
+    } finally {
+      guard.uninstall()
+    }
+  })
+
+  test('cancelled aborts at the first signal; deadline only after the budget', async () => {
+    const guard = make({ budgetMs: 30, afterTermMs: 10 })
+    guard.install()
+    try {
+      guard.enter()
+      assert.equal(guard.cancelled.aborted, false)
+      const deadline = new Promise<void>((resolve) => guard.deadline.addEventListener('abort', () => resolve()))
+      process.emit('SIGINT', 'SIGINT')
+      assert.equal(guard.cancelled.aborted, true)
+      assert.equal(guard.deadline.aborted, false)
+      await deadline
+      assert.equal(guard.deadline.aborted, true)
+    } finally {
+      guard.uninstall()
+    }
+  })
+
+  test('a SIGTERM brings the deadline closer (the kill comes 2.5 s after it)', async () => {
+    const guard = make({ budgetMs: 600_000, afterTermMs: 5 })
+    guard.install()
+    try {
+      guard.enter()
+      process.emit('SIGINT', 'SIGINT')
+      const deadline = new Promise<void>((resolve) => guard.deadline.addEventListener('abort', () => resolve()))
+      process.emit('SIGTERM', 'SIGTERM')
+      await deadline // would hang for ten minutes if SIGTERM did not shorten it
+    } finally {
+      guard.uninstall()
+    }
+  })
+
+  test('onSpentSignal: called once at the first signal after the spend, at once if it already came, never before the spend', () => {
+    const guard = make()
+    guard.install()
+    try {
+      const heard: string[] = []
+      guard.onSpentSignal((signal) => heard.push(`early ${signal}`))
+      guard.enter()
+      process.emit('SIGINT', 'SIGINT')
+      process.emit('SIGTERM', 'SIGTERM')
+      assert.deepEqual(heard, ['early SIGINT'])
+      guard.onSpentSignal((signal) => heard.push(`late ${signal}`))
+      assert.deepEqual(heard, ['early SIGINT', 'late SIGINT'])
+      const stop = make()
+      stop.install()
+      try {
+        const none: string[] = []
+        stop.onSpentSignal((signal) => none.push(signal))()
+        stop.enter()
+        process.emit('SIGINT', 'SIGINT')
+        assert.deepEqual(none, [], 'an unsubscribed listener is not called')
+      } finally {
+        stop.uninstall()
+      }
+    } finally {
+      guard.uninstall()
+    }
   })
 })

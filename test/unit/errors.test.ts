@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ActionError, errorMessage, excerpt, InputError, SecretRegistry } from '../../src/errors.js'
+import { ActionError, errorMessage, excerpt, inert, InputError, SecretRegistry, SERVER_TEXT_MAX } from '../../src/errors.js'
+
+const same = (text: string): string => text
 
 describe('InputError', () => {
   test('names the input at the start of the message', () => {
@@ -61,6 +63,18 @@ describe('SecretRegistry', () => {
     assert.equal(out, 'tokens: ***.def50200 and ***')
   })
 
+  test('any run of 12 or more characters of a secret is hidden; 11 may show', () => {
+    const secret = 'def50200a1b2c3d4e5f6a7b8c9d0e1f2'
+    const registry = new SecretRegistry()
+    registry.add(secret)
+    for (let start = 0; start + 12 <= secret.length; start += 3) {
+      const piece = secret.slice(start, start + 12 + (start % 5))
+      const out = registry.redact(`echo: ${piece}!`)
+      assert.equal(out, 'echo: ***!', piece)
+    }
+    assert.equal(registry.redact(`x ${secret.slice(0, 11)} y`), `x ${secret.slice(0, 11)} y`)
+  })
+
   test('regular-expression characters in a secret are taken literally', () => {
     const registry = new SecretRegistry()
     registry.add('a.b*c+$')
@@ -75,20 +89,51 @@ describe('excerpt', () => {
 <style>body { color: red }</style>
 <script>var token = "<secret>";</script></head>
 <body><h1>Access&nbsp;denied</h1>\t<p>Your IP was blocked.</p></body></html>`
-    assert.equal(excerpt(page), '403 Forbidden Access denied Your IP was blocked.')
+    assert.equal(excerpt(page, 160, same), '403 Forbidden Access denied Your IP was blocked.')
   })
 
   test('control characters and runs of blanks collapse to one space', () => {
-    assert.equal(excerpt('  a\r\n\u0000b\u007f   c  '), 'a b c')
+    assert.equal(excerpt('  a\r\n\u0000b\u007f   c  ', 160, same), 'a b c')
   })
 
   test('long text is cut to max characters with an ellipsis', () => {
-    const out = excerpt('x'.repeat(500), 20)
+    const out = excerpt('x'.repeat(500), 20, same)
     assert.equal(out, `${'x'.repeat(19)}…`)
     assert.equal(out.length, 20)
-    assert.equal(excerpt('x'.repeat(160)).length, 160)
-    assert.equal(excerpt('x'.repeat(161)).length, 160)
-    assert.equal(excerpt('short', 20), 'short')
+    assert.equal(excerpt('x'.repeat(160), 160, same).length, 160)
+    assert.equal(excerpt('x'.repeat(161), 160, same).length, 160)
+    assert.equal(excerpt('short', 20, same), 'short')
+  })
+})
+
+describe('excerpt of hostile text', () => {
+  test('redacted before it is cut: an echoed secret shows no 12 characters at any offset', () => {
+    const secret = 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8Mn0Bv'
+    const registry = new SecretRegistry()
+    registry.add(secret)
+    const redact = (text: string) => registry.redact(text)
+    for (let offset = 0; offset < 200; offset++) {
+      const out = excerpt(`${'a'.repeat(offset)} client_secret=${secret}&more`, 120, redact)
+      for (let i = 0; i + 12 <= secret.length; i++) assert.ok(!out.includes(secret.slice(i, i + 12)), `offset ${offset}: ${out}`)
+    }
+  })
+
+  test('workflow commands in server text are made inert, old syntax and new', () => {
+    const out = excerpt('error ##[stop-commands]abc then ::add-mask::x and :::', 200, same)
+    assert.ok(!out.includes('##['), out)
+    assert.ok(!out.includes('::'), out)
+    assert.equal(out.replace(/\u200b/g, ''), 'error ##[stop-commands]abc then ::add-mask::x and :::')
+    assert.equal(inert('a ##[warning]b'), 'a ##\u200b[warning]b')
+  })
+
+  test('a huge body is bounded before any pattern runs over it (no quadratic time)', () => {
+    for (const body of ['<'.repeat(700_000), '<script'.repeat(100_000), `${'<a '.repeat(200_000)}`]) {
+      const started = performance.now()
+      const out = excerpt(body, 120, same)
+      assert.ok(out.length <= 120)
+      assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`)
+    }
+    assert.equal(SERVER_TEXT_MAX, 16 * 1024)
   })
 })
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { InputError } from '../../src/errors.js'
-import { parseApiUrl, readSettings, type Settings } from '../../src/inputs.js'
+import { isSmallOrderKey, parseApiUrl, readSettings, type Settings } from '../../src/inputs.js'
+import { loadSodium } from '../../src/sealing.js'
 
 type Values = Record<string, string | undefined>
 
@@ -55,7 +56,9 @@ describe('readSettings: a valid minimal configuration', () => {
       accessTokenSecret: undefined,
       target: { kind: 'repository', owner: 'acme', repo: 'crm-sync' },
       rescuePublicKey: undefined,
-      verifyWrite: true
+      verifyWrite: true,
+      actionsToken: undefined,
+      run: undefined
     })
   })
 
@@ -320,6 +323,31 @@ describe('readSettings: target', () => {
     rejects({ environment: 'e'.repeat(256) }, 'environment', /255/)
   })
 
+  test('names that are path steps or hold a separator are not environment names', () => {
+    for (const environment of ['.', '..', 'prod/../../secrets', 'a\\b', ' production', 'production ', 'pro\u0000d']) {
+      rejects({ environment }, 'environment', /is not an environment name/)
+    }
+    assert.equal((settings({ environment: 'Production 2 (EU)' }).target as { environment: string }).environment, 'Production 2 (EU)')
+  })
+
+  test('no visibility for an organization: undefined (keep what the secret has); private is still accepted without one', () => {
+    assert.equal((settings({ organization: 'acme' }).target as { visibility?: string }).visibility, undefined)
+    assert.equal(settings({ visibility: 'private' }).target.kind, 'repository')
+    rejects({ visibility: 'all' }, 'visibility', /only to organization secrets/)
+  })
+
+  test('selected-repositories: duplicates collapse, case-insensitively', () => {
+    const target = settings({
+      organization: 'acme',
+      visibility: 'selected',
+      'selected-repositories': 'crm-sync, CRM-sync\nacme/crm-sync, billing'
+    }).target as { selectedRepositories: unknown[] }
+    assert.deepEqual(target.selectedRepositories, [
+      { owner: 'acme', repo: 'crm-sync' },
+      { owner: 'acme', repo: 'billing' }
+    ])
+  })
+
   test('organization with the default visibility', () => {
     assert.deepEqual(settings({ organization: 'acme', visibility: 'private' }).target, {
       kind: 'organization',
@@ -376,8 +404,13 @@ describe('readSettings: target', () => {
     rejects({ organization: 'acme', visibility: 'selected', 'selected-repositories': 'crm sync' }, 'selected-repositories', /owner\/name/)
   })
 
-  test('visibility selected needs selected-repositories, and the list needs visibility selected', () => {
-    rejects({ organization: 'acme', visibility: 'selected' }, 'selected-repositories', /is required with visibility: selected/)
+  test('visibility selected without a list keeps the existing selection; a list needs visibility selected', () => {
+    assert.deepEqual(settings({ organization: 'acme', visibility: 'selected' }).target, {
+      kind: 'organization',
+      org: 'acme',
+      visibility: 'selected',
+      selectedRepositories: []
+    })
     rejects(
       { organization: 'acme', visibility: 'all', 'selected-repositories': 'crm-sync' },
       'selected-repositories',
@@ -386,7 +419,47 @@ describe('readSettings: target', () => {
   })
 })
 
+describe('readSettings: the run and actions-token', () => {
+  test('the run comes from GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT', () => {
+    const s = settings(
+      { 'actions-token': 'ghs_job' },
+      { ...ENV, GITHUB_REPOSITORY: 'acme/crm-sync', GITHUB_RUN_ID: '123', GITHUB_RUN_ATTEMPT: '2' }
+    )
+    assert.deepEqual(s.run, { owner: 'acme', repo: 'crm-sync', runId: '123', attempt: 2 })
+    assert.equal(s.actionsToken, 'ghs_job')
+    assert.equal(settings({}, { ...ENV, GITHUB_RUN_ID: 'x' }).run, undefined)
+  })
+
+  test('actions-token with whitespace is refused', () => {
+    rejects({ 'actions-token': 'ghs a' }, 'actions-token', /whitespace/)
+  })
+})
+
 describe('readSettings: rescue-public-key', () => {
+  test('keys of small order (all zeros and the other points libsodium refuses) are refused before any request', () => {
+    for (const hex of [
+      '0000000000000000000000000000000000000000000000000000000000000000',
+      '0100000000000000000000000000000000000000000000000000000000000000',
+      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'
+    ]) {
+      rejects({ 'rescue-public-key': Buffer.from(hex, 'hex').toString('base64') }, 'rescue-public-key', /small order/)
+    }
+  })
+
+  test('each refused key really cannot be sealed to (libsodium agrees)', async () => {
+    const sodium = await loadSodium()
+    for (const hex of [
+      '0000000000000000000000000000000000000000000000000000000000000000',
+      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'
+    ]) {
+      assert.ok(isSmallOrderKey(Buffer.from(hex, 'hex')))
+      assert.throws(() => sodium.crypto_box_seal(sodium.from_string('x'), Buffer.from(hex, 'hex')))
+    }
+  })
+
   test('a 44-character base64 encoding of 32 bytes is accepted', () => {
     const key = randomBytes(32).toString('base64')
     assert.equal(key.length, 44)

@@ -109,17 +109,26 @@ describe('tokenFacts', () => {
 describe('refreshDeadline', () => {
   const deadline = (iso: string): string => refreshDeadline(new Date(iso)).toISOString()
 
-  test('three calendar months later, time of day kept', () => {
-    assert.equal(deadline('2026-01-15T03:04:05.000Z'), '2026-04-15T03:04:05.000Z')
-    assert.equal(deadline('2026-10-01T00:00:00.000Z'), '2027-01-01T00:00:00.000Z')
-    assert.equal(deadline('2026-12-31T23:59:59.000Z'), '2027-03-31T23:59:59.000Z')
+  test('90 days later when that is earlier than three calendar months, time of day kept', () => {
+    assert.equal(deadline('2026-10-01T00:00:00.000Z'), '2026-12-30T00:00:00.000Z')
+    assert.equal(deadline('2026-08-31T12:00:00.000Z'), '2026-11-29T12:00:00.000Z')
+    assert.equal(deadline('2026-03-31T00:00:00.000Z'), '2026-06-29T00:00:00.000Z')
+    assert.equal(deadline('2027-11-30T03:00:00.000Z'), '2028-02-28T03:00:00.000Z')
   })
 
-  test('clamped at the end of a shorter month', () => {
+  test('three calendar months when those are shorter (89 days from February 1), clamped at a month end', () => {
+    assert.equal(deadline('2026-02-01T00:00:00.000Z'), '2026-05-01T00:00:00.000Z')
+    assert.equal(deadline('2026-01-15T03:04:05.000Z'), '2026-04-15T03:04:05.000Z')
+    assert.equal(deadline('2026-12-31T23:59:59.000Z'), '2027-03-31T23:59:59.000Z')
     assert.equal(deadline('2026-11-30T03:00:00.000Z'), '2027-02-28T03:00:00.000Z')
-    assert.equal(deadline('2027-11-30T03:00:00.000Z'), '2028-02-29T03:00:00.000Z')
-    assert.equal(deadline('2026-08-31T12:00:00.000Z'), '2026-11-30T12:00:00.000Z')
-    assert.equal(deadline('2026-03-31T00:00:00.000Z'), '2026-06-30T00:00:00.000Z')
+  })
+
+  test('never more than 90 days', () => {
+    for (let day = 0; day < 800; day += 3) {
+      const issued = new Date(Date.UTC(2026, 0, 1 + day, 3))
+      const days = (refreshDeadline(issued).getTime() - issued.getTime()) / 86_400_000
+      assert.ok(days <= 90 && days >= 89, `${issued.toISOString()}: ${days}`)
+    }
   })
 
   test('does not change its argument', () => {

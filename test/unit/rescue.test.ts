@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { openRescue, RESCUE_PREFIX, sealRescue, type RescueBundle } from '../../src/rescue.js'
+import { normalizeKey, openRescue, RESCUE_PREFIX, sealRescue, type RescueBundle } from '../../src/rescue.js'
 import { generateKeyPair, publicKeyOf } from '../../src/sealing.js'
 
 const BUNDLE: RescueBundle = {
@@ -82,5 +82,19 @@ describe('rescue', () => {
     assert.equal(await publicKeyOf(privateKey), publicKey)
     assert.equal(Buffer.from(publicKey, 'base64').length, 32)
     assert.equal(publicKey.length, 44)
+  })
+})
+
+describe('normalizeKey (the rescue tool reads private keys with it)', () => {
+  test('base64 is kept; base64url (- _ no padding) becomes base64', () => {
+    const bytes = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 250) % 256))
+    const base64 = bytes.toString('base64')
+    assert.equal(normalizeKey(base64), base64)
+    assert.equal(normalizeKey(bytes.toString('base64url')), base64)
+  })
+
+  test('a wrong length or alphabet is named, not "invalid input"', () => {
+    assert.throws(() => normalizeKey(Buffer.alloc(16).toString('base64')), /must be 32 bytes of base64 .* this one is 16 bytes/)
+    assert.throws(() => normalizeKey('not a key!'), /is not base64/)
   })
 })

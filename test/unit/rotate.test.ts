@@ -6,9 +6,10 @@ import { CancelGuard } from '../../src/critical.js'
 import { ActionError } from '../../src/errors.js'
 import type { Settings, Target } from '../../src/inputs.js'
 import { openRescue } from '../../src/rescue.js'
-import { rotate, RotationError, type ActionIO, type RotationDeps, type RotationReport } from '../../src/rotate.js'
+import { rotate, RotationError, STORED_MARK, tokenMark, type ActionIO, type RotationDeps, type RotationReport } from '../../src/rotate.js'
 import { generateKeyPair } from '../../src/sealing.js'
-import { GitHubError, type PublicKey, type SecretMetadata, type SecretStore } from '../../src/secrets.js'
+import type { RunLookup } from '../../src/run.js'
+import { GitHubError, type PublicKey, type SecretState, type SecretStore } from '../../src/secrets.js'
 
 const ACCOUNT = resolveAccount('mycompany', 'amocrm.ru', undefined)
 const TARGET: Target = { kind: 'repository', owner: 'acme', repo: 'crm-sync' }
@@ -22,7 +23,14 @@ const EXP = Date.parse('2026-03-11T03:00:12.000Z') / 1000
 const jwt = (payload: Record<string, unknown>): string =>
   `${Buffer.from('{"typ":"JWT","alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.c2lnbmF0dXJl`
 const NEW_ACCESS = jwt({ exp: EXP, account_id: 31234567 })
-const TOKENS: TokenSet = { accessToken: NEW_ACCESS, refreshToken: NEW_REFRESH, tokenType: 'Bearer', expiresIn: 86400 }
+const TOKENS: TokenSet = {
+  accessToken: NEW_ACCESS,
+  refreshToken: NEW_REFRESH,
+  tokenType: 'Bearer',
+  expiresIn: 86400,
+  serverTime: undefined,
+  anomaly: undefined
+}
 
 /** When the token request is sent (the fake clock does not move). */
 const NOW = new Date('2026-03-10T03:00:12.345Z')
@@ -45,6 +53,8 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     target: TARGET,
     rescuePublicKey: undefined,
     verifyWrite: true,
+    actionsToken: 'ghs_job_token',
+    run: { owner: 'acme', repo: 'crm-sync', runId: '42', attempt: 1 },
     ...overrides
   }
 }
@@ -55,7 +65,12 @@ const later = <T>(value: T, ms = 2): Promise<T> => new Promise((resolve) => setT
 interface StoreScript {
   write?: (name: string, value: string) => Promise<'created' | 'updated'>
   delete?: (name: string) => Promise<void>
-  metadata?: (name: string) => Promise<SecretMetadata | undefined>
+  /** The refresh secret's metadata after the spend (undefined: no such secret); before it too, unless `before` says. */
+  metadata?: (name: string) => Promise<{ updatedAt: Date | undefined } | undefined>
+  /** The refresh secret as the pre-spend look finds it. */
+  before?: (name: string) => Promise<{ updatedAt: Date | undefined } | undefined>
+  /** A secret with the probe's name exists already. */
+  probeExists?: boolean
   publicKey?: () => Promise<PublicKey>
   selectedRepositoryIds?: () => Promise<number[]>
 }
@@ -64,6 +79,7 @@ function fakeStore(log: string[], script: StoreScript) {
   const writes: Array<{ name: string; value: string }> = []
   const deleted: string[] = []
   const metadataReads: string[] = []
+  const inspected: string[] = []
   let key: Promise<PublicKey> | undefined
   const store = {
     target: TARGET,
@@ -82,11 +98,14 @@ function fakeStore(log: string[], script: StoreScript) {
       log.push('selectedRepositoryIds done')
       return ids
     },
-    async write(name: string, value: string): Promise<'created' | 'updated'> {
+    async write(name: string, value: string, _before?: SecretState): Promise<'created' | 'updated'> {
       log.push(`write ${name}`)
       writes.push({ name, value })
       try {
-        const result = await (script.write ?? (() => later<'created' | 'updated'>('updated')))(name, value)
+        const result = await (script.write ?? ((n: string) => later<'created' | 'updated'>(n.startsWith(PROBE) ? 'created' : 'updated')))(
+          name,
+          value
+        )
         log.push(`written ${name}`)
         return result
       } catch (error) {
@@ -100,13 +119,24 @@ function fakeStore(log: string[], script: StoreScript) {
       deleted.push(name)
       log.push(`deleted ${name}`)
     },
-    async metadata(name: string): Promise<SecretMetadata | undefined> {
+    async metadata(name: string): Promise<SecretState> {
       log.push(`metadata ${name}`)
+      // The probe's name is looked up before the write check: no such secret unless the script says so.
+      if (name !== REFRESH_SECRET) return { name, exists: name === PROBE && Boolean(script.probeExists), updatedAt: undefined }
       metadataReads.push(name)
-      return (script.metadata ?? (async () => undefined))(name)
+      const found = await (script.metadata ?? (async () => undefined))(name)
+      return found ? { name, exists: true, updatedAt: found.updatedAt } : { name, exists: false, updatedAt: undefined }
+    },
+    async inspect(name: string): Promise<SecretState> {
+      log.push(`inspect ${name}`)
+      inspected.push(name)
+      if (name !== REFRESH_SECRET) return { name, exists: false, updatedAt: undefined }
+      const found = await (script.before ?? script.metadata ?? (async () => undefined))(name)
+      return found ? { name, exists: true, updatedAt: found.updatedAt } : { name, exists: false, updatedAt: undefined }
     }
   }
-  return { store: store as unknown as SecretStore, writes, deleted, metadataReads }
+  const typed: SecretStore = store
+  return { store: typed, writes, deleted, metadataReads, inspected }
 }
 
 interface Options {
@@ -115,6 +145,8 @@ interface Options {
   exchange?: (request: TokenRequest) => Promise<TokenSet>
   jobStartedAt?: Date
   setOutput?: (name: string, value: string) => void
+  runTimes?: () => Promise<RunLookup>
+  storedInThisJob?: string
 }
 
 function setup(options: Options = {}) {
@@ -122,6 +154,7 @@ function setup(options: Options = {}) {
   const infos: string[] = []
   const warnings: string[] = []
   const outputs: Array<[string, string]> = []
+  const exported: Array<[string, string]> = []
   const io: ActionIO = {
     info: (message) => {
       infos.push(message)
@@ -134,6 +167,9 @@ function setup(options: Options = {}) {
       log.push(`output ${name}`)
       if (options.setOutput) options.setOutput(name, value)
       outputs.push([name, value])
+    },
+    exportVariable: (name, value) => {
+      exported.push([name, value])
     }
   }
   const aborts: string[] = []
@@ -151,7 +187,7 @@ function setup(options: Options = {}) {
     return tokens
   }
   const sleeps: number[] = []
-  const { store, writes, deleted, metadataReads } = fakeStore(log, options.store ?? {})
+  const { store, writes, deleted, metadataReads, inspected } = fakeStore(log, options.store ?? {})
   const deps: RotationDeps = {
     io,
     store,
@@ -159,6 +195,8 @@ function setup(options: Options = {}) {
     guard,
     now: () => new Date(NOW.getTime()),
     jobStartedAt: options.jobStartedAt ?? JOB_STARTED,
+    runTimes: options.runTimes ?? (async () => ({ unreadable: 'not in this test' })),
+    storedInThisJob: options.storedInThisJob,
     recheckMs: [1, 1],
     sleep: async (ms) => {
       sleeps.push(ms)
@@ -172,6 +210,7 @@ function setup(options: Options = {}) {
     infos,
     warnings,
     outputs,
+    exported,
     aborts,
     notices,
     guard,
@@ -179,6 +218,7 @@ function setup(options: Options = {}) {
     writes,
     deleted,
     metadataReads,
+    inspected,
     sleeps
   }
 }
@@ -221,11 +261,13 @@ const refused = (name: string): GitHubError =>
 const failingWrite =
   (failing: string[]) =>
   (name: string): Promise<'created' | 'updated'> =>
-    failing.includes(name) ? later(undefined).then(() => Promise.reject(refused(name))) : later<'created' | 'updated'>('updated')
+    failing.includes(name)
+      ? later(undefined).then(() => Promise.reject(refused(name)))
+      : later<'created' | 'updated'>(name === PROBE ? 'created' : 'updated')
 
 describe('rotate: a successful run', () => {
   test('the order of effects: probe, exchange, the new tokens, outputs', async () => {
-    const s = setup({ store: { write: (name) => later(name === ACCESS_SECRET ? 'created' : 'updated') } })
+    const s = setup({ store: { write: (name) => later(name === ACCESS_SECRET || name === PROBE ? 'created' : 'updated') } })
     const report = await rotate(s.settings, s.deps)
 
     // The probe is written before the token is spent.
@@ -233,10 +275,13 @@ describe('rotate: a successful run', () => {
     // The real secrets are written only after the exchange answered.
     assert.ok(index(s.log, 'exchanged') < index(s.log, `write ${REFRESH_SECRET}`))
     assert.ok(index(s.log, 'exchanged') < index(s.log, `write ${ACCESS_SECRET}`))
-    // Outputs come after both writes are done.
+    // Outputs are set the moment the pair arrives, before the writes: a kill during a slow write
+    // leaves them in place.
     const firstOutput = s.log.findIndex((entry) => entry.startsWith('output '))
-    assert.ok(index(s.log, `written ${REFRESH_SECRET}`) < firstOutput)
-    assert.ok(index(s.log, `written ${ACCESS_SECRET}`) < firstOutput)
+    assert.ok(index(s.log, 'exchanged') < firstOutput)
+    assert.ok(firstOutput < index(s.log, `write ${REFRESH_SECRET}`))
+    // The stored token is marked for later steps of this job.
+    assert.deepEqual(s.exported, [[STORED_MARK, tokenMark(NEW_REFRESH)]])
     // The probe is deleted, and the run waits for that deletion.
     assert.deepEqual(s.deleted, [PROBE])
     assert.ok(index(s.log, `delete ${PROBE}`) < index(s.log, `write ${REFRESH_SECRET}`))
@@ -267,7 +312,8 @@ describe('rotate: a successful run', () => {
       accessSecret: 'repository secret AMOCRM_ACCESS_TOKEN of acme/crm-sync',
       issuedAt: NOW,
       expiresAt: new Date('2026-03-11T03:00:12.000Z'),
-      refreshBy: new Date('2026-06-10T03:00:12.345Z'),
+      // 90 days: earlier than 3 calendar months (June 10).
+      refreshBy: new Date('2026-06-08T03:00:12.345Z'),
       accountId: '31234567',
       writeCheck: 'passed',
       refreshStored: 'updated',
@@ -285,8 +331,32 @@ describe('rotate: a successful run', () => {
   })
 
   test('the run waits for the probe deletion before it returns', async () => {
-    const s = setup({ store: { delete: () => later(undefined, 30) } })
-    await rotate(s.settings, s.deps)
+    // Both moments are the test's own promises: no race with a timer.
+    let release: () => void = () => undefined
+    const deletion = new Promise<void>((resolve) => (release = resolve))
+    let stored: () => void = () => undefined
+    const refreshStored = new Promise<void>((resolve) => (stored = resolve))
+    const s = setup({
+      store: {
+        delete: () => deletion,
+        write: async (name) => {
+          if (name === REFRESH_SECRET) stored()
+          return name === PROBE ? 'created' : 'updated'
+        }
+      }
+    })
+    let returned = false
+    const running = rotate(s.settings, s.deps).then((report) => {
+      returned = true
+      return report
+    })
+    await refreshStored
+    // Everything queued after the write has run by the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(returned, false, 'rotate returned before the probe was deleted')
+    release()
+    await running
+    assert.equal(returned, true)
     assert.deepEqual(s.deleted, [PROBE])
     assert.equal(s.log.at(-1), `deleted ${PROBE}`)
   })
@@ -460,20 +530,29 @@ describe('rotate: the critical section', () => {
 })
 
 describe('rotate: the exchange fails', () => {
-  const revoked = (earlierAttemptUnanswered = false): AmoCrmError =>
+  const revoked = (maybeSpent = false): AmoCrmError =>
     new AmoCrmError(
-      'amoCRM refused the refresh token (401 "Token has been revoked"): the refresh token was already used or has expired.',
+      'amoCRM refused the refresh token (401 "Token has been revoked"): the refresh token was already used.',
       'revoked',
-      earlierAttemptUnanswered,
+      maybeSpent,
       401
     )
 
+  /** The refresh secret's updated_at on each look after the spend (the last repeats). */
   const metadataAt =
     (...dates: Array<string | undefined>) =>
-    (name: string): Promise<SecretMetadata | undefined> => {
+    (): Promise<{ updatedAt: Date } | undefined> => {
       const date = dates.length > 1 ? dates.shift() : dates[0]
-      return Promise.resolve(date === undefined ? undefined : { name, updatedAt: new Date(date) })
+      return Promise.resolve(date === undefined ? undefined : { updatedAt: new Date(date) })
     }
+  /** As the pre-spend look found it: written the day before. */
+  const YESTERDAY = { before: () => Promise.resolve({ updatedAt: new Date('2026-03-09T03:00:11Z') }) }
+  /** This run was queued at 03:00:01 and read its secrets then. */
+  const QUEUED = async (): Promise<RunLookup> => ({
+    createdAt: new Date('2026-03-10T03:00:01Z'),
+    runStartedAt: new Date('2026-03-10T03:00:02Z'),
+    attempt: 1
+  })
 
   function assertNothingStored(s: ReturnType<typeof setup>, error: RotationError): void {
     assert.deepEqual(
@@ -487,12 +566,19 @@ describe('rotate: the exchange fails', () => {
     assert.equal(error.report.issuedAt, undefined)
   }
 
+  const BASE = 'amoCRM says the refresh token has been revoked (401 Token has been revoked)'
+  const NEW_CODE =
+    'A new authorization code is needed: take one from the integration\'s Keys and scopes tab and run the workflow manually with it (README: "First run").'
+
   test('revoked, and the secret was updated in the second the job started: another run rotated it', async () => {
-    const s = setup({ exchange: () => Promise.reject(revoked()), store: { metadata: metadataAt('2026-03-10T03:00:05Z') } })
+    const s = setup({
+      exchange: () => Promise.reject(revoked()),
+      store: { ...YESTERDAY, metadata: metadataAt('2026-03-10T03:00:05Z') }
+    })
     const error = await rotationError(s.settings, s.deps)
     assert.equal(
       error.message,
-      'amoCRM says the refresh token has been revoked (401 Token has been revoked), and repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync was updated at 2026-03-10T03:00:05.000Z, after this job read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Add a concurrency group to the workflow (concurrency: { group: amocrm-token, cancel-in-progress: false }) so that runs never overlap.'
+      `${BASE}, and the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync was updated at 2026-03-10T03:00:05.000Z, after this run read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
     )
     assert.deepEqual(s.metadataReads, [REFRESH_SECRET], 'no need to look again')
     assert.deepEqual(s.sleeps, [])
@@ -502,55 +588,79 @@ describe('rotate: the exchange fails', () => {
   test('revoked, and the secret changes only on a later look: another run rotated it', async () => {
     const s = setup({
       exchange: () => Promise.reject(revoked()),
-      store: { metadata: metadataAt('2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z', '2026-03-10T03:00:13Z') }
+      store: { ...YESTERDAY, metadata: metadataAt('2026-03-09T03:00:11Z', '2026-03-09T03:00:11Z', '2026-03-10T03:00:13Z') }
     })
     const error = await rotationError(s.settings, s.deps)
-    assert.match(error.message, /was updated at 2026-03-10T03:00:13\.000Z, after this job read it: another run rotated the token first\./)
+    assert.match(error.message, /was updated at 2026-03-10T03:00:13\.000Z, after this run read it: another run rotated the token first\./)
     assert.deepEqual(s.metadataReads, [REFRESH_SECRET, REFRESH_SECRET, REFRESH_SECRET])
     assert.deepEqual(s.sleeps, [1, 1])
   })
 
-  test('revoked, and the secret is older than the job: a new authorization code is needed, after 1 + recheckMs looks', async () => {
-    // One second before the job's second: not another run.
-    const s = setup({ exchange: () => Promise.reject(revoked()), store: { metadata: metadataAt('2026-03-10T03:00:04Z') } })
+  test('revoked, the run queued after the last update: a new authorization code is needed, after 1 + recheckMs looks', async () => {
+    const s = setup({
+      exchange: () => Promise.reject(revoked()),
+      runTimes: QUEUED,
+      store: { metadata: metadataAt('2026-03-10T03:00:00Z') }
+    })
     const error = await rotationError(s.settings, s.deps)
     assert.equal(
       error.message,
-      'amoCRM says the refresh token has been revoked (401 Token has been revoked) (the secret was last updated 2026-03-10T03:00:04.000Z, before this job started, so no other run rotated it): it was already used, or went unused for 3 months, or the integration was reinstalled. A new authorization code is needed: take one from the integration\'s Keys and scopes tab and run the workflow manually with it (README: "First run").'
+      `${BASE}. It was already used: by another program holding the same token, or the integration was reinstalled. The secret was last updated at 2026-03-10T03:00:00.000Z, before this run was queued (repository and organization secrets are read when a run is queued), so no other run rotated it since. ${NEW_CODE}`
     )
     assert.deepEqual(s.metadataReads, [REFRESH_SECRET, REFRESH_SECRET, REFRESH_SECRET])
     assert.deepEqual(s.sleeps, [1, 1])
     // The looks come after the sleeps they wait for.
     assert.deepEqual(
-      s.log.filter((entry) => entry.startsWith('metadata') || entry.startsWith('sleep')),
+      s.log.filter((entry) => entry === `metadata ${REFRESH_SECRET}` || entry.startsWith('sleep')),
       [`metadata ${REFRESH_SECRET}`, 'sleep 1', `metadata ${REFRESH_SECRET}`, 'sleep 1', `metadata ${REFRESH_SECRET}`]
     )
     assertNothingStored(s, error)
   })
 
-  test('revoked, and the secret cannot be read: a new authorization code is needed, no date', async () => {
-    const s = setup({
-      exchange: () => Promise.reject(revoked()),
-      store: { metadata: () => Promise.reject(new GitHubError('GitHub refused to read it.', 403)) }
-    })
-    const error = await rotationError(s.settings, s.deps)
-    assert.match(error.message, /^amoCRM says the refresh token has been revoked \(401 Token has been revoked\): it was already used/)
-    assert.match(error.message, /A new authorization code is needed/)
-    assert.equal(s.metadataReads.length, 3)
-  })
-
-  test('revoked on a retry after an unanswered attempt: the first attempt probably spent the token', async () => {
-    const s = setup({ exchange: () => Promise.reject(revoked(true)), store: { metadata: metadataAt(undefined) } })
+  test('revoked, and the run cannot tell when it was queued: both outcomes are named, never "no other run" from the job start alone', async () => {
+    // Updated a second before the job started: it may still be after the run was queued.
+    const s = setup({ exchange: () => Promise.reject(revoked()), store: { metadata: metadataAt('2026-03-10T03:00:04Z') } })
     const error = await rotationError(s.settings, s.deps)
     assert.equal(
       error.message,
-      "amoCRM says the refresh token has been revoked (401 Token has been revoked) on a retry: the first attempt got no answer, so it probably reached amoCRM and spent the token, and the new pair it issued was lost on the way. A new authorization code is needed: take one from the integration's Keys and scopes tab and run the workflow manually with it."
+      `${BASE}. The secret was last updated at 2026-03-10T03:00:04.000Z; this run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise a new authorization code is needed — take one from the integration's Keys and scopes tab and run the workflow manually with it (README: "First run").`
+    )
+    assert.doesNotMatch(error.message, /no other run/)
+  })
+
+  test('revoked, and the secret cannot be read: no date is claimed', async () => {
+    const s = setup({
+      exchange: () => Promise.reject(revoked()),
+      runTimes: QUEUED,
+      store: { ...YESTERDAY, metadata: () => Promise.reject(new GitHubError('GitHub refused to read it.', 403)) }
+    })
+    const error = await rotationError(s.settings, s.deps)
+    assert.equal(
+      error.message,
+      `${BASE}. It was already used: by another program holding the same token, or the integration was reinstalled. ${NEW_CODE}`
+    )
+    assert.equal(s.metadataReads.length, 3)
+  })
+
+  test('revoked on a retry after an attempt that may have spent it: the message is true whatever happened first', async () => {
+    const s = setup({
+      exchange: () => Promise.reject(revoked(true)),
+      runTimes: QUEUED,
+      store: { metadata: metadataAt('2026-03-09T03:00:11Z') }
+    })
+    const error = await rotationError(s.settings, s.deps)
+    assert.equal(
+      error.message,
+      `${BASE}. It was met on a retry: an earlier attempt of this run may have reached amoCRM and spent the token (its answer was lost or was a server error), and the pair issued then was lost on the way. The secret was last updated at 2026-03-09T03:00:11.000Z, before this run was queued (repository and organization secrets are read when a run is queued), so no other run rotated it since. ${NEW_CODE}`
     )
     assert.equal(s.metadataReads.length, 3)
   })
 
   test('revoked on a retry, but another run updated the secret: that explanation wins', async () => {
-    const s = setup({ exchange: () => Promise.reject(revoked(true)), store: { metadata: metadataAt('2026-03-10T03:00:06Z') } })
+    const s = setup({
+      exchange: () => Promise.reject(revoked(true)),
+      store: { ...YESTERDAY, metadata: metadataAt('2026-03-10T03:00:06Z') }
+    })
     const error = await rotationError(s.settings, s.deps)
     assert.match(error.message, /another run rotated the token first/)
   })
@@ -621,12 +731,12 @@ describe('rotate: storing the new tokens fails', () => {
     assert.deepEqual(s.deleted, [PROBE])
   })
 
-  test('refresh write fails and the rescue key does not seal: the message says so', async () => {
-    const s = setup({ settings: { rescuePublicKey: 'bm90IGEga2V5' }, store: { write: failingWrite([REFRESH_SECRET]) } })
+  test('a rescue key that cannot seal stops the run before the token is spent', async () => {
+    const s = setup({ settings: { rescuePublicKey: 'bm90IGEga2V5' } })
     const error = await rotationError(s.settings, s.deps)
-    assert.match(error.message, /Sealing the new tokens to 'rescue-public-key' failed too \(.+\): a later step with if: failure\(\)/)
-    assert.equal(error.report.rescueLine, undefined)
-    assert.deepEqual(s.outputs, EXPECTED_OUTPUTS)
+    assert.match(error.message, /^Input 'rescue-public-key' cannot be sealed to .* Nothing was spent\.$/)
+    assert.deepEqual(s.requests, [], 'the token was not spent')
+    assert.deepEqual(s.writes, [], 'nothing was written, not even the probe')
   })
 
   test('both writes fail: the refresh token is rescued, nothing is marked stored', async () => {
@@ -650,5 +760,213 @@ describe('rotate: storing the new tokens fails', () => {
     assert.equal(error.report.rescueLine, undefined)
     assert.deepEqual(s.outputs, EXPECTED_OUTPUTS)
     assert.deepEqual(s.deleted, [PROBE])
+  })
+})
+
+describe('rotate: a stale token is never spent (the queued-run check)', () => {
+  /** The secret was written at 03:00:03, after this run was queued at 03:00:01 (a run ahead in the queue rotated it). */
+  const ROTATED_AFTER_QUEUE = { before: () => Promise.resolve({ updatedAt: new Date('2026-03-10T03:00:03Z') }) }
+  const queued =
+    (attempt = 1): (() => Promise<RunLookup>) =>
+    async () => ({
+      createdAt: new Date('2026-03-10T03:00:01Z'),
+      runStartedAt: new Date('2026-03-10T03:00:04Z'),
+      attempt
+    })
+
+  test('updated after the run was queued: not spent, nothing written, nothing lost', async () => {
+    const s = setup({ runTimes: queued(), store: ROTATED_AFTER_QUEUE })
+    const error = await rotationError(s.settings, s.deps)
+    assert.equal(
+      error.message,
+      'Another run rotated the token after this run read it: the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync was updated at 2026-03-10T03:00:03.000Z, after this run was queued (repository and organization secrets are read when a run is queued) at 2026-03-10T03:00:01.000Z. The refresh token this run holds is already spent, so it was not sent and nothing was stored: nothing is lost — the secret holds the newer token, and the next run uses it. To avoid this, keep the refresh token in an environment secret, which a job reads when it starts (README: "Concurrency").'
+    )
+    assert.deepEqual(s.requests, [], 'not spent')
+    assert.deepEqual(s.writes, [], 'not even the probe')
+  })
+
+  test('the same second as the queue time is not "after": the token is spent', async () => {
+    const s = setup({ runTimes: queued(), store: { before: () => Promise.resolve({ updatedAt: new Date('2026-03-10T03:00:01Z') }) } })
+    await rotate(s.settings, s.deps)
+    assert.equal(s.requests.length, 1)
+  })
+
+  test('a re-run compares with the start of its attempt', async () => {
+    const s = setup({ runTimes: queued(2), store: ROTATED_AFTER_QUEUE })
+    await rotate(s.settings, s.deps)
+    assert.equal(s.requests.length, 1, 'updated before attempt 2 started: this attempt read the newer token')
+    const late = setup({ runTimes: queued(2), store: { before: () => Promise.resolve({ updatedAt: new Date('2026-03-10T03:00:05Z') }) } })
+    assert.match(
+      (await rotationError(late.settings, late.deps)).message,
+      /after attempt 2 of this run started at 2026-03-10T03:00:04\.000Z/
+    )
+  })
+
+  test('an environment secret is compared with the job start (read when the job starts); no run lookup is made', async () => {
+    let looked = false
+    const lookup = async (): Promise<RunLookup> => {
+      looked = true
+      return queued()()
+    }
+    const target: Target = { kind: 'environment', environment: 'production', owner: 'acme', repo: 'crm-sync' }
+    const s = setup({ settings: { target }, runTimes: lookup, store: ROTATED_AFTER_QUEUE })
+    await rotate(s.settings, s.deps)
+    assert.equal(s.requests.length, 1, '03:00:03 is before the job started at 03:00:05')
+    assert.equal(looked, false)
+    const late = setup({
+      settings: { target },
+      runTimes: lookup,
+      store: { before: () => Promise.resolve({ updatedAt: new Date('2026-03-10T03:00:06Z') }) }
+    })
+    assert.match(
+      (await rotationError(late.settings, late.deps)).message,
+      /after this job started \(environment secrets are read when a job starts\)/
+    )
+  })
+
+  test('a token this job stored in an earlier step is not stale, whatever the date', async () => {
+    const s = setup({ runTimes: queued(), store: ROTATED_AFTER_QUEUE, storedInThisJob: tokenMark(OLD_REFRESH) })
+    await rotate(s.settings, s.deps)
+    assert.equal(s.requests.length, 1)
+    assert.ok(s.infos.some((line) => /stored by an earlier step of this job/.test(line)))
+    const other = setup({ runTimes: queued(), store: ROTATED_AFTER_QUEUE, storedInThisJob: tokenMark('another token') })
+    await rotationError(other.settings, other.deps)
+    assert.deepEqual(other.requests, [])
+  })
+
+  test("the run's times unreadable: the check is skipped with a notice, and the run goes on", async () => {
+    const s = setup({
+      runTimes: async () => ({ unreadable: 'GitHub answered 403: the token cannot read this run (actions: read)' }),
+      store: ROTATED_AFTER_QUEUE
+    })
+    await rotate(s.settings, s.deps)
+    assert.equal(s.requests.length, 1)
+    assert.ok(
+      s.infos.some((line) => /could not be read \(GitHub answered 403.*permissions: actions: read/.test(line)),
+      s.infos.join('\n')
+    )
+  })
+
+  test('the first exchange (authorization code) needs no check and makes no run lookup', async () => {
+    let looked = false
+    const s = setup({
+      settings: { grant: { type: 'authorization_code', code: 'def50200-code' } },
+      runTimes: async () => {
+        looked = true
+        return queued()()
+      },
+      store: ROTATED_AFTER_QUEUE
+    })
+    await rotate(s.settings, s.deps)
+    assert.equal(looked, false)
+    assert.equal(s.requests.length, 1)
+  })
+
+  test('the reads run in parallel: the run lookup does not wait for the public key', async () => {
+    const order: string[] = []
+    let keyReady: () => void = () => undefined
+    const key = new Promise<PublicKey>((resolve) => (keyReady = () => resolve({ key_id: 'k', key: 'unused' })))
+    const s = setup({
+      runTimes: async () => {
+        order.push('run lookup')
+        keyReady()
+        return queued()()
+      },
+      store: { publicKey: () => key }
+    })
+    await rotate(s.settings, s.deps)
+    assert.deepEqual(order, ['run lookup'])
+  })
+})
+
+describe('rotate: the probe never touches a secret it did not create', () => {
+  test('a secret with the probe name exists: a run-unique probe is used, the existing one is left alone', async () => {
+    const s = setup({ store: { probeExists: true } })
+    await rotate(s.settings, s.deps)
+    const own = `${PROBE}_42`
+    assert.deepEqual(
+      s.writes.map((w) => w.name),
+      [own, REFRESH_SECRET, ACCESS_SECRET]
+    )
+    assert.deepEqual(s.deleted, [own])
+    assert.ok(s.infos.some((line) => line.includes(`A secret named ${PROBE} already exists`)))
+  })
+
+  test('a probe write that GitHub answers "updated" (it existed after all) is not deleted', async () => {
+    const s = setup({ store: { write: (name) => later(name === PROBE ? 'updated' : 'updated') } })
+    await rotate(s.settings, s.deps)
+    assert.deepEqual(s.deleted, [])
+    assert.ok(s.warnings.some((line) => /already existed when it was written, so it is not deleted/.test(line)))
+  })
+})
+
+describe('rotate: the new pair is safe before it is stored', () => {
+  test('an answer without a refresh token: the access token reaches the outputs and the rescue, the run fails', async () => {
+    const { publicKey, privateKey } = await generateKeyPair()
+    const s = setup({
+      settings: { rescuePublicKey: publicKey },
+      exchange: () => later({ ...TOKENS, refreshToken: '', anomaly: "amoCRM's answer (200) was cut off (x)" })
+    })
+    const error = await rotationError(s.settings, s.deps)
+    assert.match(
+      error.message,
+      /^amoCRM answered without a refresh token \(amoCRM's answer \(200\) was cut off \(x\)\): the old one is spent/
+    )
+    assert.ok(s.outputs.some(([name, value]) => name === 'access-token' && value === NEW_ACCESS))
+    assert.ok(error.report.rescueLine)
+    assert.equal((await openRescue(error.report.rescueLine, publicKey, privateKey)).access_token, NEW_ACCESS)
+    assert.deepEqual(
+      s.writes.map((w) => w.name),
+      [PROBE],
+      'nothing stored over the secret'
+    )
+  })
+
+  test('a pair recovered from a bad answer is stored first, then the warning comes', async () => {
+    const s = setup({ exchange: () => later({ ...TOKENS, anomaly: "amoCRM's answer (200) was not clean JSON" }) })
+    const report = await rotate(s.settings, s.deps)
+    assert.equal(report.refreshStored, 'updated')
+    assert.ok(index(s.log, `written ${REFRESH_SECRET}`) < index(s.log, 'warning'))
+    assert.match(s.warnings[0] ?? '', /was not clean JSON\. They are stored/)
+  })
+
+  test('a signal while the write hangs: the rescue line is printed at once; the deadline gives up the write', async () => {
+    const { publicKey } = await generateKeyPair()
+    let writing: () => void = () => undefined
+    const started = new Promise<void>((resolve) => (writing = resolve))
+    const s = setup({
+      settings: { rescuePublicKey: publicKey, accessTokenSecret: undefined },
+      store: {
+        write: (name) => {
+          if (name !== REFRESH_SECRET) return later('created')
+          writing()
+          // The write hangs until the guard's deadline, like a request aborted by it.
+          return new Promise((_, reject) => s.guard.deadline.addEventListener('abort', () => reject(new GitHubError('aborted', undefined))))
+        }
+      }
+    })
+    // A short budget: the deadline comes 20 ms after the signal.
+    const guard = new CancelGuard(
+      (signal) => s.aborts.push(signal),
+      (message) => s.notices.push(message),
+      { budgetMs: 20, afterTermMs: 10 }
+    )
+    s.guard = guard
+    s.deps.guard = guard
+    guard.install()
+    try {
+      const running = rotationError(s.settings, s.deps)
+      await started
+      process.emit('SIGINT', 'SIGINT')
+      const rescueAt = s.infos.findIndex((line) => line.startsWith('amocrm-rescue:v1:'))
+      assert.ok(rescueAt >= 0, 'the rescue line is printed at the signal, before the write settles')
+      const error = await running
+      assert.match(error.message, /the run was cancelled \(SIGINT\) and the write was not confirmed in the time the runner leaves/)
+      assert.match(error.message, /sealed to 'rescue-public-key' and printed above/)
+      assert.equal(s.infos.filter((line) => line.startsWith('amocrm-rescue:v1:')).length, 1, 'printed once')
+      assert.deepEqual(s.outputs, EXPECTED_OUTPUTS)
+    } finally {
+      guard.uninstall()
+    }
   })
 })

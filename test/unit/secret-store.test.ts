@@ -5,7 +5,14 @@ import { ActionError } from '../../src/errors.js'
 import type { Target } from '../../src/inputs.js'
 import type { RetryPolicy } from '../../src/retry.js'
 import { generateKeyPair, unseal } from '../../src/sealing.js'
-import { GitHubError, requiredPermission, SecretStore } from '../../src/secrets.js'
+import {
+  classifyGitHubError,
+  describeGitHubError,
+  GitHubError,
+  GitHubSecretStore,
+  RATE_LIMIT_FALLBACK_MS,
+  requiredPermission
+} from '../../src/secrets.js'
 
 // ---------------------------------------------------------------------------------------------
 // A fake Octokit: answers are scripted per route ("METHOD /template"), in order; the last answer
@@ -100,7 +107,13 @@ function setup(target: Target, script: Record<string, Step[]>, retry: Partial<Re
     },
     ...retry
   }
-  const store = new SecretStore(target, { octokit, retry: policy, timeoutMs: 5000, onRetry: (message) => retries.push(message) })
+  const store = new GitHubSecretStore(target, {
+    octokit,
+    retry: policy,
+    timeoutMs: 5000,
+    redact: (text: string) => text,
+    onRetry: (message: string) => retries.push(message)
+  })
   return { store, calls, retries, slept }
 }
 
@@ -236,7 +249,7 @@ describe('SecretStore: routes and params per target', () => {
     await rejectsWith(
       store.write(SECRET, VALUE),
       404,
-      "Input 'selected-repositories' names acme/billing, which does not exist or which 'github-token' cannot see."
+      "Input 'selected-repositories' names acme/billing, which does not exist or which 'github-token' cannot see (the token needs read access to every listed repository)."
     )
     assert.equal(calls.filter((c) => c.route === ORG_SECRET('PUT')).length, 0, 'nothing is written when a repository does not resolve')
   })
@@ -333,7 +346,7 @@ describe('SecretStore: write', () => {
 
   const transient: Array<[string, () => Reply, string]> = [
     ['502', () => httpError(502, 'Bad Gateway'), '502: Bad Gateway'],
-    ['no answer', noAnswer, 'no answer: connect ECONNREFUSED'],
+    ['no answer', noAnswer, 'no answer: the connection failed (connect ECONNREFUSED)'],
     ['429', () => httpError(429, 'Too Many Requests', { 'retry-after': '1' }), '429: Too Many Requests'],
     [
       'a secondary rate limit (403)',
@@ -364,9 +377,9 @@ describe('SecretStore: write', () => {
     assert.equal(await store.write(SECRET, VALUE), 'updated')
     assert.equal(calls.length, 6)
     assert.deepEqual(retries, [
-      'GitHub: attempt 1 to read the public key of repository acme/crm-sync failed (no answer: connect ECONNREFUSED); retrying in 0.0 s.',
+      'GitHub: attempt 1 to read the public key of repository acme/crm-sync failed (no answer: the connection failed (connect ECONNREFUSED)); retrying in 0.0 s.',
       'GitHub: attempt 1 to write the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync failed (502: Bad Gateway); retrying in 0.0 s.',
-      'GitHub: attempt 2 to write the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync failed (no answer: connect ECONNREFUSED); retrying in 0.0 s.',
+      'GitHub: attempt 2 to write the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync failed (no answer: the connection failed (connect ECONNREFUSED)); retrying in 0.0 s.',
       'GitHub: attempt 3 to write the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync failed (429: Too Many Requests); retrying in 0.0 s.'
     ])
   })
@@ -398,7 +411,7 @@ describe('SecretStore: write', () => {
     await rejectsWith(
       store.write(SECRET, VALUE),
       undefined,
-      "Could not write the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync: GitHub's API at GITHUB_API_URL did not answer (connect ECONNREFUSED), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again."
+      "Could not write the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync: GitHub's API at GITHUB_API_URL did not answer (the connection failed (connect ECONNREFUSED)), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again."
     )
     assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 4)
   })
@@ -426,7 +439,7 @@ describe('SecretStore: write', () => {
     await assert.rejects(store.write(SECRET, VALUE), (error: unknown) => {
       assert.ok(error instanceof GitHubError)
       assert.equal(error.status, 403)
-      assert.match(error.message, /also after retries/)
+      assert.match(error.message, /also after waiting: GitHub's rate limit for 'github-token' was reached/)
       assert.doesNotMatch(error.message, /lacks the permission/)
       return true
     })
@@ -477,7 +490,7 @@ describe('SecretStore: 404 per kind of target', () => {
     await rejectsWith(
       store.write(SECRET, VALUE),
       403,
-      /^GitHub refused to write the organization secret AMOCRM_REFRESH_TOKEN of acme \(visibility: private\) \(403: Must have admin rights\): 'github-token' lacks the permission — a fine-grained token needs the organization permission "Secrets: Read and write" on acme, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope\./
+      /^GitHub refused to write the organization secret AMOCRM_REFRESH_TOKEN of acme \(visibility: private\) \(403: Must have admin rights\): 'github-token' lacks the permission — a fine-grained token needs the organization permission "Secrets: Read and write" on acme, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope \(and "repo" when a selected repository is private\)\./
     )
   })
 })
@@ -489,13 +502,13 @@ describe('SecretStore: metadata', () => {
         { status: 200, data: { name: SECRET, created_at: '2025-12-01T00:00:00Z', updated_at: '2026-03-10T03:00:12Z' } }
       ]
     })
-    assert.deepEqual(await store.metadata(SECRET), { name: SECRET, updatedAt: new Date('2026-03-10T03:00:12.000Z') })
+    assert.deepEqual(await store.metadata(SECRET), { name: SECRET, exists: true, updatedAt: new Date('2026-03-10T03:00:12.000Z') })
     assert.deepEqual(calls[0]?.params, { owner: 'acme', repo: 'crm-sync', secret_name: SECRET })
   })
 
-  test('404: undefined (no such secret)', async () => {
+  test('404: no such secret', async () => {
     const { store, calls } = setup(REPO, { [REPO_SECRET('GET')]: [httpError(404, 'Not Found')] })
-    assert.equal(await store.metadata(SECRET), undefined)
+    assert.deepEqual(await store.metadata(SECRET), { name: SECRET, exists: false, updatedAt: undefined })
     assert.equal(calls.length, 1)
   })
 
@@ -506,8 +519,8 @@ describe('SecretStore: metadata', () => {
         { status: 200, data: { name: SECRET, updated_at: 'yesterday-ish' } }
       ]
     })
-    assert.deepEqual(await store.metadata(SECRET), { name: SECRET, updatedAt: undefined })
-    assert.deepEqual(await store.metadata(SECRET), { name: SECRET, updatedAt: undefined })
+    assert.deepEqual(await store.metadata(SECRET), { name: SECRET, exists: true, updatedAt: undefined })
+    assert.deepEqual(await store.metadata(SECRET), { name: SECRET, exists: true, updatedAt: undefined })
   })
 
   test('retried after no answer; a 403 fails', async () => {
@@ -560,22 +573,216 @@ describe('SecretStore: describe', () => {
     const deps = {
       octokit,
       retry: { attempts: 1, baseMs: 0, maxWaitMs: 0, isCancelled: () => false, sleep: async () => {} },
-      timeoutMs: 1000
+      timeoutMs: 1000,
+      redact: (text: string) => text
     }
-    assert.equal(new SecretStore(REPO, deps).describe(SECRET), 'repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync')
+    assert.equal(new GitHubSecretStore(REPO, deps).describe(SECRET), 'repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync')
     assert.equal(
-      new SecretStore(ENVIRONMENT, deps).describe(SECRET),
+      new GitHubSecretStore(ENVIRONMENT, deps).describe(SECRET),
       "secret AMOCRM_REFRESH_TOKEN of environment 'production' in acme/crm-sync"
     )
-    assert.equal(new SecretStore(ORG_ALL, deps).describe(SECRET), 'organization secret AMOCRM_REFRESH_TOKEN of acme (visibility: all)')
     assert.equal(
-      new SecretStore(ORG_PRIVATE, deps).describe(SECRET),
+      new GitHubSecretStore(ORG_ALL, deps).describe(SECRET),
+      'organization secret AMOCRM_REFRESH_TOKEN of acme (visibility: all)'
+    )
+    assert.equal(
+      new GitHubSecretStore(ORG_PRIVATE, deps).describe(SECRET),
       'organization secret AMOCRM_REFRESH_TOKEN of acme (visibility: private)'
     )
     assert.equal(
-      new SecretStore(ORG_SELECTED, deps).describe(SECRET),
+      new GitHubSecretStore(ORG_SELECTED, deps).describe(SECRET),
       'organization secret AMOCRM_REFRESH_TOKEN of acme (visibility: selected)'
     )
-    assert.equal(new SecretStore(REPO, deps).target, REPO)
+    assert.equal(new GitHubSecretStore(REPO, deps).target, REPO)
+  })
+})
+
+describe('SecretStore: a write whose outcome is unknown is never repeated over a newer value', () => {
+  const BEFORE = { name: SECRET, exists: true, updatedAt: new Date('2026-03-09T03:00:00Z') }
+
+  test('no answer, and the secret changed since: the attempt landed, nothing is written again', async () => {
+    const { store, calls, retries } = setup(REPO, {
+      [REPO_KEY]: [key],
+      [REPO_SECRET('PUT')]: [noAnswer(), { status: 204 }],
+      [REPO_SECRET('GET')]: [{ status: 200, data: { updated_at: '2026-03-10T03:00:12Z' } }]
+    })
+    assert.equal(await store.write(SECRET, VALUE, BEFORE), 'updated')
+    assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 1)
+    assert.match(retries.at(-1) ?? '', /it landed \(or a newer value came after it\), so it is not written again/)
+  })
+
+  test('a 5xx, and the secret unchanged: written again', async () => {
+    const { store, calls } = setup(REPO, {
+      [REPO_KEY]: [key],
+      [REPO_SECRET('PUT')]: [httpError(502, 'Bad Gateway'), { status: 204 }],
+      [REPO_SECRET('GET')]: [{ status: 200, data: { updated_at: '2026-03-09T03:00:00Z' } }]
+    })
+    assert.equal(await store.write(SECRET, VALUE, BEFORE), 'updated')
+    assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 2)
+  })
+
+  test('a new secret that exists after a lost answer: created, not written again', async () => {
+    const { store, calls } = setup(REPO, {
+      [REPO_KEY]: [key],
+      [REPO_SECRET('PUT')]: [noAnswer(), { status: 204 }],
+      [REPO_SECRET('GET')]: [{ status: 200, data: { updated_at: '2026-03-10T03:00:12Z' } }]
+    })
+    assert.equal(await store.write(SECRET, VALUE, { name: SECRET, exists: false, updatedAt: undefined }), 'created')
+    assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 1)
+  })
+
+  test('the secret cannot be read to check: not written blindly', async () => {
+    const { store, calls } = setup(REPO, {
+      [REPO_KEY]: [key],
+      [REPO_SECRET('PUT')]: [noAnswer(), { status: 204 }],
+      [REPO_SECRET('GET')]: [httpError(403, 'Forbidden')]
+    })
+    await assert.rejects(store.write(SECRET, VALUE, BEFORE), /not written again blindly, so that an old value never goes over a newer one/)
+    assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 1)
+  })
+
+  test('a rate limit is a clear "no": retried without looking', async () => {
+    const { store, calls } = setup(REPO, {
+      [REPO_KEY]: [key],
+      [REPO_SECRET('PUT')]: [httpError(429, 'Too Many Requests', { 'retry-after': '0' }), { status: 204 }]
+    })
+    assert.equal(await store.write(SECRET, VALUE, BEFORE), 'updated')
+    assert.equal(calls.filter((c) => c.route === REPO_SECRET('GET')).length, 0)
+  })
+})
+
+describe('SecretStore: an organization secret keeps its audience', () => {
+  const ORG_KEEP: Target = { kind: 'organization', org: 'acme', visibility: undefined, selectedRepositories: [] }
+  const ORG_SELECTED_KEEP: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: [] }
+  const REPOS = `${ORG_SECRET('GET')}/repositories`
+
+  test('no visibility given: a selected secret is written back selected, with the same repositories (all pages)', async () => {
+    const page = (from: number, count: number) => ({
+      status: 200,
+      data: { total_count: 130, repositories: Array.from({ length: count }, (_, i) => ({ id: from + i })) }
+    })
+    const { store, calls } = setup(ORG_KEEP, {
+      [ORG_KEY]: [key],
+      [ORG_SECRET('GET')]: [{ status: 200, data: { updated_at: '2026-03-09T03:00:00Z', visibility: 'selected' } }],
+      [REPOS]: [page(1000, 100), page(1100, 30)],
+      [ORG_SECRET('PUT')]: [{ status: 204 }]
+    })
+    const before = await store.inspect(SECRET)
+    assert.equal(before.visibility, 'selected')
+    assert.equal(before.selectedIds?.length, 130)
+    await store.write(SECRET, VALUE, before)
+    const put = calls.find((c) => c.route === ORG_SECRET('PUT'))
+    assert.equal(put?.params.visibility, 'selected')
+    assert.deepEqual(put?.params.selected_repository_ids, before.selectedIds)
+    assert.deepEqual(
+      calls.filter((c) => c.route === REPOS).map((c) => c.params.page),
+      [1, 2]
+    )
+  })
+
+  test('no visibility given: an "all" secret stays all; a new secret is private', async () => {
+    const { store, calls } = setup(ORG_KEEP, {
+      [ORG_KEY]: [key],
+      [ORG_SECRET('GET')]: [{ status: 200, data: { updated_at: '2026-03-09T03:00:00Z', visibility: 'all' } }, httpError(404, 'Not Found')],
+      [ORG_SECRET('PUT')]: [{ status: 204 }]
+    })
+    await store.write(SECRET, VALUE, await store.inspect(SECRET))
+    await store.write('OTHER', VALUE, await store.inspect('OTHER'))
+    const puts = calls.filter((c) => c.route === ORG_SECRET('PUT'))
+    assert.deepEqual(
+      puts.map((c) => c.params.visibility),
+      ['all', 'private']
+    )
+  })
+
+  test('visibility: selected without a list, for a secret that does not exist yet: an error before anything is written', async () => {
+    const { store } = setup(ORG_SELECTED_KEEP, { [ORG_KEY]: [key], [ORG_SECRET('GET')]: [httpError(404, 'Not Found')] })
+    await assert.rejects(
+      store.inspect(SECRET),
+      /Input 'selected-repositories' is needed: 'visibility' is selected and the organization secret/
+    )
+  })
+})
+
+describe('SecretStore: selected repositories are looked up safely', () => {
+  test('duplicates collapse, at most LOOKUP_CONCURRENCY at a time, ids in order', async () => {
+    const names = Array.from({ length: 120 }, (_, i) => ({ owner: 'acme', repo: `repo-${i}` }))
+    const target: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: [...names, ...names] }
+    let inFlight = 0
+    let most = 0
+    const { store, calls } = setup(target, {
+      [GET_REPO]: [
+        async (params) => {
+          inFlight += 1
+          most = Math.max(most, inFlight)
+          await new Promise((resolve) => setImmediate(resolve))
+          inFlight -= 1
+          return { status: 200, data: { id: 5000 + Number(String(params.repo).slice(5)), owner: { login: 'acme' } } }
+        }
+      ]
+    })
+    const ids = await store.selectedRepositoryIds()
+    assert.equal(ids.length, 120)
+    assert.equal(ids[0], 5000)
+    assert.equal(ids[119], 5119)
+    assert.equal(calls.length, 120)
+    assert.ok(most <= 8, `${most} lookups at once`)
+  })
+
+  test('a repository that now belongs to another owner (transferred) is refused', async () => {
+    const target: Target = {
+      kind: 'organization',
+      org: 'acme',
+      visibility: 'selected',
+      selectedRepositories: [{ owner: 'acme', repo: 'old-tool' }]
+    }
+    const { store } = setup(target, {
+      [GET_REPO]: [{ status: 200, data: { id: 77, full_name: 'elsewhere/old-tool', owner: { login: 'elsewhere' } } }]
+    })
+    await assert.rejects(
+      store.selectedRepositoryIds(),
+      /names acme\/old-tool, which is now elsewhere\/old-tool \(it was transferred or renamed\)/
+    )
+  })
+})
+
+describe('GitHub errors: rate limits and redirects', () => {
+  const limited = (status: number, headers: Record<string, string>, message = 'API rate limit exceeded') =>
+    Object.assign(new Error(message), { status, response: { status, headers, data: { message } } })
+
+  test('retry-after, then x-ratelimit-reset, then a minute; 403 and 429 alike', () => {
+    const now = Date.parse('2026-03-10T03:00:00Z')
+    assert.deepEqual(classifyGitHubError(limited(429, { 'retry-after': '7' }), now), { retry: true, afterMs: 7000 })
+    assert.deepEqual(
+      classifyGitHubError(limited(429, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 30) }), now),
+      { retry: true, afterMs: 31_000 }
+    )
+    assert.deepEqual(classifyGitHubError(limited(429, {}), now), { retry: true, afterMs: RATE_LIMIT_FALLBACK_MS })
+    assert.deepEqual(classifyGitHubError(limited(403, {}, 'You have exceeded a secondary rate limit'), now), {
+      retry: true,
+      afterMs: 60_000
+    })
+    assert.deepEqual(classifyGitHubError(limited(403, {}, 'Resource not accessible by integration'), now), { retry: false })
+  })
+
+  test('a redirect to another origin says what happened, not "invalid token"', () => {
+    const error = Object.assign(new Error('Requires authentication'), {
+      status: 401,
+      request: { url: 'https://api.github.com/repos/acme/x' },
+      response: { status: 401, url: 'https://elsewhere.example/repos/acme/x', headers: {}, data: { message: 'Requires authentication' } }
+    })
+    const message = describeGitHubError(error, 'read repository acme/x', REPO)
+    assert.match(message, /redirected from https:\/\/api\.github\.com to https:\/\/elsewhere\.example/)
+    assert.doesNotMatch(message, /invalid, expired or revoked/)
+  })
+
+  test('server text in a GitHub error is made inert', () => {
+    const error = Object.assign(new Error('x'), {
+      status: 422,
+      response: { status: 422, headers: {}, data: { message: 'bad ##[stop-commands]abc ::add-mask::y' } }
+    })
+    const message = describeGitHubError(error, 'write the secret', REPO)
+    assert.ok(!message.includes('##['), message)
+    assert.ok(!message.includes('::'), message)
   })
 })

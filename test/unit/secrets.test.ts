@@ -101,7 +101,16 @@ describe('targetName / requiredPermission', () => {
     )
     assert.equal(
       requiredPermission(ORG),
-      'a fine-grained token needs the organization permission "Secrets: Read and write" on acme, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope'
+      `a fine-grained token needs the organization permission "Secrets: Read and write" on acme${ORG.kind === 'organization' && ORG.selectedRepositories.length > 0 ? " and read access (Metadata) to every repository in 'selected-repositories'" : ''}, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope (and "repo" when a selected repository is private)`
+    )
+    assert.match(
+      requiredPermission({
+        kind: 'organization',
+        org: 'acme',
+        visibility: 'selected',
+        selectedRepositories: [{ owner: 'acme', repo: 'x' }]
+      }),
+      /and read access \(Metadata\) to every repository in 'selected-repositories'/
     )
   })
 })
@@ -155,22 +164,24 @@ describe('describeGitHubError', () => {
     )
   })
 
-  test('5xx and 429 after retries', () => {
+  test('5xx after retries is "down"; a 429 is a rate limit, never "down or unreachable"', () => {
     assert.equal(
       describeGitHubError(httpError(503, 'Service Unavailable'), 'write the secret', REPO),
       'GitHub refused to write the secret (503: Service Unavailable), also after retries: the GitHub API may be down or unreachable from this runner; try again later.'
     )
-    assert.match(describeGitHubError(httpError(429, 'Too Many Requests'), 'write the secret', REPO), /also after retries/)
+    const limited = describeGitHubError(httpError(429, 'Too Many Requests'), 'write the secret', REPO)
+    assert.match(limited, /also after waiting: GitHub's rate limit for 'github-token' was reached/)
+    assert.doesNotMatch(limited, /down or unreachable/)
   })
 
   test('no answer names the API address', () => {
     assert.equal(
       describeGitHubError(noAnswer('connect ETIMEDOUT'), 'read the public key', REPO),
-      "Could not read the public key: GitHub's API at https://ghe.example.com did not answer (connect ETIMEDOUT), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again."
+      "Could not read the public key: GitHub's API at https://ghe.example.com did not answer (the connection failed (connect ETIMEDOUT)), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again."
     )
     assert.match(
       describeGitHubError(new TypeError('fetch failed'), 'read the public key', REPO),
-      /GitHub's API at GITHUB_API_URL did not answer \(fetch failed\)/
+      /GitHub's API at GITHUB_API_URL did not answer \(the connection failed \(fetch failed\)\)/
     )
   })
 

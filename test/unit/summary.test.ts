@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { sealRescue } from '../../src/rescue.js'
 import type { RotationReport } from '../../src/rotate.js'
 import { generateKeyPair } from '../../src/sealing.js'
-import { renderEarlyFailure, renderSummary } from '../../src/summary.js'
+import { inertBlock, renderEarlyFailure, renderSummary } from '../../src/summary.js'
 
 const ACCESS =
   'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhY2NvdW50X2lkIjozMTIzNDU2NywiZXhwIjoxNzczMjk4MDAwfQ.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl'
@@ -57,7 +57,7 @@ describe('renderSummary', () => {
         '| Refresh token | repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync (updated) |',
         '| Access token | step outputs only (set access-token-secret to store it) |',
         '| Access token expires | 2026-03-11 03:00 UTC |',
-        '| Refresh again before | 2026-06-10 (amoCRM revokes a refresh token unused for 3 months) |',
+        '| Refresh again before | 2026-06-10 (amoCRM lets a refresh token expire after 3 months unused; this is the earlier of 90 days and 3 calendar months) |',
         '| API | https://mycompany.amocrm.ru/api/v4 |',
         ''
       ].join('\n')
@@ -104,7 +104,7 @@ describe('renderSummary', () => {
     const md = renderSummary(report({ refreshStored: undefined, rescueLine, failure }), { cancelled: undefined })
     const lines = md.split('\n')
     assert.equal(lines[0], '## amoCRM token rotation failed')
-    assert.ok(lines.includes(`**${failure}**`))
+    assert.ok(md.includes(`\`\`\`text\n${failure}\n\`\`\``), 'the failure is shown as a code block')
     const at = lines.indexOf(rescueLine)
     assert.ok(at > 0, 'the rescue line is on a line of its own')
     assert.equal(lines[at - 1], '```')
@@ -186,7 +186,19 @@ describe('renderEarlyFailure', () => {
   test('says that nothing was sent', () => {
     assert.equal(
       renderEarlyFailure("Input 'subdomain' is required."),
-      "## amoCRM token rotation failed\n\n**Input 'subdomain' is required.**\n\nNothing was sent: the token was not spent and no secret changed.\n"
+      "## amoCRM token rotation failed\n\n```text\nInput 'subdomain' is required.\n```\n\nNothing was sent: the token was not spent and no secret changed.\n"
     )
+  })
+})
+
+describe('server text in the summary is inert', () => {
+  test('a failure quoting a hostile answer cannot plant a link, an image or break out of its block', () => {
+    const hostile =
+      'amoCRM refused (400 ```\n[Re-authorize here](https://evil.example) ![x](https://evil.example/p.png) <a href="https://evil.example">x</a>)'
+    const block = inertBlock(hostile)
+    const fence = block.split('\n')[0] ?? ''
+    assert.match(fence, /^````+text$/, 'the fence is longer than any run of backticks inside')
+    assert.ok(block.endsWith(`\n${fence.replace('text', '')}`))
+    assert.equal(block.split('\n').filter((line) => line.startsWith(fence.replace('text', ''))).length, 2)
   })
 })

@@ -1,0 +1,46 @@
+/**
+ * This workflow run's times, for the queued-run check: repository and organization secrets are
+ * read when a run is queued (`created_at`), so a secret updated after that was not in this run's
+ * hands. Read with `actions-token` (`actions: read`); one request, no retries: when it fails, the
+ * check is skipped and the run goes on as before.
+ */
+import type { Octokit } from '@octokit/rest'
+import type { RunRef } from './inputs.js'
+
+export interface RunTimes {
+  /** When the run was queued. */
+  createdAt: Date
+  /** When this attempt started. */
+  runStartedAt: Date | undefined
+  attempt: number
+}
+
+export type RunLookup = RunTimes | { unreadable: string }
+
+const date = (value: unknown): Date | undefined => {
+  const d = typeof value === 'string' ? new Date(value) : undefined
+  return d && !Number.isNaN(d.getTime()) ? d : undefined
+}
+
+export async function readRunTimes(octokit: Octokit | undefined, run: RunRef | undefined, timeoutMs: number): Promise<RunLookup> {
+  if (!run) return { unreadable: 'GITHUB_RUN_ID or GITHUB_REPOSITORY is not set' }
+  if (!octokit) return { unreadable: "'actions-token' is empty" }
+  try {
+    const { data } = await octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', {
+      owner: run.owner,
+      repo: run.repo,
+      run_id: Number(run.runId),
+      request: { signal: AbortSignal.timeout(timeoutMs) }
+    })
+    const body = data as { created_at?: unknown; run_started_at?: unknown; run_attempt?: unknown }
+    const createdAt = date(body.created_at)
+    if (!createdAt) return { unreadable: 'the answer had no created_at' }
+    const attempt = typeof body.run_attempt === 'number' && body.run_attempt > 0 ? body.run_attempt : run.attempt
+    return { createdAt, runStartedAt: date(body.run_started_at), attempt }
+  } catch (error) {
+    const status = (error as { status?: unknown } | null)?.status
+    // Server text is never quoted here: the status says enough.
+    if (status === 403 || status === 404) return { unreadable: `GitHub answered ${status}: the token cannot read this run (actions: read)` }
+    return { unreadable: typeof status === 'number' && status !== 500 ? `GitHub answered ${status}` : 'no answer' }
+  }
+}
