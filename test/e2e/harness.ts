@@ -4,10 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
-import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
+import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
 import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
 
 export const REPO = { repo: 'acme/crm-sync' } as const
+
+let runSeq = 0
 
 export interface Run extends ActionRun {
   /** Requests to amoCRM's token endpoint during this run. */
@@ -22,25 +24,35 @@ export interface Sandbox {
   /** Inputs of a scheduled refresh with the current refresh token (a first exchange with `code`). */
   inputs(extra?: Record<string, string>): Record<string, string>
   env(extra?: Record<string, string>): Record<string, string>
-  /** Runs the action and asserts that no secret it knows of was printed. */
-  run(inputs: Record<string, string>, options?: Omit<RunOptions, 'inputs'>): Promise<Run>
-  /** Seeds a valid refresh token in amoCRM and in the repository secret, as after a first run. */
+  /**
+   * Runs the action and asserts that no secret it knows of was printed. The run is registered with
+   * the GitHub stand-in as queued now (GitHub's clock), or at `queuedAt`; `queuedAt: null` leaves it
+   * unknown there (the run's times cannot be read).
+   */
+  run(inputs: Record<string, string>, options?: Omit<RunOptions, 'inputs'> & { queuedAt?: number | null }): Promise<Run>
+  /** Seeds a valid refresh token in amoCRM and in the repository secret (written an hour ago), as after a first run. */
   seed(): string
+  /** GitHub's clock (the stand-in's `now`). */
+  ghNow(): number
   close(): Promise<void>
 }
 
 export async function sandbox(options: { amo?: AmoCrmOptions; gh?: GitHubOptions } = {}): Promise<Sandbox> {
   const amo = await startAmoCrm(options.amo)
   const gh = await startGitHub(options.gh)
-  const known = new Set<string>([amo.clientSecret, DEMO_GITHUB_TOKEN])
+  const ghNow = options.gh?.now ?? Date.now
+  const known = new Set<string>([amo.clientSecret, DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN])
   const box: Sandbox = {
     amo,
     gh,
     inputs: (extra = {}) => standInInputs(amo, { 'refresh-token': amo.currentRefreshToken() ?? '', ...extra }),
     env: (extra = {}) => ({ GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', ...extra }),
-    async run(inputs, runOptions = {}) {
+    async run(inputs, { queuedAt, ...runOptions } = {}) {
       const [tokenBefore, githubBefore] = [tokenRequests(amo), gh.requests.length]
-      const run = await runAction({ ...runOptions, inputs, env: box.env(runOptions.env) })
+      runSeq += 1
+      const runId = String(8_000_000 + runSeq)
+      if (queuedAt !== null) gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? ghNow() })
+      const run = await runAction({ ...runOptions, inputs, env: box.env({ GITHUB_RUN_ID: runId, ...runOptions.env }) })
       for (const value of [inputs['client-secret'], inputs['authorization-code'], inputs['refresh-token'], inputs['github-token']]) {
         if (value) known.add(value)
       }
@@ -54,10 +66,11 @@ export async function sandbox(options: { amo?: AmoCrmOptions; gh?: GitHubOptions
     seed() {
       const token = `def50200${'ab'.repeat(300)}${Math.random().toString(16).slice(2)}`
       amo.setRefreshToken(token)
-      gh.setSecret(REPO, 'AMOCRM_REFRESH_TOKEN', token)
+      gh.setSecret(REPO, 'AMOCRM_REFRESH_TOKEN', token, undefined, ghNow() - 3600_000)
       known.add(token)
       return token
     },
+    ghNow,
     async close() {
       await Promise.all([amo.close(), gh.close()])
     }
