@@ -399,7 +399,9 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
   // Store the new refresh token (and the access token when asked), in parallel.
   const [refreshResult, accessResult] = await Promise.allSettled([
     store.write(settings.refreshTokenSecret, tokens.refreshToken, before.refresh),
-    settings.accessTokenSecret ? store.write(settings.accessTokenSecret, tokens.accessToken, before.access) : Promise.resolve(undefined)
+    settings.accessTokenSecret && tokens.accessToken
+      ? store.write(settings.accessTokenSecret, tokens.accessToken, before.access)
+      : Promise.resolve(undefined)
   ])
   stored = refreshResult.status === 'fulfilled'
   stopListening()
@@ -424,6 +426,12 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     )
   await probeDeleted
 
+  if (!tokens.accessToken) {
+    fail(
+      report,
+      `amoCRM answered without an access token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the new refresh token is safe in the ${report.refreshSecret}, so the next run gets a new pair; until then there is no access token${settings.accessTokenSecret ? ` (the ${report.accessSecret} was left as it was)` : ''}.`
+    )
+  }
   if (accessResult.status === 'rejected') {
     fail(
       report,
