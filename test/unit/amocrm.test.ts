@@ -598,3 +598,42 @@ describe('exchangeToken: retries', () => {
     }
   })
 })
+
+describe('exchangeToken: odd answers', () => {
+  test('a body over the bound is not read past it, and no more than that is kept', async () => {
+    const big = new Response(
+      new ReadableStream({
+        pull(controller) {
+          controller.enqueue(new Uint8Array(256 * 1024).fill(0x78))
+        }
+      }),
+      { status: 400, headers: { 'content-type': 'text/plain' } }
+    )
+    const { deps } = setup([big])
+    const error = await rejection(exchangeToken(request(), deps))
+    assert.match(error.message, /the server answered 400 \("x+…"\)/)
+  })
+
+  test('a 401 that is not JSON names the three inputs', async () => {
+    const { deps } = setup([new Response('Unauthorized', { status: 401, headers: { 'content-type': 'text/plain' } })])
+    const error = await rejection(exchangeToken(request(), deps))
+    assert.equal(
+      error.message,
+      "amoCRM refused the refresh token (401 \"Unauthorized\"): check 'client-id', 'client-secret' and 'redirect-uri'."
+    )
+  })
+
+  test('a redirect whose Location is not a URL', async () => {
+    const { deps } = setup([new Response(null, { status: 302, headers: { location: 'http://[::1' } })])
+    const error = await rejection(exchangeToken(request(), deps))
+    assert.match(error.message, /^amoCRM answered with a redirect \(302\), which is not followed/)
+  })
+
+  test('a field with a broken escape is no value; the rest is still read', async () => {
+    const body = `junk {"access_token":"${ACCESS}","refresh_token":"${REFRESH}","token_type":"\\u12"}`
+    const { deps } = setup([new Response(body, { status: 200 })])
+    const tokens = await exchangeToken(request(), deps)
+    assert.equal(tokens.refreshToken, REFRESH)
+    assert.equal(tokens.tokenType, 'Bearer')
+  })
+})

@@ -1,6 +1,15 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ActionError, errorMessage, excerpt, inert, InputError, SecretRegistry, SERVER_TEXT_MAX } from '../../src/errors.js'
+import {
+  ActionError,
+  errorMessage,
+  excerpt,
+  inert,
+  inertOldCommands,
+  InputError,
+  SecretRegistry,
+  SERVER_TEXT_MAX
+} from '../../src/errors.js'
 
 const same = (text: string): string => text
 
@@ -124,6 +133,8 @@ describe('excerpt of hostile text', () => {
     assert.ok(!out.includes('::'), out)
     assert.equal(out.replace(/\u200b/g, ''), 'error ##[stop-commands]abc then ::add-mask::x and :::')
     assert.equal(inert('a ##[warning]b'), 'a ##\u200b[warning]b')
+    // The action's own lines keep their '::' (an address such as [::1]), never an old-syntax command.
+    assert.equal(inertOldCommands('http://[::1]/ ##[error]x'), 'http://[::1]/ ##\u200b[error]x')
   })
 
   test('a huge body is bounded before any pattern runs over it (no quadratic time)', () => {

@@ -970,3 +970,19 @@ describe('rotate: the new pair is safe before it is stored', () => {
     }
   })
 })
+
+describe('rotate: an answer without an access token', () => {
+  test('the refresh token is stored, no empty value goes to the access-token secret, and the run fails saying so', async () => {
+    const s = setup({ exchange: () => later({ ...TOKENS, accessToken: '' }) })
+    const error = await rotationError(s.settings, s.deps)
+    assert.equal(
+      error.message,
+      'amoCRM answered without an access token: the new refresh token is safe in the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync, so the next run gets a new pair; until then there is no access token (the repository secret AMOCRM_ACCESS_TOKEN of acme/crm-sync was left as it was).'
+    )
+    assert.deepEqual(
+      s.writes.map((w) => w.name),
+      [PROBE, REFRESH_SECRET]
+    )
+    assert.equal(error.report.refreshStored, 'updated')
+  })
+})

@@ -786,3 +786,28 @@ describe('GitHub errors: rate limits and redirects', () => {
     assert.ok(!message.includes('::'), message)
   })
 })
+
+describe('SecretStore: odd answers while checking a write', () => {
+  test('GitHub does not say when the secret was updated: not written again, and said why', async () => {
+    const { store, calls } = setup(REPO, {
+      [REPO_KEY]: [key],
+      [REPO_SECRET('PUT')]: [noAnswer(), { status: 204 }],
+      [REPO_SECRET('GET')]: [{ status: 200, data: { name: SECRET } }]
+    })
+    await assert.rejects(
+      store.write(SECRET, VALUE, { name: SECRET, exists: true, updatedAt: new Date('2026-03-09T03:00:00Z') }),
+      /GitHub did not say when the secret was last updated/
+    )
+    assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 1)
+  })
+
+  test('an error body that is plain text is quoted (inert), and a request URL that is no URL is named GITHUB_API_URL', () => {
+    const error = Object.assign(new Error('x'), {
+      status: 418,
+      request: { url: 'not a url' },
+      response: { status: 418, url: 'also not', headers: {}, data: 'teapot ##[warning]x' }
+    })
+    const message = describeGitHubError(error, 'write the secret', REPO)
+    assert.match(message, /^GitHub refused to write the secret \(418: teapot ##\u200b\[warning\]x\)\.$/)
+  })
+})
