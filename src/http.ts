@@ -22,14 +22,17 @@ export function fetchFor(baseUrl: string): Fetch {
 export function networkReason(error: unknown): string {
   if (!(error instanceof Error)) return 'the connection failed'
   if (error.name === 'TimeoutError' || error.name === 'AbortError') return 'no answer within the time limit'
-  const cause = (error as { cause?: unknown }).cause
-  const text = `${error.message} ${cause instanceof Error ? cause.message : ''}`
-  if (/\b407\b/.test(text)) {
+  // undici nests the reason: fetch failed ← "Request was cancelled." ← "Proxy response (407) …".
+  const chain: Error[] = []
+  for (let e: unknown = error; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown }).cause) chain.push(e)
+  const text = chain.map((e) => e.message).join(' ← ')
+  if (/\b407\b|Proxy Authentication Required/i.test(text)) {
     return 'the proxy asked for authentication (407 Proxy Authentication Required): put the credentials in HTTPS_PROXY (http://user:password@proxy:port)'
   }
   const proxy = /Proxy response \((\d{3})\)/.exec(text)
   if (proxy) return `the proxy refused the connection (${proxy[1]}): check HTTPS_PROXY and NO_PROXY`
-  const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : ''
-  const detail = code || (cause instanceof Error ? cause.message : error.message)
+  // The innermost error with a code says most (ECONNREFUSED, ENOTFOUND, …); else its message.
+  const coded = [...chain].reverse().find((e) => typeof (e as { code?: unknown }).code === 'string')
+  const detail = coded ? String((coded as unknown as { code: string }).code) : (chain.at(-1)?.message ?? error.message)
   return `the connection failed (${detail.slice(0, 120)})`
 }

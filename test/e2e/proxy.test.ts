@@ -108,4 +108,26 @@ describe('through an HTTP proxy', () => {
     assert.equal(run.tokenRequests, 0)
     assert.ok(!tunnels.some((t) => t.startsWith('api.github.test')), `no GitHub tunnel: ${tunnels.join(', ')}`)
   })
+
+  test('a proxy that asks for credentials (407) is named as such, and nothing is spent', async () => {
+    box.seed()
+    const locked = createServer((_req, res) => res.writeHead(405).end())
+    locked.on('connect', (_req, client) => {
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\n\r\n')
+    })
+    await new Promise<void>((resolve) => locked.listen(0, '127.0.0.1', resolve))
+    try {
+      const proxyUrl = `http://127.0.0.1:${portOf(locked)}`
+      const run = await box.run(box.inputs({ 'base-url': `https://demo.amocrm.test:${portOf(tls)}` }), {
+        env: env({ HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl })
+      })
+      const message = failure(run)
+      assert.match(message, /the proxy asked for authentication \(407 Proxy Authentication Required\): put the credentials in HTTPS_PROXY/)
+      assert.doesNotMatch(message, /cancelled/i)
+      assert.equal(run.tokenRequests, 0)
+    } finally {
+      locked.closeAllConnections()
+      await new Promise((r) => locked.close(r))
+    }
+  })
 })

@@ -16,6 +16,15 @@ describe('networkReason', () => {
     assert.doesNotMatch(reason, /cancelled/i)
   })
 
+  test('the chain undici really throws for a 407 ("Request was cancelled." around the proxy response)', () => {
+    const undici = failed(
+      Object.assign(new Error('Request was cancelled.', { cause: new Error('Proxy response (407) !== 200 when HTTP Tunneling') }), {
+        code: 0
+      })
+    )
+    assert.match(networkReason(undici), /^the proxy asked for authentication \(407/)
+  })
+
   test('a proxy that refuses the tunnel with another status', () => {
     assert.equal(
       networkReason(failed(new Error('Proxy response (403) !== 200 when HTTP Tunneling'))),
