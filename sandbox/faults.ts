@@ -4,9 +4,13 @@
  * Emulates: the ways a real network path to amoCRM or GitHub misbehaves as seen by a client —
  * an intermediary answering instead of the service (nginx 429/502/503 HTML pages, JSON errors),
  * a connection reset before the request reached the service, a response lost after the service
- * already acted on the request (the dangerous case for single-use refresh tokens), and slowness.
+ * already acted on the request (the dangerous case for single-use refresh tokens), slowness,
+ * malformed 2xx bodies (`transform`: trailing junk, a PHP notice before the JSON, null fields),
+ * bodies cut off mid-way (`cut`: the full Content-Length announced, fewer bytes sent, then the
+ * connection closed) and answers held until a test releases them or drops them (`hold`: e.g. a
+ * secret write that landed but whose answer arrives only after another run, or never).
  *
- * Deliberately not emulated: partial/truncated bodies, slow-drip bodies, TLS errors, DNS
+ * Deliberately not emulated: slow-drip bodies (a body trickling in over time), TLS errors, DNS
  * failures, HTTP/2. Faults are decided per request, after its body has been read, so a hook can
  * look at the method, path and parsed body.
  *
@@ -33,6 +37,26 @@ export type Fault =
   | { kind: 'lost-response' }
   /** Process normally, answer after `ms` (on top of the server's `latencyMs`). */
   | { kind: 'delay'; ms: number }
+  /**
+   * Process the request (state changes), then answer with the handler's status and headers but
+   * `body(original)` as the body (Content-Length recomputed; Content-Type replaced by `contentType`
+   * when given). Answers without a body (204, 304, 1xx) go out unchanged.
+   */
+  | { kind: 'transform'; body: (original: string) => string; contentType?: string }
+  /**
+   * Process the request (state changes), then send the status and headers with the FULL
+   * Content-Length, only the first `bytes` bytes of the body, and destroy the socket: a body cut
+   * off mid-way. `bytes` ≥ the body's length sends it all before closing.
+   */
+  | { kind: 'cut'; bytes: number }
+  /**
+   * Process the request now (`process`, default true: state changes at once), then hold the answer
+   * until `until` settles: 'answer' → send the handler's answer (with `process: false`, the
+   * handler runs only now); 'reset' (or a rejection) → destroy the socket without answering (with
+   * `process: false`, the request never reaches the handler). The server's `close()` destroys
+   * held sockets; a promise that never settles holds nothing else.
+   */
+  | { kind: 'hold'; until: Promise<'answer' | 'reset'>; process?: boolean }
 
 export interface RequestInfo {
   method: string

@@ -10,9 +10,17 @@
  *   reset         → wait latencyMs, TCP RST (handler not called)
  *   lost-response → call the handler (state changes), wait latencyMs, destroy the socket
  *   delay         → call the handler, wait latencyMs + ms, answer
+ *   transform     → call the handler, wait latencyMs, answer with the transformed body
+ *   cut           → call the handler, wait latencyMs, send headers (full Content-Length) and the
+ *                   first `bytes` bytes of the body, destroy the socket
+ *   hold          → call the handler (unless process: false), wait for `until`; 'answer' → (call
+ *                   the handler if not yet,) wait latencyMs, answer; 'reset' → destroy the socket
  *   none          → call the handler, wait latencyMs, answer
  * Handlers are synchronous, so every state change of one request is atomic.
- * `close()` clears pending latency timers and destroys every connection: nothing is left behind.
+ * `maxInFlight`: the most requests in flight at once (from the request's arrival to its answer
+ * sent or its socket destroyed) since the start or the last `resetMaxInFlight()`.
+ * `close()` clears pending latency timers and destroys every connection (held ones included):
+ * nothing is left behind, and a held request released after close() does nothing.
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -53,6 +61,12 @@ export interface Core extends Tunable {
   readonly host: string
   readonly port: number
   readonly requests: RequestInfo[]
+  /** Requests being handled now (received, not yet answered or dropped). */
+  readonly inFlight: number
+  /** The highest `inFlight` since the start or the last `resetMaxInFlight()`. */
+  readonly maxInFlight: number
+  /** Restarts `maxInFlight` from the requests in flight now. */
+  resetMaxInFlight(): void
   close(): Promise<void>
 }
 
@@ -117,6 +131,30 @@ function faultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
   return { status: fault.status, headers: { Server: 'nginx', 'Content-Type': contentType, ...fault.headers }, body }
 }
 
+const hasNoBody = (status: number) => status === 204 || status === 304 || status < 200
+
+function transformed(reply: Reply, fault: Extract<Fault, { kind: 'transform' }>): Reply {
+  if (hasNoBody(reply.status)) return reply
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(reply.headers ?? {})) {
+    if (fault.contentType === undefined || name.toLowerCase() !== 'content-type') headers[name] = value
+  }
+  if (fault.contentType !== undefined) headers['Content-Type'] = fault.contentType
+  return { status: reply.status, headers, body: fault.body(reply.body ?? '') }
+}
+
+/** Headers with the full Content-Length, the first `bytes` bytes of the body, then the socket destroyed. */
+function sendCut(req: IncomingMessage, res: ServerResponse, reply: Reply, bytes: number): void {
+  if (res.destroyed || res.writableEnded) return
+  const body = hasNoBody(reply.status) ? Buffer.alloc(0) : Buffer.from(reply.body ?? '', 'utf8')
+  const headers: Record<string, string> = { ...reply.headers }
+  if (!hasNoBody(reply.status)) headers['Content-Length'] = String(body.length)
+  res.writeHead(reply.status, headers)
+  const part = body.subarray(0, Math.max(0, Math.min(Math.floor(bytes), body.length)))
+  if (part.length === 0) res.flushHeaders()
+  res.write(part, () => req.socket.destroy())
+}
+
 function send(res: ServerResponse, reply: Reply): void {
   if (res.destroyed || res.writableEnded) return
   const headers: Record<string, string> = { ...reply.headers }
@@ -142,6 +180,9 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
     latencyMs: options.latencyMs ?? 0
   }
   let closing: Promise<void> | undefined
+  let closed = false
+  let inFlight = 0
+  let maxInFlight = 0
 
   const wait = (ms: number): Promise<void> => {
     if (!(ms > 0)) return Promise.resolve()
@@ -191,16 +232,54 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
       return
     }
 
-    let reply: Reply
-    try {
-      reply = handler({ info, url, invalidJson: parsed.invalidJson, tooLarge })
-    } catch (error) {
-      reply = { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: `sandbox handler error: ${String(error)}` }
+    const runHandler = (): Reply => {
+      try {
+        return handler({ info, url, invalidJson: parsed.invalidJson, tooLarge })
+      } catch (error) {
+        return { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: `sandbox handler error: ${String(error)}` }
+      }
     }
+
+    if (fault?.kind === 'hold') {
+      let held = fault.process === false ? undefined : runHandler()
+      let outcome: unknown
+      try {
+        outcome = await fault.until
+      } catch {
+        outcome = 'reset'
+      }
+      if (closed) return
+      if (outcome !== 'answer') {
+        req.socket.destroy()
+        return
+      }
+      held ??= runHandler()
+      await wait(state.latencyMs)
+      send(res, held)
+      return
+    }
+
+    let reply = runHandler()
 
     if (fault?.kind === 'lost-response') {
       await wait(state.latencyMs)
       req.socket.destroy()
+      return
+    }
+    if (fault?.kind === 'transform') {
+      try {
+        reply = transformed(reply, fault)
+      } catch (error) {
+        reply = {
+          status: 500,
+          headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+          body: `sandbox: transform threw: ${String(error)}`
+        }
+      }
+    }
+    if (fault?.kind === 'cut') {
+      await wait(state.latencyMs)
+      sendCut(req, res, reply, fault.bytes)
       return
     }
     await wait(state.latencyMs + (fault?.kind === 'delay' ? Math.max(0, fault.ms) : 0))
@@ -208,6 +287,12 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
   }
 
   const server = createServer((req, res) => {
+    inFlight += 1
+    maxInFlight = Math.max(maxInFlight, inFlight)
+    // 'close': the answer was sent, or the connection went away (destroyed, reset, closed by the client).
+    res.once('close', () => {
+      inFlight -= 1
+    })
     const chunks: Buffer[] = []
     let size = 0
     let tooLarge = false
@@ -239,7 +324,17 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
       host: `127.0.0.1:${port}`,
       port,
       requests,
+      get inFlight() {
+        return inFlight
+      },
+      get maxInFlight() {
+        return maxInFlight
+      },
+      resetMaxInFlight() {
+        maxInFlight = inFlight
+      },
       close() {
+        closed = true
         closing ??= new Promise<void>((resolve, reject) => {
           for (const timer of timers) clearTimeout(timer)
           timers.clear()
