@@ -4,13 +4,21 @@
  *
  * Emulates:
  * - Token authentication (`Authorization: token X` or `Bearer X`) with per-token grants: repo,
- *   environment and organization secrets permissions and the repositories the token can see.
- *   No header → 401 "Requires authentication"; unknown token → 401 "Bad credentials"; repository
- *   not visible → 404 for everything under it; missing permission → 403 "Resource not accessible
- *   by integration".
- * - `GET /repos/{o}/{r}`; public-key, list, get (metadata only), put (sealed box, validated and
- *   decrypted with a real X25519 keypair per scope), delete for repository, environment and
- *   organization secrets; `GET /orgs/{org}/actions/secrets/{name}/repositories`.
+ *   environment and organization secrets permissions, `actions: read` (workflow runs) and the
+ *   repositories the token can see. No header → 401 "Requires authentication"; unknown token → 401
+ *   "Bad credentials"; repository not visible → 404 for everything under it; missing permission →
+ *   403 "Resource not accessible by integration". The default tokens: DEMO_GITHUB_TOKEN (every
+ *   secrets permission, no `actions: read`) and DEMO_JOB_TOKEN (the job's GITHUB_TOKEN:
+ *   `actions: read` only — it can neither read nor write secrets).
+ * - `GET /repos/{o}/{r}` and `GET /repositories/{id}` (by id, as the redirect target); a
+ *   transferred or renamed repository (`transferredFrom`): its old `/repos/{old}/{name}…` answers
+ *   301 (GET/HEAD; 307 for other methods) with `Location: {url}/repositories/{id}…` and GitHub's
+ *   JSON, and `/repositories/{id}/…` serves everything `/repos/{o}/{r}/…` does.
+ * - `GET /repos/{o}/{r}/actions/runs/{id}` for runs added with `addRun` (404 otherwise).
+ * - public-key, list, get (metadata only), put (sealed box, validated and decrypted with a real
+ *   X25519 keypair per scope), delete for repository, environment and organization secrets;
+ *   `GET /orgs/{org}/actions/secrets/{name}/repositories` with `per_page` (default 30, max 100),
+ *   `page`, `total_count` of all and a `Link` header like GitHub's.
  *   Names are case-insensitive (stored upper-case); owner, repository, environment and
  *   organization names are matched case-insensitively.
  * - JSON answers with GitHub's headers (`application/json; charset=utf-8`, `x-github-request-id`,
@@ -18,20 +26,26 @@
  *   an injectable clock `now()` for `created_at`/`updated_at` (ISO 8601, seconds, `Z`).
  *
  * Deliberately not emulated: rate limiting and secondary limits (inject them with a status fault
- * and `x-ratelimit-*` / `retry-after` headers), pagination (`per_page`/`page` are ignored),
- * conditional requests / ETags, Dependabot and Codespaces secrets, variables, unauthenticated
- * access to public repositories, the difference between PAT and App error wording, anything
- * else (404 "Not Found").
+ * and `x-ratelimit-*` / `retry-after` headers), pagination of other lists (the secrets lists
+ * ignore `per_page`/`page`), conditional requests / ETags, Dependabot and Codespaces secrets,
+ * variables, other workflow-run routes (list, jobs, logs, cancel), unauthenticated access to
+ * public repositories, a job token limited to its own repository, the difference between PAT and
+ * App error wording, anything else (404 "Not Found").
  */
 import sodium from 'libsodium-wrappers'
 import { json, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
+import { DEMO_JOB_TOKEN } from './tokens.js'
+
+export { DEMO_JOB_TOKEN }
 
 export interface TokenGrant {
   repoSecrets?: boolean
   envSecrets?: boolean
   orgSecrets?: boolean
+  /** `actions: read`: workflow runs (`GET /repos/{o}/{r}/actions/runs/{id}`). */
+  actionsRead?: boolean
   /** 'owner/name' the token can see; default all repositories. */
   repos?: string[]
 }
@@ -42,6 +56,22 @@ export interface RepoSpec {
   id: number
   /** Environments of this repository; default: the server's `environments` option. */
   environments?: string[]
+  /** 'oldowner/oldname' before a transfer or rename: `/repos/oldowner/oldname…` redirects to `/repositories/{id}…`. */
+  transferredFrom?: string
+}
+
+/** A workflow run, as added with `addRun`. */
+export interface WorkflowRunSpec {
+  /** The run id (GITHUB_RUN_ID); answered as a number when it is one. */
+  id: number | string
+  /** When the run was queued (ms): `created_at`. */
+  createdAt: number
+  /** When this attempt started (ms): `run_started_at`; default `createdAt`. */
+  runStartedAt?: number
+  /** `run_attempt`, default 1. */
+  attempt?: number
+  /** `event`, default 'workflow_dispatch'. */
+  event?: string
 }
 
 export type SecretScope = { repo: string } | { repo: string; environment: string } | { org: string }
@@ -69,7 +99,7 @@ export interface SecretWrite {
 export interface GitHubOptions {
   /** Path prefix of the API ('' default; '/api/v3' for GHES). */
   prefix?: string
-  /** Default: { ghs_demo_write_token: every permission, every repository }. */
+  /** Default: { [DEMO_GITHUB_TOKEN]: every secrets permission, [DEMO_JOB_TOKEN]: actionsRead only }, every repository. */
   tokens?: Record<string, TokenGrant>
   /** Default: acme/crm-sync (700001), acme/website (700002), acme/billing (700003). */
   repositories?: RepoSpec[]
@@ -94,14 +124,29 @@ export interface GitHubServer {
   latencyMs: number
   /** The stored secret, decrypted (a copy), or undefined. Throws for an unknown scope. */
   secret(scope: SecretScope, name: string): StoredSecret | undefined
-  /** Seeds a secret directly (no request, not recorded in `writes`). Throws for an unknown scope. */
-  setSecret(scope: SecretScope, name: string, value: string, org?: { visibility?: OrgVisibility; selected_repository_ids?: number[] }): void
+  /**
+   * Seeds a secret directly (no request, not recorded in `writes`). `at` (ms, default now()) is its
+   * updated_at, and its created_at when it is new. Throws for an unknown scope.
+   */
+  setSecret(
+    scope: SecretScope,
+    name: string,
+    value: string,
+    org?: { visibility?: OrgVisibility; selected_repository_ids?: number[] },
+    at?: number
+  ): void
+  /** Adds (or replaces, same id) a workflow run of `repo` ('owner/name'), for `GET /repos/{o}/{r}/actions/runs/{id}`. Throws for an unknown repository. */
+  addRun(repo: string, run: WorkflowRunSpec): void
   /** The scope's current public key. Throws for an unknown scope. */
   publicKey(scope: SecretScope): { key_id: string; key: string }
   /** Replaces the scope's keypair and key_id; returns the new public key. */
   rotateKey(scope: SecretScope): { key_id: string; key: string }
   /** Every request received, faulted ones included. */
   readonly requests: RequestInfo[]
+  /** The most requests handled at once (arrival to answer sent or socket destroyed) since the start or `resetMaxInFlight()`. */
+  readonly maxInFlight: number
+  /** Restarts `maxInFlight` from the requests in flight now. */
+  resetMaxInFlight(): void
   /** Every successful PUT, decrypted, in order. */
   readonly writes: SecretWrite[]
 }
@@ -110,6 +155,8 @@ export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
 
 const DOCS = 'https://docs.github.com/rest'
 const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets'
+const RUNS_DOCS = 'https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run'
+const REDIRECT_DOCS = 'https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects'
 const NAME_RULES =
   'Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) or underscores (_).'
 
@@ -134,6 +181,27 @@ interface ScopeState {
   secrets: Map<string, StoredSecret>
 }
 
+/** `per_page` (default 30, 1..100) and `page` (default 1) of a list request, like GitHub. */
+function pageParams(url: URL): { perPage: number; page: number } {
+  const perPageRaw = Number.parseInt(url.searchParams.get('per_page') ?? '', 10)
+  const pageRaw = Number.parseInt(url.searchParams.get('page') ?? '', 10)
+  const perPage = Number.isFinite(perPageRaw) && perPageRaw >= 1 ? Math.min(perPageRaw, 100) : 30
+  const page = Number.isFinite(pageRaw) && pageRaw >= 1 ? pageRaw : 1
+  return { perPage, page }
+}
+
+/** GitHub's `Link` header (prev, next, last, first), or undefined when everything fits on one page. */
+function linkHeader(base: string, perPage: number, page: number, total: number): string | undefined {
+  const last = Math.max(1, Math.ceil(total / perPage))
+  if (last === 1 && page === 1) return undefined
+  const at = (n: number, rel: string) => `<${base}?per_page=${perPage}&page=${n}>; rel="${rel}"`
+  const links: string[] = []
+  if (page > 1) links.push(at(Math.min(page - 1, last), 'prev'))
+  if (page < last) links.push(at(page + 1, 'next'), at(last, 'last'))
+  if (page > 1) links.push(at(1, 'first'))
+  return links.join(', ')
+}
+
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
@@ -146,7 +214,8 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
   if (prefix !== '' && !prefix.startsWith('/')) throw new Error(`prefix must start with '/': ${prefix}`)
   const now = options.now ?? Date.now
   const tokens: Record<string, TokenGrant> = options.tokens ?? {
-    [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true }
+    [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true },
+    [DEMO_JOB_TOKEN]: { actionsRead: true }
   }
   const repositories: RepoSpec[] = (
     options.repositories ?? [
@@ -218,6 +287,14 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
     return state
   }
   const orgRepos = (org: string): RepoSpec[] => repositories.filter((r) => lc(r.owner) === lc(org))
+  const repoById = new Map<number, RepoSpec>(repositories.map((r) => [r.id, r]))
+  /** Old 'owner/name' (lower-case) of transferred or renamed repositories; a current name wins. */
+  const movedFrom = new Map<string, RepoSpec>()
+  for (const repo of repositories) {
+    if (repo.transferredFrom !== undefined && !repoByName.has(lc(repo.transferredFrom))) movedFrom.set(lc(repo.transferredFrom), repo)
+  }
+  /** Workflow runs per repository ('owner/name', lower-case), by id (as a string). */
+  const runs = new Map<string, Map<string, { spec: WorkflowRunSpec; number: number }>>()
 
   const writes: SecretWrite[] = []
   let requestSeq = 0
@@ -241,7 +318,7 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
   const error = (status: number, message: string, documentationUrl = DOCS): Reply =>
     reply(status, { message, documentation_url: documentationUrl, status: String(status) })
   const notFound = (): Reply => error(404, 'Not Found')
-  const forbidden = (): Reply => error(403, 'Resource not accessible by integration', SECRETS_DOCS)
+  const forbidden = (documentationUrl = SECRETS_DOCS): Reply => error(403, 'Resource not accessible by integration', documentationUrl)
   const invalid = (message: string): Reply => error(422, message, SECRETS_DOCS)
   const noContent = (): Reply => ({ status: 204, headers: headers() })
 
@@ -389,8 +466,14 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
       const secret = state.secrets.get(name.toUpperCase())
       if (!secret) return notFound()
       const ids = new Set(secret.selected_repository_ids ?? [])
-      const repos = repositories.filter((r) => ids.has(r.id)).map(repoJson)
-      return reply(200, { total_count: repos.length, repositories: repos })
+      const all = repositories.filter((r) => ids.has(r.id))
+      const { perPage, page } = pageParams(incoming.url)
+      const repos = all.slice((page - 1) * perPage, page * perPage).map(repoJson)
+      const link = linkHeader(`${url}${state.collectionPath}/${name.toUpperCase()}/repositories`, perPage, page, all.length)
+      return json(200, { total_count: all.length, repositories: repos }, 'application/json; charset=utf-8', {
+        ...headers(),
+        ...(link ? { Link: link } : {})
+      })
     }
     if (method === 'PUT') return putSecret(state, name, incoming)
     const upper = name.toUpperCase()
@@ -402,6 +485,70 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
       return noContent()
     }
     return notFound()
+  }
+
+  /** Everything under /repos/{o}/{r} (or /repositories/{id}): `rest` is what follows. */
+  function repoRoute(repo: RepoSpec, rest: string[], incoming: Incoming, grant: TokenGrant): Reply {
+    const full = lc(`${repo.owner}/${repo.name}`)
+    const method = incoming.info.method
+    if (rest.length === 0) return method === 'GET' ? reply(200, repoJson(repo)) : notFound()
+    if (rest[0] === 'actions' && rest[1] === 'runs' && rest[2] !== undefined && rest.length === 3) {
+      if (method !== 'GET') return notFound()
+      if (!grant.actionsRead) return forbidden(RUNS_DOCS)
+      const run = runs.get(full)?.get(rest[2])
+      return run ? reply(200, runJson(repo, run.spec, run.number)) : notFound()
+    }
+    if (rest[0] === 'actions' && rest[1] === 'secrets') {
+      if (!grant.repoSecrets) return forbidden()
+      const state = scopes.get(`repo:${full}`)
+      return state ? secretsRoute(state, rest.slice(2), incoming) : notFound()
+    }
+    if (rest[0] === 'environments' && rest[1] !== undefined && rest[2] === 'secrets') {
+      if (!grant.envSecrets) return forbidden()
+      const state = scopes.get(`env:${full}:${lc(rest[1])}`)
+      return state ? secretsRoute(state, rest.slice(3), incoming) : notFound()
+    }
+    return notFound()
+  }
+
+  /** GitHub's answer at a transferred or renamed repository's old path: 301 (GET/HEAD) or 307 to /repositories/{id}. */
+  function redirect(repo: RepoSpec, rest: string[], incoming: Incoming): Reply {
+    const permanent = incoming.info.method === 'GET' || incoming.info.method === 'HEAD'
+    const tail = rest.map((segment) => `/${encodeURIComponent(segment)}`).join('')
+    const location = `${url}/repositories/${repo.id}${tail}${incoming.url.search}`
+    return json(
+      permanent ? 301 : 307,
+      { message: permanent ? 'Moved Permanently' : 'Temporary Redirect', url: location, documentation_url: REDIRECT_DOCS },
+      'application/json; charset=utf-8',
+      { ...headers(), Location: location }
+    )
+  }
+
+  function runJson(repo: RepoSpec, run: WorkflowRunSpec, runNumber: number): Record<string, unknown> {
+    const id = typeof run.id === 'number' || !/^[1-9]\d{0,15}$/.test(run.id) ? run.id : Number(run.id)
+    const full = `${repo.owner}/${repo.name}`
+    const started = run.runStartedAt ?? run.createdAt
+    return {
+      id,
+      name: 'Rotate amoCRM token',
+      node_id: `WFR_kwLO${Buffer.from(String(id)).toString('base64url')}`,
+      head_branch: 'main',
+      head_sha: '0000000000000000000000000000000000000000',
+      path: '.github/workflows/rotate.yml',
+      display_title: 'Rotate amoCRM token',
+      run_number: runNumber,
+      event: run.event ?? 'workflow_dispatch',
+      status: 'in_progress',
+      conclusion: null,
+      workflow_id: 161335,
+      url: `${url}/repos/${full}/actions/runs/${id}`,
+      html_url: `https://github.com/${full}/actions/runs/${id}`,
+      created_at: isoSeconds(run.createdAt),
+      updated_at: isoSeconds(Math.max(run.createdAt, started)),
+      run_attempt: run.attempt ?? 1,
+      run_started_at: isoSeconds(started),
+      repository: repoJson(repo)
+    }
   }
 
   function handler(incoming: Incoming): Reply {
@@ -423,22 +570,19 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
     }
     const [root, a, b, ...rest] = segments
 
+    if (root === 'repositories' && a !== undefined) {
+      const repo = /^[1-9]\d*$/.test(a) ? repoById.get(Number(a)) : undefined
+      if (!repo || !canSee(grant, repo)) return notFound()
+      return repoRoute(repo, b === undefined ? [] : [b, ...rest], incoming, grant)
+    }
     if (root === 'repos' && a !== undefined && b !== undefined) {
       const repo = repoByName.get(lc(`${a}/${b}`))
+      if (!repo) {
+        const moved = movedFrom.get(lc(`${a}/${b}`))
+        if (moved && canSee(grant, moved)) return redirect(moved, rest, incoming)
+      }
       if (!repo || !canSee(grant, repo)) return notFound()
-      const full = lc(`${repo.owner}/${repo.name}`)
-      if (rest.length === 0) return incoming.info.method === 'GET' ? reply(200, repoJson(repo)) : notFound()
-      if (rest[0] === 'actions' && rest[1] === 'secrets') {
-        if (!grant.repoSecrets) return forbidden()
-        const state = scopes.get(`repo:${full}`)
-        return state ? secretsRoute(state, rest.slice(2), incoming) : notFound()
-      }
-      if (rest[0] === 'environments' && rest[1] !== undefined && rest[2] === 'secrets') {
-        if (!grant.envSecrets) return forbidden()
-        const state = scopes.get(`env:${full}:${lc(rest[1])}`)
-        return state ? secretsRoute(state, rest.slice(3), incoming) : notFound()
-      }
-      return notFound()
+      return repoRoute(repo, rest, incoming, grant)
     }
     if (root === 'orgs' && a !== undefined && b === 'actions' && rest[0] === 'secrets') {
       const state = scopes.get(`org:${lc(a)}`)
@@ -471,12 +615,12 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         if (found.selected_repository_ids) copy.selected_repository_ids = [...found.selected_repository_ids]
         return copy
       },
-      setSecret(scope, name, value, org) {
+      setSecret(scope, name, value, org, at) {
         const state = mustScope(scope)
         const nameProblem = validName(name)
         if (nameProblem) throw new Error(`setSecret: ${nameProblem}`)
         const upper = name.toUpperCase()
-        const stamp = isoSeconds(now())
+        const stamp = isoSeconds(at ?? now())
         const existing = state.secrets.get(upper)
         const stored: StoredSecret = { value, created_at: existing?.created_at ?? stamp, updated_at: stamp }
         if (state.kind === 'org') {
@@ -485,6 +629,15 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         }
         state.secrets.set(upper, stored)
       },
+      addRun(repo, run) {
+        const spec = repoByName.get(lc(repo))
+        if (!spec) throw new Error(`addRun: unknown repository ${repo}`)
+        const key = lc(`${spec.owner}/${spec.name}`)
+        const list = runs.get(key) ?? new Map<string, { spec: WorkflowRunSpec; number: number }>()
+        runs.set(key, list)
+        const number = list.get(String(run.id))?.number ?? list.size + 1
+        list.set(String(run.id), { spec: { ...run }, number })
+      },
       publicKey: (scope) => publicKeyOf(mustScope(scope)),
       rotateKey(scope) {
         const state = mustScope(scope)
@@ -492,6 +645,10 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         return publicKeyOf(state)
       },
       requests: core.requests,
+      get maxInFlight() {
+        return core.maxInFlight
+      },
+      resetMaxInFlight: () => core.resetMaxInFlight(),
       writes
     },
     core
