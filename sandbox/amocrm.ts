@@ -7,7 +7,10 @@
  *   Authorization codes live 20 minutes and are single use. Refresh tokens are single use and
  *   only the newest one is valid: issuing a pair (by either grant) or `setRefreshToken()` revokes
  *   the previous refresh token at once, with no grace period. A refresh token unused for
- *   `refreshTokenTtlMs` (default 90 days) answers 401 "Token has expired".
+ *   `refreshTokenTtlMs` (default 90 days) answers 401 "Token has expired". A refresh token not
+ *   shaped like amoCRM's (REFRESH_TOKEN_SHAPE: `def50200` + lower-case hex) answers 401 "Cannot
+ *   decrypt the refresh token" (a damaged secret); a well-shaped one that is not the current one
+ *   (spent, replaced or never issued) answers 401 "Token has been revoked".
  * - `GET /api/v4/account` and `GET /api/v4/leads/{id}[?with=contacts]` with a Bearer access token
  *   (valid until its `exp`; refreshing does not revoke earlier access tokens), hal+json answers,
  *   fixture leads 1001-1003, 204 for an unknown lead, like amoCRM.
@@ -85,7 +88,11 @@ export interface AmoCrmServer {
   readonly issued: IssuedPair[]
   /** Every request received, faulted ones included. */
   readonly requests: RequestInfo[]
-  /** Seed `token` as the current valid refresh token (revokes the previous one). */
+  /** The most requests handled at once (arrival to answer sent or socket destroyed) since the start or `resetMaxInFlight()`. */
+  readonly maxInFlight: number
+  /** Restarts `maxInFlight` from the requests in flight now. */
+  resetMaxInFlight(): void
+  /** Seed `token` as the current valid refresh token (revokes the previous one). One not shaped like amoCRM's (REFRESH_TOKEN_SHAPE) will answer "Cannot decrypt the refresh token". */
   setRefreshToken(token: string): void
 }
 
@@ -94,6 +101,8 @@ const TITLE_BAD_REQUEST = 'Некорректный запрос'
 const DETAIL_BAD_REQUEST =
   'В запросе отсутствует обязательный параметр, он содержит недопустимое значение параметра или иным образом некорректен'
 const BASE_HEADERS = { Server: 'nginx' }
+/** What amoCRM's refresh tokens look like (league/oauth2-server's encrypted payload: def50200 + hex). */
+export const REFRESH_TOKEN_SHAPE = /^def50200[0-9a-f]+$/
 
 function base64url(value: string | Buffer): string {
   return Buffer.from(value).toString('base64url')
@@ -264,6 +273,10 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     if (grant === 'refresh_token') {
       const token = stringParam(params, 'refresh_token')
       if (!token) return badRequest('Check the `refresh_token` parameter')
+      if (!REFRESH_TOKEN_SHAPE.test(token)) {
+        // league/oauth2-server fails to decrypt a payload that is not one of its own.
+        return problem(401, 'Cannot decrypt the refresh token', 'Unauthorized', 'Не удалось расшифровать refresh token')
+      }
       if (!current || token !== current.token) {
         return problem(401, 'Token has been revoked', 'Unauthorized', 'Токен отозван: refresh token уже использован или не существует')
       }
@@ -393,6 +406,10 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
       isRevoked: (token: string) => knownRefreshTokens.has(token) && current?.token !== token,
       issued,
       requests: core.requests,
+      get maxInFlight() {
+        return core.maxInFlight
+      },
+      resetMaxInFlight: () => core.resetMaxInFlight(),
       setRefreshToken(token: string) {
         setCurrent(token, now())
       }
