@@ -95,16 +95,17 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     failureMessages: new Map(),
     seconds: 0
   }
+  // A copy of the bundle, so that rebuilding dist/ during a long soak cannot fail its runs.
+  const copy = mkdtempSync(join(tmpdir(), 'soak-dist-'))
+  cpSync(join(PROJECT_ROOT, 'dist'), copy, { recursive: true })
+  const entry: RunOptions['entry'] = join(copy, 'index.js')
+  // Copied first: once the stand-ins run, only the finally below closes them.
   const amo = await startAmoCrm()
   const gh = await startGitHub()
   const repo = { repo: 'acme/crm-sync' }
   const keys = await generateKeyPair()
   const base = standInInputs(amo, { 'rescue-public-key': keys.publicKey })
   const env = { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
-  // A copy of the bundle, so that rebuilding dist/ during a long soak cannot fail its runs.
-  const copy = mkdtempSync(join(tmpdir(), 'soak-dist-'))
-  cpSync(join(PROJECT_ROOT, 'dist'), copy, { recursive: true })
-  const entry: RunOptions['entry'] = join(copy, 'index.js')
   const restart = async (): Promise<void> => {
     amo.faults = gh.faults = undefined
     const first = await runAction({ entry, inputs: { ...base, 'authorization-code': amo.issueCode() }, env })

@@ -23,7 +23,7 @@ const RUN_LOOKUP_TIMEOUT_MS = 10_000
 /** The longest single wait a retry honours: GitHub's secondary limits ask for a minute or more. */
 const MAX_RETRY_WAIT_MS = 120_000
 
-/** The runner writes the event file when the job starts, which is when it reads the secrets. */
+/** The runner writes the event file when the job starts, which is when it reads environment secrets. */
 function jobStartedAt(): Date {
   const processStart = Date.now() - process.uptime() * 1000
   const eventPath = process.env.GITHUB_EVENT_PATH
