@@ -637,3 +637,31 @@ describe('exchangeToken: odd answers', () => {
     assert.equal(tokens.tokenType, 'Bearer')
   })
 })
+
+describe('exchangeToken: refusals without a body to quote', () => {
+  const empty = (status: number, contentType = 'text/plain'): Response =>
+    new Response('', { status, headers: { 'content-type': contentType } })
+  for (const [status, expected] of [
+    [
+      403,
+      "amoCRM refused the refresh token: the server answered 403. amoCRM blocks an address that sends too many requests (7 per second per account); wait before trying again, and check that no other job uses this integration's tokens."
+    ],
+    [401, "amoCRM refused the refresh token (401): check 'client-id', 'client-secret' and 'redirect-uri'."],
+    [418, "amoCRM refused the refresh token: the server answered 418, not an OAuth answer. Check 'subdomain', 'domain' and 'base-url'."]
+  ] as const) {
+    test(`${status} with an empty body`, async () => {
+      const { deps } = setup([empty(status)])
+      assert.equal((await rejection(exchangeToken(request(), deps))).message, expected)
+    })
+  }
+
+  test('a problem with no text at all, and a JSON null', async () => {
+    const none = setup([json(400, {})])
+    assert.equal(
+      (await rejection(exchangeToken(request(), none.deps))).message,
+      "amoCRM refused the refresh token (400). Check 'client-id', 'client-secret', 'redirect-uri' and 'subdomain'."
+    )
+    const nil = setup([new Response('null', { status: 400, headers: { 'content-type': 'application/json' } })])
+    assert.match((await rejection(exchangeToken(request(), nil.deps))).message, /the server answered 400 \("null"\), not an OAuth answer/)
+  })
+})

@@ -101,6 +101,10 @@ describe('excerpt', () => {
     assert.equal(excerpt(page, 160, same), '403 Forbidden Access denied Your IP was blocked.')
   })
 
+  test('a script that never closes hides everything after it', () => {
+    assert.equal(excerpt('before <script>var x = 1; visible?', 160, same), 'before')
+  })
+
   test('control characters and runs of blanks collapse to one space', () => {
     assert.equal(excerpt('  a\r\n\u0000b\u007f   c  ', 160, same), 'a b c')
   })

@@ -430,6 +430,19 @@ describe('readSettings: the run and actions-token', () => {
     assert.equal(settings({}, { ...ENV, GITHUB_RUN_ID: 'x' }).run, undefined)
   })
 
+  test('a malformed GITHUB_REPOSITORY or attempt: no run, or attempt 1', () => {
+    assert.equal(settings({ repository: 'acme/crm-sync' }, { ...ENV, GITHUB_REPOSITORY: 'a/b/c', GITHUB_RUN_ID: '5' }).run, undefined)
+    assert.equal(settings({}, { ...ENV, GITHUB_REPOSITORY: 'acme/x', GITHUB_RUN_ID: '5', GITHUB_RUN_ATTEMPT: 'two' }).run?.attempt, 1)
+  })
+
+  test('selected-repositories for an organization without visibility names what is missing', () => {
+    rejects(
+      { organization: 'acme', 'selected-repositories': 'crm-sync' },
+      'selected-repositories',
+      /visibility is empty, which keeps the secret's own/
+    )
+  })
+
   test('actions-token with whitespace is refused', () => {
     rejects({ 'actions-token': 'ghs a' }, 'actions-token', /whitespace/)
   })
