@@ -16,6 +16,8 @@
  *   fixture leads 1001-1003, 204 for an unknown lead, like amoCRM.
  * - Latency and faults (see faults.ts), an injectable clock `now()` for codes, tokens and
  *   `server_time`.
+ * Codes, the refresh-token chain and access-token expiry are chain.ts's (shared with the other
+ * token stand-ins); this file maps them to amoCRM's wire format and wording.
  *
  * Deliberately not emulated: several integrations or accounts ("Token is not linked to client",
  * "Invalid account", the 401 "Некорректный клиент"), the host check (`www.amocrm.ru` → "Send
@@ -25,6 +27,8 @@
  * (node:crypto), not seeded.
  */
 import { randomBytes } from 'node:crypto'
+import { tokenChain } from './chain.js'
+import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './github.js'
 import { json, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
@@ -55,13 +59,7 @@ export interface AmoCrmOptions {
   faults?: FaultHook
 }
 
-export interface IssuedPair {
-  grant: 'authorization_code' | 'refresh_token'
-  access_token: string
-  refresh_token: string
-  /** now() at issue time. */
-  at: number
-}
+export type { IssuedPair }
 
 export interface AmoCrmServer {
   /** http://127.0.0.1:PORT — use it where the action expects https://{subdomain}.amocrm.ru */
@@ -191,11 +189,13 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
   const refreshTokenTtlMs = options.refreshTokenTtlMs ?? 90 * 24 * 3600 * 1000
   const now = options.now ?? Date.now
 
-  const codes = new Map<string, { issuedAt: number; used: boolean; expired: boolean }>()
-  const knownRefreshTokens = new Set<string>()
-  let current: { token: string; issuedAt: number } | undefined
-  const accessTokens = new Map<string, number /* exp, ms */>()
-  const issued: IssuedPair[] = []
+  const chain = tokenChain({
+    codeTtlMs,
+    refreshTokenTtlMs,
+    now,
+    newCode: () => `def50200${randomBytes(256).toString('hex')}`,
+    newRefreshToken: () => `def50200${randomBytes(300).toString('hex')}`
+  })
   let origin = ''
 
   const problem = (status: number, hint: string, title: string, detail: string): Reply =>
@@ -204,11 +204,6 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
   const apiProblem = (status: number, title: string, detail: string): Reply =>
     json(status, { title, type: `https://httpstatus.es/${status}`, status, detail }, 'application/problem+json', BASE_HEADERS)
   const hal = (value: unknown): Reply => json(200, value, 'application/hal+json', BASE_HEADERS)
-
-  function setCurrent(token: string, issuedAt: number): void {
-    knownRefreshTokens.add(token)
-    current = { token, issuedAt }
-  }
 
   function newAccessToken(issuedAtSec: number): string {
     if (!jwt) return randomBytes(48).toString('hex')
@@ -235,10 +230,8 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     const at = now()
     const serverTime = Math.floor(at / 1000)
     const accessToken = newAccessToken(serverTime)
-    const refreshToken = `def50200${randomBytes(300).toString('hex')}`
-    accessTokens.set(accessToken, at + expiresIn * 1000)
-    setCurrent(refreshToken, at)
-    issued.push({ grant, access_token: accessToken, refresh_token: refreshToken, at })
+    chain.addAccessToken(accessToken, at + expiresIn * 1000)
+    const refreshToken = chain.issue(grant, accessToken, at).pair.refresh_token
     return json(
       200,
       { token_type: 'Bearer', expires_in: expiresIn, access_token: accessToken, refresh_token: refreshToken, server_time: serverTime },
@@ -263,11 +256,10 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     if (grant === 'authorization_code') {
       const code = stringParam(params, 'code')
       if (!code) return badRequest('Check the `code` parameter')
-      const record = codes.get(code)
-      if (!record) return badRequest('Cannot decrypt the authorization code')
-      if (record.used) return badRequest('Authorization code has been revoked')
-      if (record.expired || now() - record.issuedAt >= codeTtlMs) return badRequest('Authorization code has expired')
-      record.used = true
+      const check = chain.redeemCode(code)
+      if (!check.ok && check.reason === 'unknown') return badRequest('Cannot decrypt the authorization code')
+      if (!check.ok && check.reason === 'used') return badRequest('Authorization code has been revoked')
+      if (!check.ok) return badRequest('Authorization code has expired')
       return issuePair('authorization_code')
     }
     if (grant === 'refresh_token') {
@@ -277,13 +269,14 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
         // league/oauth2-server fails to decrypt a payload that is not one of its own.
         return problem(401, 'Cannot decrypt the refresh token', 'Unauthorized', 'Не удалось расшифровать refresh token')
       }
-      if (!current || token !== current.token) {
-        return problem(401, 'Token has been revoked', 'Unauthorized', 'Токен отозван: refresh token уже использован или не существует')
-      }
-      if (now() - current.issuedAt >= refreshTokenTtlMs) {
+      const check = chain.spendRefreshToken(token) // single use: revoked the moment it is exchanged
+      if (!check.ok && check.reason === 'expired') {
         return problem(401, 'Token has expired', 'Unauthorized', 'Срок действия refresh token истёк')
       }
-      current = undefined // single use: revoked the moment it is exchanged
+      if (!check.ok) {
+        // Spent, replaced or never issued: amoCRM does not tell them apart.
+        return problem(401, 'Token has been revoked', 'Unauthorized', 'Токен отозван: refresh token уже использован или не существует')
+      }
       return issuePair('refresh_token')
     }
     return badRequest('Unsupported grant type')
@@ -293,9 +286,7 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     const header = info.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
     const token = match?.[1]
-    if (!token) return false
-    const exp = accessTokens.get(token)
-    return exp !== undefined && now() < exp
+    return token !== undefined && token !== '' && chain.accessTokenValid(token)
   }
 
   function leadJson(lead: Lead, withContacts: boolean): unknown {
@@ -392,27 +383,17 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
       redirectUri,
       accountId,
       subdomain,
-      issueCode() {
-        const code = `def50200${randomBytes(256).toString('hex')}`
-        codes.set(code, { issuedAt: now(), used: false, expired: false })
-        return code
-      },
-      expireCode(code: string) {
-        const record = codes.get(code)
-        if (!record) throw new Error('expireCode: this code was not issued by this server')
-        record.expired = true
-      },
-      currentRefreshToken: () => current?.token,
-      isRevoked: (token: string) => knownRefreshTokens.has(token) && current?.token !== token,
-      issued,
+      issueCode: () => chain.issueCode(),
+      expireCode: (code: string) => chain.expireCode(code),
+      currentRefreshToken: () => chain.currentRefreshToken(),
+      isRevoked: (token: string) => chain.isRevoked(token),
+      issued: chain.issued,
       requests: core.requests,
       get maxInFlight() {
         return core.maxInFlight
       },
       resetMaxInFlight: () => core.resetMaxInFlight(),
-      setRefreshToken(token: string) {
-        setCurrent(token, now())
-      }
+      setRefreshToken: (token: string) => chain.setRefreshToken(token)
     },
     core
   )

@@ -1,0 +1,155 @@
+/**
+ * The token-chain core shared by the token stand-ins (amocrm.ts, bitrix24.ts, oauth2.ts): what an
+ * authorization server remembers about one client's grant, without any HTTP or wire format.
+ *
+ * Emulates:
+ * - Authorization codes: issued on demand, valid `codeTtlMs` from issue, single use (a second
+ *   redemption is refused as `used`), expirable by hand (`expireCode`).
+ * - One current refresh token per chain. Rotating (default): spending it revokes it at once (no
+ *   grace period) and every answer issues a new one; issuing a pair by either grant or seeding one
+ *   (`setRefreshToken`) revokes the previous one at once. Not rotating (`rotate: false`): a refresh
+ *   answer carries no new refresh token and the same one stays valid (the code grant still issues a
+ *   new one, which replaces the previous).
+ * - Idle expiry: a refresh token unused for `refreshTokenTtlMs` (counted from its issue, its
+ *   seeding or, when not rotating, its last use) is refused as `expired` and stays current (a
+ *   later seed replaces it).
+ * - Access tokens valid until the expiry they were registered with; refreshing does not revoke
+ *   earlier access tokens.
+ * - An injectable clock `now()` for all of the above and `issued[].at`.
+ *
+ * Deliberately not emulated: the wire format and error wording (each stand-in maps the reasons
+ * `unknown`/`used`/`revoked`/`expired` to its provider's answers), several clients or chains,
+ * grace periods for the previous refresh token (Xero 30 min, Atlassian 10 min), reuse detection
+ * that revokes the current token when a spent one comes back (RFC 9700 §4.14.2), absolute
+ * lifetimes, access tokens bound to a refresh token.
+ */
+
+export interface IssuedPair {
+  grant: 'authorization_code' | 'refresh_token'
+  access_token: string
+  /** The refresh token valid after this answer: new, or (chain not rotating, refresh grant) the unchanged one, which the answer did not carry. */
+  refresh_token: string
+  /** now() at issue time. */
+  at: number
+}
+
+export interface TokenChainOptions {
+  /** Authorization code lifetime (ms). */
+  codeTtlMs: number
+  /** A refresh token unused this long (ms) is refused as `expired`. */
+  refreshTokenTtlMs: number
+  /** true (default): every answer carries a new refresh token and the spent one is revoked. */
+  rotate?: boolean
+  /** Default Date.now. */
+  now?: () => number
+  newCode: () => string
+  newRefreshToken: () => string
+}
+
+export type CodeCheck = { ok: true } | { ok: false; reason: 'unknown' | 'used' | 'expired' }
+export type RefreshCheck = { ok: true } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' }
+
+export interface TokenChain {
+  readonly now: () => number
+  readonly rotate: boolean
+  /** A new authorization code, valid codeTtlMs from now(), single use. */
+  issueCode(): string
+  /** Makes an issued code answer `expired`. Throws for a code never issued. */
+  expireCode(code: string): void
+  /** Checks a code and, when it is good, uses it up (single use). */
+  redeemCode(code: string): CodeCheck
+  /**
+   * Checks a refresh token and, when it is good, spends it: rotating, it is revoked at once (issue
+   * the next pair in the same synchronous step); not rotating, its idle clock restarts.
+   * `unknown`: never issued or seeded here; `revoked`: issued or seeded, no longer current.
+   */
+  spendRefreshToken(token: string): RefreshCheck
+  /**
+   * Records a successful answer issued at `at`: a new current refresh token, except on a refresh
+   * grant of a chain that does not rotate. `refreshToken` is what the answer carries, if anything.
+   */
+  issue(grant: IssuedPair['grant'], accessToken: string, at: number): { refreshToken: string | undefined; pair: IssuedPair }
+  /** Registers an access token valid until `expiresAtMs`. */
+  addAccessToken(token: string, expiresAtMs: number): void
+  /** True for an access token registered here and not expired at now(). */
+  accessTokenValid(token: string): boolean
+  /** The one refresh token that the token endpoint accepts now, if any. */
+  currentRefreshToken(): string | undefined
+  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
+  isRevoked(token: string): boolean
+  /** Seed `token` as the current valid refresh token, unused since now() (revokes the previous one). */
+  setRefreshToken(token: string): void
+  /** Every successful token answer, in order. */
+  readonly issued: IssuedPair[]
+}
+
+export function tokenChain(options: TokenChainOptions): TokenChain {
+  const now = options.now ?? Date.now
+  const rotate = options.rotate ?? true
+  const codes = new Map<string, { issuedAt: number; used: boolean; expired: boolean }>()
+  const knownRefreshTokens = new Set<string>()
+  const accessTokens = new Map<string, number /* exp, ms */>()
+  const issued: IssuedPair[] = []
+  /** The current refresh token and when its idle time started. */
+  let current: { token: string; since: number } | undefined
+
+  const setCurrent = (token: string, since: number): void => {
+    knownRefreshTokens.add(token)
+    current = { token, since }
+  }
+
+  return {
+    now,
+    rotate,
+    issueCode() {
+      const code = options.newCode()
+      codes.set(code, { issuedAt: now(), used: false, expired: false })
+      return code
+    },
+    expireCode(code) {
+      const record = codes.get(code)
+      if (!record) throw new Error('expireCode: this code was not issued by this server')
+      record.expired = true
+    },
+    redeemCode(code) {
+      const record = codes.get(code)
+      if (!record) return { ok: false, reason: 'unknown' }
+      if (record.used) return { ok: false, reason: 'used' }
+      if (record.expired || now() - record.issuedAt >= options.codeTtlMs) return { ok: false, reason: 'expired' }
+      record.used = true
+      return { ok: true }
+    },
+    spendRefreshToken(token) {
+      if (!current || token !== current.token) return { ok: false, reason: knownRefreshTokens.has(token) ? 'revoked' : 'unknown' }
+      const at = now()
+      if (at - current.since >= options.refreshTokenTtlMs) return { ok: false, reason: 'expired' }
+      if (rotate)
+        current = undefined // single use: revoked the moment it is exchanged
+      else current.since = at
+      return { ok: true }
+    },
+    issue(grant, accessToken, at) {
+      let refreshToken: string | undefined
+      if (grant === 'authorization_code' || rotate || !current) {
+        refreshToken = options.newRefreshToken()
+        setCurrent(refreshToken, at)
+      }
+      const pair: IssuedPair = { grant, access_token: accessToken, refresh_token: refreshToken ?? current?.token ?? '', at }
+      issued.push(pair)
+      return { refreshToken, pair }
+    },
+    addAccessToken(token, expiresAtMs) {
+      accessTokens.set(token, expiresAtMs)
+    },
+    accessTokenValid(token) {
+      const exp = accessTokens.get(token)
+      return exp !== undefined && now() < exp
+    },
+    currentRefreshToken: () => current?.token,
+    isRevoked: (token) => knownRefreshTokens.has(token) && current?.token !== token,
+    setRefreshToken(token) {
+      setCurrent(token, now())
+    },
+    issued
+  }
+}
