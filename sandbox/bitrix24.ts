@@ -1,0 +1,366 @@
+/**
+ * Bitrix24 stand-in: the authorization server (oauth.bitrix.info) with one application (client) on
+ * one portal, plus a sliver of the portal's REST API, on 127.0.0.1 (port 0).
+ *
+ * Emulates (sources: apidocs.bitrix24.com `settings/oauth/index.md`, `auto-renewal.md`,
+ * `error-codes.md`, `_includes/system-errors.md`, `api-reference/crm/deals/crm-deal-get.md`; the
+ * CRest library; the b24phpsdk's error handling for statuses):
+ * - `GET /oauth/token/?grant_type=refresh_token&client_id&client_secret&refresh_token` and
+ *   `…grant_type=authorization_code&client_id&client_secret&code` (the documented GET with a query
+ *   string), and the same parameters as a POST form body (`application/x-www-form-urlencoded`, as
+ *   CRest sends them; not documented, reported to work). Query and form body are merged, the body
+ *   winning (PHP's `$_REQUEST`); no `redirect_uri` is needed (Bitrix24 takes it from the app's
+ *   settings) and one that is sent is ignored.
+ * - Answers like the documented refresh answer: `access_token`, `expires` (unix s), `expires_in`
+ *   (3600), `scope: 'app'`, `domain: 'oauth.bitrix.info'` (the authorization server's, not the
+ *   portal's), `server_endpoint`, `status: 'L'` (local app), `client_endpoint` (the portal's REST
+ *   base), `member_id` (32 hex), `user_id`, `refresh_token`; for both grants (the docs' code-grant
+ *   example lacks `expires` and `user_id`). Tokens are opaque 70-character hex strings shaped like
+ *   real ones (random, application, portal and user parts).
+ * - Authorization codes live 30 s, single use. Refresh tokens: single use, only the newest one is
+ *   valid (issuing a pair or `setRefreshToken()` revokes the previous one at once, no grace) — the
+ *   current docs only say "retain the new pair instead of the previous one"; the old docs said the
+ *   spent pair dies at once, which is what is emulated. Idle lifetime `refreshTokenTtlMs`: 180 days
+ *   by default (the current docs, since 2024-08; the old docs said 28 days).
+ * - Errors: 400 `{"error":"invalid_grant","error_description":"Invalid grant"}` for an unknown,
+ *   spent, replaced or expired refresh token or code; 401 `invalid_client` "Invalid client" for a
+ *   wrong `client_id`/`client_secret` (checked first: nothing is spent); 400 `invalid_request`
+ *   "Invalid request" for a missing parameter or another `grant_type` (wording not documented).
+ * - Portal REST: `GET|POST /rest/{method}` (`.json` suffix optional) with `auth=<access_token>` in
+ *   the query, a form body or a JSON body: `crm.deal.get` with `id` (or `ID`) 1001-1003 answers
+ *   `{ result: {…deal, string-valued like Bitrix24…}, time: {…} }`; an unknown deal 400
+ *   `{"error":"","error_description":"Not found"}`; no or a bad id 400 "ID is not defined or
+ *   invalid."; no `auth` 401 `NO_AUTH_FOUND`; an unknown or expired access token 401
+ *   `expired_token` "The access token provided has expired."; another method 404
+ *   `ERROR_METHOD_NOT_FOUND`. Access tokens stay valid until they expire (a refresh does not revoke
+ *   them).
+ * - Latency and faults (faults.ts), an injectable clock `now()`; the chain itself is chain.ts's.
+ *
+ * Deliberately not emulated: the east region (oauth.bitrix24.tech — same protocol, another host),
+ * the portal's own `/oauth/token/` proxy, `PAYMENT_REQUIRED` and other application states (inject
+ * them with a status fault), the 30-second code arriving through the install event or a browser
+ * redirect (`issueCode()` hands one out), scopes other than `app`, JSON or multipart bodies at the
+ * token endpoint (ignored: only the query and a form body are read), other paths (an nginx 404
+ * page) and methods (404 too), REST rate limits (`QUERY_LIMIT_EXCEEDED` 503, `OPERATION_TIME_LIMIT`
+ * 429: inject them), batch calls, webhooks, every other REST method, `invalid_token` (reported from
+ * SDKs only), blocking an app that refreshes too often. Token values are random (node:crypto).
+ */
+import { randomBytes } from 'node:crypto'
+import { nginxHtml } from './faults.js'
+import type { FaultHook, RequestInfo } from './faults.js'
+import { tokenChain } from './chain.js'
+import type { IssuedPair } from './chain.js'
+import { DEMO_GITHUB_TOKEN } from './github.js'
+import { json, mediaType, startCore, withTunables } from './http.js'
+import type { Incoming, Reply } from './http.js'
+
+export type { IssuedPair }
+
+export interface Bitrix24Options {
+  /** The application's client_id. Default 'local.68c2a1f04b7e93.52718306' (a local app's shape). */
+  clientId?: string
+  /** Default a 50-character alphanumeric string. */
+  clientSecret?: string
+  /** The portal's id (`member_id`). Default 32 lower-case hex characters. */
+  memberId?: string
+  /** `user_id` of the user who installed the app. Default 1. */
+  userId?: number
+  /**
+   * The portal's host, for `client_endpoint` = `https://{portal}/rest/`. Default: none, and
+   * `client_endpoint` is this stand-in's own `{url}/rest/`, which serves the REST sliver (so a
+   * consumer step can call the `api-url` the action outputs).
+   */
+  portal?: string
+  /** Access token lifetime in seconds. Default 3600. */
+  expiresIn?: number
+  /** Authorization code lifetime. Default 30 s. */
+  codeTtlMs?: number
+  /** A refresh token unused this long answers invalid_grant. Default 180 days (the current docs; the old docs said 28 days). */
+  refreshTokenTtlMs?: number
+  /** Clock for codes, token expiry, `expires`, REST `time`, `issued[].at`. Default Date.now. */
+  now?: () => number
+  latencyMs?: number
+  faults?: FaultHook
+}
+
+export interface Bitrix24Server {
+  /** http://127.0.0.1:PORT — where the action expects https://oauth.bitrix.info (its `base-url`). */
+  readonly url: string
+  /** 127.0.0.1:PORT */
+  readonly host: string
+  close(): Promise<void>
+  faults: FaultHook | undefined
+  latencyMs: number
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly memberId: string
+  readonly userId: number
+  /** `client_endpoint` of every answer: the portal's REST base (the action's `api-url`). */
+  readonly clientEndpoint: string
+  /** A new authorization code, valid codeTtlMs (30 s) from now(), single use. */
+  issueCode(): string
+  /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
+  expireCode(code: string): void
+  /** The one refresh token that the token endpoint accepts now, if any. */
+  currentRefreshToken(): string | undefined
+  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
+  isRevoked(token: string): boolean
+  /** Every successful token answer, in order. */
+  readonly issued: IssuedPair[]
+  /** Every request received, faulted ones included. */
+  readonly requests: RequestInfo[]
+  /** The most requests handled at once (arrival to answer sent or socket destroyed) since the start or `resetMaxInFlight()`. */
+  readonly maxInFlight: number
+  /** Restarts `maxInFlight` from the requests in flight now. */
+  resetMaxInFlight(): void
+  /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
+  setRefreshToken(token: string): void
+}
+
+/** What Bitrix24's tokens look like: 70 lower-case hex characters. */
+export const BITRIX24_TOKEN_SHAPE = /^[0-9a-f]{70}$/
+
+const JSON_TYPE = 'application/json'
+const BASE_HEADERS = { Server: 'nginx' }
+
+interface Deal {
+  ID: string
+  TITLE: string
+  STAGE_ID: string
+  OPPORTUNITY: string
+  ASSIGNED_BY_ID: string
+  CONTACT_ID: string | null
+  COMPANY_ID: string | null
+  DATE_CREATE: string
+}
+
+const DEALS: readonly Deal[] = [
+  {
+    ID: '1001',
+    TITLE: 'Поставка оборудования',
+    STAGE_ID: 'WON',
+    OPPORTUNITY: '150000.00',
+    ASSIGNED_BY_ID: '1',
+    CONTACT_ID: '501',
+    COMPANY_ID: '301',
+    DATE_CREATE: '2026-01-01T12:00:00+03:00'
+  },
+  {
+    ID: '1002',
+    TITLE: 'Годовая подписка',
+    STAGE_ID: 'PREPARATION',
+    OPPORTUNITY: '48000.00',
+    ASSIGNED_BY_ID: '7',
+    CONTACT_ID: '503',
+    COMPANY_ID: null,
+    DATE_CREATE: '2026-01-03T12:00:00+03:00'
+  },
+  {
+    ID: '1003',
+    TITLE: 'Заявка с сайта',
+    STAGE_ID: 'NEW',
+    OPPORTUNITY: '0.00',
+    ASSIGNED_BY_ID: '1',
+    CONTACT_ID: null,
+    COMPANY_ID: null,
+    DATE_CREATE: '2026-01-05T12:00:00+03:00'
+  }
+]
+
+function dealJson(deal: Deal): Record<string, unknown> {
+  return {
+    ID: deal.ID,
+    TITLE: deal.TITLE,
+    TYPE_ID: 'SALE',
+    STAGE_ID: deal.STAGE_ID,
+    PROBABILITY: null,
+    CURRENCY_ID: 'RUB',
+    OPPORTUNITY: deal.OPPORTUNITY,
+    IS_MANUAL_OPPORTUNITY: 'N',
+    TAX_VALUE: '0.00',
+    LEAD_ID: null,
+    COMPANY_ID: deal.COMPANY_ID,
+    CONTACT_ID: deal.CONTACT_ID,
+    QUOTE_ID: null,
+    BEGINDATE: deal.DATE_CREATE,
+    CLOSEDATE: deal.DATE_CREATE,
+    ASSIGNED_BY_ID: deal.ASSIGNED_BY_ID,
+    CREATED_BY_ID: deal.ASSIGNED_BY_ID,
+    MODIFY_BY_ID: deal.ASSIGNED_BY_ID,
+    DATE_CREATE: deal.DATE_CREATE,
+    DATE_MODIFY: deal.DATE_CREATE,
+    OPENED: 'Y',
+    CLOSED: deal.STAGE_ID === 'WON' ? 'Y' : 'N',
+    COMMENTS: null,
+    CATEGORY_ID: '0',
+    STAGE_SEMANTIC_ID: deal.STAGE_ID === 'WON' ? 'S' : 'P',
+    IS_NEW: deal.STAGE_ID === 'NEW' ? 'Y' : 'N',
+    IS_RECURRING: 'N',
+    IS_RETURN_CUSTOMER: 'N',
+    IS_REPEATED_APPROACH: 'N',
+    SOURCE_ID: 'WEB',
+    SOURCE_DESCRIPTION: null,
+    ORIGINATOR_ID: null,
+    ORIGIN_ID: null
+  }
+}
+
+const hex = (bytes: number): string => randomBytes(bytes).toString('hex')
+
+/** Parameters as PHP's `$_REQUEST` sees them: the query, then a form body over it. */
+function requestParams(incoming: Incoming, bodyTypes: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = Object.fromEntries(incoming.url.searchParams)
+  const body = incoming.info.body
+  const type = mediaType(incoming.info.headers['content-type'])
+  if (bodyTypes.includes(type) && body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
+      if (typeof value === 'string') params[name] = value
+      else if (typeof value === 'number' || typeof value === 'boolean') params[name] = String(value)
+    }
+  }
+  return params
+}
+
+export async function startBitrix24(options: Bitrix24Options = {}): Promise<Bitrix24Server> {
+  const clientId = options.clientId ?? 'local.68c2a1f04b7e93.52718306'
+  const clientSecret = options.clientSecret ?? 'pR4vK8sT1wY6zB3dF7hJ0mN5qL2xC9gA4eU8iO1tW6yZ3bV7nM'
+  const memberId = options.memberId ?? '9c1e7f2a4b6d8e0f1a3c5e7b9d2f4a6c'
+  const userId = options.userId ?? 1
+  const expiresIn = options.expiresIn ?? 3600
+  const now = options.now ?? Date.now
+  // The middle of every token: the application's and the portal's parts, then the user's (as in real tokens).
+  const appPart = hex(4)
+  const portalPart = hex(4)
+  const userPart = userId.toString(16).padStart(8, '0').slice(-8)
+  const newToken = (): string => `${hex(4)}${appPart}${portalPart}${userPart}${hex(19)}`
+  const chain = tokenChain({
+    codeTtlMs: options.codeTtlMs ?? 30_000,
+    // 180 days: apidocs.bitrix24.com auto-renewal.md today; before 2024-08 the docs said 28 days.
+    refreshTokenTtlMs: options.refreshTokenTtlMs ?? 180 * 24 * 3600 * 1000,
+    now,
+    newCode: newToken,
+    newRefreshToken: newToken
+  })
+  let clientEndpoint = ''
+
+  const answer = (status: number, value: unknown): Reply => json(status, value, JSON_TYPE, BASE_HEADERS)
+  const oauthError = (status: number, error: string, description: string): Reply =>
+    answer(status, { error, error_description: description })
+  const invalidGrant = (): Reply => oauthError(400, 'invalid_grant', 'Invalid grant')
+
+  function issuePair(grant: IssuedPair['grant']): Reply {
+    const at = now()
+    const accessToken = newToken()
+    chain.addAccessToken(accessToken, at + expiresIn * 1000)
+    const refreshToken = chain.issue(grant, accessToken, at).pair.refresh_token
+    return answer(200, {
+      access_token: accessToken,
+      expires: Math.floor(at / 1000) + expiresIn,
+      expires_in: expiresIn,
+      scope: 'app',
+      domain: 'oauth.bitrix.info',
+      server_endpoint: 'https://oauth.bitrix.info/rest/',
+      status: 'L',
+      client_endpoint: clientEndpoint,
+      member_id: memberId,
+      user_id: userId,
+      refresh_token: refreshToken
+    })
+  }
+
+  function tokenEndpoint(incoming: Incoming): Reply {
+    const params = requestParams(incoming, ['application/x-www-form-urlencoded'])
+    if (params.client_id !== clientId || params.client_secret !== clientSecret) {
+      return oauthError(401, 'invalid_client', 'Invalid client')
+    }
+    const grant = params.grant_type
+    if (grant === 'authorization_code') {
+      const code = params.code
+      if (!code) return oauthError(400, 'invalid_request', 'Invalid request')
+      return chain.redeemCode(code).ok ? issuePair('authorization_code') : invalidGrant()
+    }
+    if (grant === 'refresh_token') {
+      const token = params.refresh_token
+      if (!token) return oauthError(400, 'invalid_request', 'Invalid request')
+      // Single use: revoked the moment it is exchanged.
+      return chain.spendRefreshToken(token).ok ? issuePair('refresh_token') : invalidGrant()
+    }
+    return oauthError(400, 'invalid_request', 'Invalid request')
+  }
+
+  function restTime(): Record<string, unknown> {
+    const start = now() / 1000
+    const iso = new Date(Math.floor(start) * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00')
+    return { start, finish: start + 0.012, duration: 0.012, processing: 0.004, date_start: iso, date_finish: iso, operating: 0 }
+  }
+
+  function rest(incoming: Incoming, method: string): Reply {
+    const params = requestParams(incoming, ['application/x-www-form-urlencoded', 'application/json'])
+    const auth = params.auth
+    if (!auth) return oauthError(401, 'NO_AUTH_FOUND', 'Wrong authorization data')
+    if (!chain.accessTokenValid(auth)) return oauthError(401, 'expired_token', 'The access token provided has expired.')
+    if (method !== 'crm.deal.get') return oauthError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!')
+    const idText = params.id ?? params.ID ?? ''
+    if (!/^[1-9]\d*$/.test(idText)) return oauthError(400, '', 'ID is not defined or invalid.')
+    const deal = DEALS.find((d) => d.ID === idText)
+    if (!deal) return oauthError(400, '', 'Not found')
+    return answer(200, { result: dealJson(deal), time: restTime() })
+  }
+
+  function handler(incoming: Incoming): Reply {
+    const path = incoming.url.pathname
+    const method = incoming.info.method
+    if (path === '/oauth/token/' && (method === 'GET' || method === 'POST')) return tokenEndpoint(incoming)
+    const restMatch = /^\/rest\/([A-Za-z0-9_.]+?)(?:\.json)?$/.exec(path)
+    if (restMatch?.[1] && (method === 'GET' || method === 'POST')) return rest(incoming, restMatch[1].toLowerCase())
+    return { status: 404, headers: { ...BASE_HEADERS, 'Content-Type': 'text/html' }, body: nginxHtml(404) }
+  }
+
+  const core = await startCore({
+    ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+    ...(options.faults !== undefined ? { faults: options.faults } : {}),
+    handler
+  })
+  clientEndpoint = options.portal !== undefined ? `https://${options.portal}/rest/` : `${core.origin}/rest/`
+
+  return withTunables<Bitrix24Server>(
+    {
+      url: core.origin,
+      host: core.host,
+      close: () => core.close(),
+      clientId,
+      clientSecret,
+      memberId,
+      userId,
+      clientEndpoint,
+      issueCode: () => chain.issueCode(),
+      expireCode: (code: string) => chain.expireCode(code),
+      currentRefreshToken: () => chain.currentRefreshToken(),
+      isRevoked: (token: string) => chain.isRevoked(token),
+      issued: chain.issued,
+      requests: core.requests,
+      get maxInFlight() {
+        return core.maxInFlight
+      },
+      resetMaxInFlight: () => core.resetMaxInFlight(),
+      setRefreshToken: (token: string) => chain.setRefreshToken(token)
+    },
+    core
+  )
+}
+
+/**
+ * The action's inputs that point at this stand-in (and at the GitHub stand-in's demo token), as a
+ * workflow would pass them; `extra` adds or overrides inputs. The action replaces the origin
+ * https://oauth.bitrix.info by `base-url`, so its requests arrive at `{url}/oauth/token/`.
+ */
+export function bitrix24Inputs(server: Bitrix24Server, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    provider: 'bitrix24',
+    'base-url': server.url,
+    'client-id': server.clientId,
+    'client-secret': server.clientSecret,
+    'github-token': DEMO_GITHUB_TOKEN,
+    ...extra
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * A generic OAuth 2.0 authorization server (RFC 6749) with one confidential client, on 127.0.0.1
+ * (port 0): the shape of Xero, X, Intuit, Atlassian and the like, configurable where they differ.
+ *
+ * Emulates:
+ * - `POST {path}` (default `/oauth/token`): `grant_type=authorization_code` with `code` (and
+ *   `redirect_uri`, compared exactly when the `redirectUri` option is set; §4.1.3) and
+ *   `grant_type=refresh_token` with `refresh_token` (optional `scope`; §6). Body: form
+ *   (`application/x-www-form-urlencoded`, §4.1.3) by default, a JSON body accepted too when its
+ *   Content-Type says so; `bodyFormat: 'json'` accepts JSON only. Parameters in the query string
+ *   are ignored (§3.2: request body only).
+ * - Client authentication (§2.3.1) as the server requires it (`clientAuth`): `basic` — HTTP Basic
+ *   with the form-urlencoded client id and secret inside the base64 (`+` is a space, `%XX` decoded)
+ *   — or `body` — `client_id` and `client_secret` parameters. Both methods in one request: 400
+ *   `invalid_request` (§2.3). Wrong credentials, none, or the method the server does not use:
+ *   `invalid_client`, 401 with `WWW-Authenticate: Basic realm="oauth"` when the request carried an
+ *   Authorization header, 400 otherwise (§5.2).
+ * - Success (§5.1): `access_token`, `token_type: 'Bearer'`, `expires_in`, `refresh_token`, `scope`,
+ *   with `Cache-Control: no-store` and `Pragma: no-cache`. Rotating (`rotate`, default true): every
+ *   answer carries a new refresh token and the spent one is revoked at once (no grace period);
+ *   not rotating: a refresh answer has no `refresh_token` and the same one stays valid (the code
+ *   grant always issues one). Idle expiry `refreshTokenTtlMs` (default 90 days). Codes: 10 minutes
+ *   (§4.1.2's recommended maximum), single use.
+ * - Errors (§5.2): 400 `invalid_grant` (unknown, spent, replaced or expired refresh token or code;
+ *   a redirect_uri that does not match), `invalid_request` (a missing parameter, a body the server
+ *   does not parse, both client-auth methods), `unsupported_grant_type`, `invalid_scope` (the code
+ *   grant did not request `requireScope`, when set), `invalid_client` as above; JSON with `error`
+ *   and `error_description`.
+ * - `GET /api/me` with `Authorization: Bearer <access token>` (RFC 6750): `{ sub, client_id, scope }`,
+ *   401 with `WWW-Authenticate: Bearer …` (`error="invalid_token"` for an unknown or expired token).
+ *   Access tokens are opaque or, with `jwt: true`, JWT-shaped (`exp`, no real signature); they stay
+ *   valid until they expire.
+ * - Latency and faults (faults.ts), an injectable clock `now()`; the chain itself is chain.ts's.
+ *
+ * Deliberately not emulated: the authorization endpoint and PKCE (`issueCode()` hands out a code),
+ * public clients, `client_secret_jwt`/`private_key_jwt`/mTLS client auth, grace periods for the
+ * previous refresh token (Xero 30 min, Atlassian 10 min), reuse detection that revokes the chain
+ * (RFC 9700), Atlassian's 403 for a dead refresh token and HubSpot's refresh_token echoed by a
+ * non-rotating server (inject them with status/transform faults), a code answered without a
+ * refresh token (X without `offline.access`: a transform fault), scope narrowing checks on
+ * refresh, token introspection and revocation endpoints, rate limits, other paths (404 JSON).
+ * Token values are random (node:crypto).
+ */
+import { randomBytes } from 'node:crypto'
+import type { FaultHook, RequestInfo } from './faults.js'
+import { tokenChain } from './chain.js'
+import type { IssuedPair } from './chain.js'
+import { DEMO_GITHUB_TOKEN } from './github.js'
+import { isJsonMediaType, json, mediaType, startCore, withTunables } from './http.js'
+import type { Incoming, Reply } from './http.js'
+
+export type { IssuedPair }
+
+export interface OAuth2Options {
+  /** Default 'sandbox-client-7Hq2'. */
+  clientId?: string
+  /** Default a 40-character string with characters that need form-encoding inside Basic (`+`, `/`, `:`). */
+  clientSecret?: string
+  /** How the server requires the client to authenticate (RFC 6749 §2.3.1). Default 'basic'. */
+  clientAuth?: 'basic' | 'body'
+  /** What the server parses: 'form' (default; JSON accepted too when the Content-Type says so) or 'json' (JSON only). */
+  bodyFormat?: 'form' | 'json'
+  /** true (default): every answer carries a new refresh token, the spent one is revoked at once. */
+  rotate?: boolean
+  /** When set, the code grant must request this scope (space-separated `scope` containing it), else `invalid_scope`. */
+  requireScope?: string
+  /** The scope granted when the request names none. Default 'read write'. */
+  scope?: string
+  /** When set, the code grant's `redirect_uri` must equal it (RFC 6749 §4.1.3). Default: not checked. */
+  redirectUri?: string
+  /** Token endpoint path. Default '/oauth/token'. */
+  path?: string
+  /** Default 90 days. */
+  refreshTokenTtlMs?: number
+  /** `expires_in` of access tokens, seconds. Default 3600. */
+  accessTokenTtlS?: number
+  /** Default 10 minutes. */
+  codeTtlMs?: number
+  /** true: JWT-shaped access tokens (header.payload.random signature). Default false: opaque. */
+  jwt?: boolean
+  /** Clock for codes, token expiry, `iat`/`exp`, `issued[].at`. Default Date.now. */
+  now?: () => number
+  latencyMs?: number
+  faults?: FaultHook
+}
+
+export interface OAuth2Server {
+  /** http://127.0.0.1:PORT */
+  readonly url: string
+  /** `{url}{path}`: the action's `token-url`. */
+  readonly tokenUrl: string
+  /** 127.0.0.1:PORT */
+  readonly host: string
+  close(): Promise<void>
+  faults: FaultHook | undefined
+  latencyMs: number
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly clientAuth: 'basic' | 'body'
+  readonly bodyFormat: 'form' | 'json'
+  readonly rotate: boolean
+  /** A new authorization code, valid codeTtlMs (10 min) from now(), single use. */
+  issueCode(): string
+  /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
+  expireCode(code: string): void
+  /** The one refresh token that the token endpoint accepts now, if any. */
+  currentRefreshToken(): string | undefined
+  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
+  isRevoked(token: string): boolean
+  /** Every successful token answer, in order (not rotating: a refresh's `refresh_token` is the unchanged one, which the answer did not carry). */
+  readonly issued: IssuedPair[]
+  /** Every request received, faulted ones included. */
+  readonly requests: RequestInfo[]
+  /** The most requests handled at once (arrival to answer sent or socket destroyed) since the start or `resetMaxInFlight()`. */
+  readonly maxInFlight: number
+  /** Restarts `maxInFlight` from the requests in flight now. */
+  resetMaxInFlight(): void
+  /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
+  setRefreshToken(token: string): void
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' }
+const JSON_TYPE = 'application/json;charset=UTF-8'
+
+/** application/x-www-form-urlencoded decoding of one value (RFC 6749 Appendix B); undefined when malformed. */
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '))
+  } catch {
+    return undefined
+  }
+}
+
+/** application/x-www-form-urlencoded encoding of one value, as RFC 6749 §2.3.1 wants inside Basic. */
+export function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2)
+}
+
+/** `Authorization: Basic …` → the client id and secret (§2.3.1), `malformed`, or undefined when there is no Basic header. */
+function basicCredentials(header: string | undefined): { id: string; secret: string } | 'malformed' | undefined {
+  if (header === undefined) return undefined
+  const match = /^Basic\s+([A-Za-z0-9+/=_-]*)\s*$/i.exec(header)
+  if (!match) return /^Basic\b/i.test(header) ? 'malformed' : undefined
+  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 0) return 'malformed'
+  const id = formDecode(decoded.slice(0, colon))
+  const secret = formDecode(decoded.slice(colon + 1))
+  return id === undefined || secret === undefined ? 'malformed' : { id, secret }
+}
+
+const base64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url')
+
+export async function startOAuth2(options: OAuth2Options = {}): Promise<OAuth2Server> {
+  const clientId = options.clientId ?? 'sandbox-client-7Hq2'
+  const clientSecret = options.clientSecret ?? 'kT9+vW2/xZ:5nQ8rS1uY4bC7dF0gH3jL6mP9aE2i'
+  const clientAuth = options.clientAuth ?? 'basic'
+  const bodyFormat = options.bodyFormat ?? 'form'
+  const rotate = options.rotate ?? true
+  const grantedScope = options.scope ?? 'read write'
+  const path = options.path ?? '/oauth/token'
+  if (!path.startsWith('/')) throw new Error(`path must start with '/': ${path}`)
+  const expiresIn = options.accessTokenTtlS ?? 3600
+  const jwt = options.jwt ?? false
+  const now = options.now ?? Date.now
+  const chain = tokenChain({
+    codeTtlMs: options.codeTtlMs ?? 10 * 60 * 1000,
+    refreshTokenTtlMs: options.refreshTokenTtlMs ?? 90 * 24 * 3600 * 1000,
+    rotate,
+    now,
+    newCode: () => base64url(randomBytes(24)),
+    newRefreshToken: () => base64url(randomBytes(48))
+  })
+  let origin = ''
+
+  const tokenError = (status: number, error: string, description: string, headers: Record<string, string> = {}): Reply =>
+    json(status, { error, error_description: description }, JSON_TYPE, { ...NO_STORE, ...headers })
+
+  function newAccessToken(at: number, scope: string): string {
+    if (!jwt) return base64url(randomBytes(32))
+    const iat = Math.floor(at / 1000)
+    const header = { alg: 'RS256', typ: 'at+jwt', kid: 'sandbox' }
+    const payload = {
+      iss: origin,
+      sub: 'user-1001',
+      aud: 'api',
+      client_id: clientId,
+      scope,
+      iat,
+      exp: iat + expiresIn,
+      jti: randomBytes(12).toString('hex')
+    }
+    return `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}.${base64url(randomBytes(256))}`
+  }
+
+  const scopes = new Map<string, string>() // access token → scope, for /api/me
+
+  function issue(grant: IssuedPair['grant'], scope: string): Reply {
+    const at = now()
+    const accessToken = newAccessToken(at, scope)
+    chain.addAccessToken(accessToken, at + expiresIn * 1000)
+    scopes.set(accessToken, scope)
+    const { refreshToken } = chain.issue(grant, accessToken, at)
+    const body: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn }
+    if (refreshToken !== undefined) body.refresh_token = refreshToken
+    body.scope = scope
+    return json(200, body, JSON_TYPE, NO_STORE)
+  }
+
+  function tokenEndpoint(incoming: Incoming): Reply {
+    const { info } = incoming
+    if (incoming.tooLarge) return tokenError(400, 'invalid_request', 'The request body is too large.')
+    const type = mediaType(info.headers['content-type'])
+    const isJson = isJsonMediaType(type)
+    const parses = bodyFormat === 'json' ? isJson : isJson || type === 'application/x-www-form-urlencoded'
+    if (!parses) {
+      const wanted = bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'
+      return tokenError(400, 'invalid_request', `The request body must be ${wanted}.`)
+    }
+    if (incoming.invalidJson) return tokenError(400, 'invalid_request', 'The request body is not valid JSON.')
+    const raw = info.body
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      return tokenError(400, 'invalid_request', 'The request body has no parameters.')
+    }
+    const params: Record<string, string> = {}
+    for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (typeof value === 'string') params[name] = value
+      else if (typeof value === 'number' || typeof value === 'boolean') params[name] = String(value)
+    }
+
+    // Client authentication (§2.3): exactly one method, the one this server uses.
+    const header = typeof info.headers.authorization === 'string' ? info.headers.authorization : undefined
+    const basic = basicCredentials(header)
+    const inBody = params.client_secret !== undefined
+    const unauthorized = (description: string): Reply =>
+      header !== undefined
+        ? tokenError(401, 'invalid_client', description, { 'WWW-Authenticate': 'Basic realm="oauth"' })
+        : tokenError(400, 'invalid_client', description)
+    if (basic !== undefined && inBody) return tokenError(400, 'invalid_request', 'The client used more than one authentication method.')
+    if (clientAuth === 'basic') {
+      if (basic === undefined) return unauthorized('Client authentication failed: HTTP Basic authentication is required.')
+      if (basic === 'malformed') return unauthorized('Client authentication failed: malformed Basic credentials.')
+      if (basic.id !== clientId || basic.secret !== clientSecret) return unauthorized('Client authentication failed.')
+    } else {
+      if (basic !== undefined)
+        return unauthorized('Client authentication failed: this client authenticates with client_secret in the body.')
+      if (!inBody) return unauthorized('Client authentication failed: client_id and client_secret are required.')
+      if (params.client_id !== clientId || params.client_secret !== clientSecret) return unauthorized('Client authentication failed.')
+    }
+    if (params.client_id !== undefined && params.client_id !== clientId) return unauthorized('Client authentication failed.')
+
+    const grant = params.grant_type
+    if (!grant) return tokenError(400, 'invalid_request', 'Missing parameter: grant_type.')
+    if (grant === 'authorization_code') {
+      const code = params.code
+      if (!code) return tokenError(400, 'invalid_request', 'Missing parameter: code.')
+      const requested = params.scope
+      if (options.requireScope !== undefined && !(requested ?? '').split(' ').includes(options.requireScope)) {
+        return tokenError(400, 'invalid_scope', `The scope must include ${options.requireScope}.`)
+      }
+      if (!chain.redeemCode(code).ok) return tokenError(400, 'invalid_grant', 'The authorization code is invalid, expired or already used.')
+      if (options.redirectUri !== undefined && params.redirect_uri !== options.redirectUri) {
+        return tokenError(400, 'invalid_grant', 'The redirect_uri does not match the one of the authorization request.')
+      }
+      return issue('authorization_code', requested || grantedScope)
+    }
+    if (grant === 'refresh_token') {
+      const token = params.refresh_token
+      if (!token) return tokenError(400, 'invalid_request', 'Missing parameter: refresh_token.')
+      const check = chain.spendRefreshToken(token)
+      if (!check.ok) {
+        const why = check.reason === 'expired' ? 'has expired' : check.reason === 'revoked' ? 'has been revoked' : 'is invalid'
+        return tokenError(400, 'invalid_grant', `The refresh token ${why}.`)
+      }
+      return issue('refresh_token', params.scope || grantedScope)
+    }
+    return tokenError(400, 'unsupported_grant_type', `Unsupported grant_type: ${grant.slice(0, 40)}.`)
+  }
+
+  function me(info: RequestInfo): Reply {
+    const header = typeof info.headers.authorization === 'string' ? info.headers.authorization : ''
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1]
+    if (token === undefined) return json(401, { error: 'unauthorized' }, JSON_TYPE, { 'WWW-Authenticate': 'Bearer realm="api"' })
+    if (!chain.accessTokenValid(token)) {
+      return json(401, { error: 'invalid_token', error_description: 'The access token is invalid or has expired.' }, JSON_TYPE, {
+        'WWW-Authenticate': 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid or has expired"'
+      })
+    }
+    return json(200, { sub: 'user-1001', name: 'Sandbox User', client_id: clientId, scope: scopes.get(token) ?? grantedScope }, JSON_TYPE)
+  }
+
+  function handler(incoming: Incoming): Reply {
+    const pathname = incoming.url.pathname
+    const method = incoming.info.method
+    if (pathname === path) {
+      if (method !== 'POST') return json(405, { error: 'invalid_request', error_description: 'Use POST.' }, JSON_TYPE, { Allow: 'POST' })
+      return tokenEndpoint(incoming)
+    }
+    if (pathname === '/api/me' && method === 'GET') return me(incoming.info)
+    return json(404, { error: 'not_found' }, JSON_TYPE)
+  }
+
+  const core = await startCore({
+    ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+    ...(options.faults !== undefined ? { faults: options.faults } : {}),
+    handler
+  })
+  origin = core.origin
+
+  return withTunables<OAuth2Server>(
+    {
+      url: core.origin,
+      tokenUrl: `${core.origin}${path}`,
+      host: core.host,
+      close: () => core.close(),
+      clientId,
+      clientSecret,
+      clientAuth,
+      bodyFormat,
+      rotate,
+      issueCode: () => chain.issueCode(),
+      expireCode: (code: string) => chain.expireCode(code),
+      currentRefreshToken: () => chain.currentRefreshToken(),
+      isRevoked: (token: string) => chain.isRevoked(token),
+      issued: chain.issued,
+      requests: core.requests,
+      get maxInFlight() {
+        return core.maxInFlight
+      },
+      resetMaxInFlight: () => core.resetMaxInFlight(),
+      setRefreshToken: (token: string) => chain.setRefreshToken(token)
+    },
+    core
+  )
+}
+
+/**
+ * The action's inputs that point at this stand-in (and at the GitHub stand-in's demo token), as a
+ * workflow would pass them; `extra` adds or overrides inputs.
+ */
+export function oauth2Inputs(server: OAuth2Server, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    provider: 'oauth2',
+    'token-url': server.tokenUrl,
+    'client-auth': server.clientAuth,
+    'body-format': server.bodyFormat,
+    'client-id': server.clientId,
+    'client-secret': server.clientSecret,
+    'github-token': DEMO_GITHUB_TOKEN,
+    ...extra
+  }
+}

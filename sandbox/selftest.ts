@@ -1,0 +1,319 @@
+/**
+ * node .build/sandbox/selftest.js: checks the Bitrix24 and generic OAuth 2.0 stand-ins over HTTP,
+ * without the action — each documented answer, the chain (single use, rotation or not, idle
+ * expiry, code lifetime) and the client-authentication rules. Exits 1 on the first failure.
+ * `selfTest()` is exported so a test file can run the same checks.
+ *
+ * Emulates: nothing (a client of the stand-ins). Deliberately not emulated: the action itself
+ * (the e2e tests run it against the same stand-ins), the amoCRM stand-in (covered by the e2e suite).
+ */
+import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
+import { BITRIX24_TOKEN_SHAPE, startBitrix24 } from './bitrix24.js'
+import { decodeJwtPayload } from './amocrm.js'
+import { formEncode, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
+
+interface Answer {
+  status: number
+  headers: Headers
+  body: Record<string, unknown>
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<Answer> {
+  const response = await fetch(url, init)
+  const text = await response.text()
+  let body: Record<string, unknown> = {}
+  try {
+    body = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    body = { text }
+  }
+  return { status: response.status, headers: response.headers, body }
+}
+
+const form = (params: Record<string, string>): RequestInit => ({
+  method: 'POST',
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(params).toString()
+})
+
+async function bitrix24Checks(): Promise<void> {
+  let clock = Date.UTC(2026, 0, 10, 9, 0, 0)
+  const b24 = await startBitrix24({ now: () => clock })
+  try {
+    const token = `${b24.url}/oauth/token/`
+    const creds = { client_id: b24.clientId, client_secret: b24.clientSecret }
+    const get = (params: Record<string, string>) => call(`${token}?${new URLSearchParams(params)}`)
+
+    // The documented first exchange: GET with a query string.
+    let answer = await get({ grant_type: 'authorization_code', ...creds, code: b24.issueCode() })
+    assert.equal(answer.status, 200, JSON.stringify(answer.body))
+    const first = answer.body
+    assert.deepEqual(Object.keys(first).sort(), [
+      'access_token',
+      'client_endpoint',
+      'domain',
+      'expires',
+      'expires_in',
+      'member_id',
+      'refresh_token',
+      'scope',
+      'server_endpoint',
+      'status',
+      'user_id'
+    ])
+    assert.equal(first.expires, Math.floor(clock / 1000) + 3600)
+    assert.equal(first.expires_in, 3600)
+    assert.equal(first.domain, 'oauth.bitrix.info')
+    assert.equal(first.client_endpoint, `${b24.url}/rest/`)
+    assert.equal(first.member_id, b24.memberId)
+    assert.match(String(first.refresh_token), BITRIX24_TOKEN_SHAPE)
+    assert.match(String(first.access_token), BITRIX24_TOKEN_SHAPE)
+    assert.equal(b24.currentRefreshToken(), first.refresh_token)
+
+    // A code is single use, and lives 30 s.
+    const code = b24.issueCode()
+    assert.equal((await get({ grant_type: 'authorization_code', ...creds, code })).status, 200)
+    answer = await get({ grant_type: 'authorization_code', ...creds, code })
+    assert.deepEqual([answer.status, answer.body], [400, { error: 'invalid_grant', error_description: 'Invalid grant' }])
+    const late = b24.issueCode()
+    clock += 30_000
+    assert.equal((await get({ grant_type: 'authorization_code', ...creds, code: late })).body.error, 'invalid_grant')
+    const expired = b24.issueCode()
+    b24.expireCode(expired)
+    assert.equal((await get({ grant_type: 'authorization_code', ...creds, code: expired })).body.error, 'invalid_grant')
+
+    // Refresh by GET, then by POST form (CRest); the spent one is refused; the newest one is current.
+    const r1 = b24.currentRefreshToken() ?? ''
+    answer = await get({ grant_type: 'refresh_token', ...creds, refresh_token: r1 })
+    assert.equal(answer.status, 200)
+    const r2 = String(answer.body.refresh_token)
+    assert.ok(b24.isRevoked(r1) && !b24.isRevoked(r2))
+    answer = await call(token, form({ grant_type: 'refresh_token', ...creds, refresh_token: r2 }))
+    assert.equal(answer.status, 200)
+    const r3 = String(answer.body.refresh_token)
+    answer = await get({ grant_type: 'refresh_token', ...creds, refresh_token: r2 })
+    assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_grant'])
+
+    // Wrong client: 401 invalid_client, and the token is not spent.
+    answer = await get({ grant_type: 'refresh_token', client_id: b24.clientId, client_secret: 'wrong', refresh_token: r3 })
+    assert.deepEqual([answer.status, answer.body], [401, { error: 'invalid_client', error_description: 'Invalid client' }])
+    assert.equal(b24.currentRefreshToken(), r3)
+    assert.equal((await get({ grant_type: 'password', ...creds })).body.error, 'invalid_request')
+    assert.equal((await get({ grant_type: 'refresh_token', ...creds })).body.error, 'invalid_request')
+
+    // REST: the deal with the newest access token; errors as Bitrix24 documents them.
+    answer = await get({ grant_type: 'refresh_token', ...creds, refresh_token: r3 })
+    const access = String(answer.body.access_token)
+    answer = await call(`${b24.url}/rest/crm.deal.get?id=1001&auth=${access}`)
+    assert.equal(answer.status, 200)
+    assert.equal((answer.body.result as Record<string, unknown>).ASSIGNED_BY_ID, '1')
+    assert.equal(typeof (answer.body.time as Record<string, unknown>).start, 'number')
+    answer = await call(`${b24.url}/rest/crm.deal.get.json`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ID: 1002, auth: access })
+    })
+    assert.equal((answer.body.result as Record<string, unknown>).ID, '1002')
+    assert.deepEqual((await call(`${b24.url}/rest/crm.deal.get?id=42&auth=${access}`)).body, { error: '', error_description: 'Not found' })
+    assert.equal((await call(`${b24.url}/rest/crm.deal.get?auth=${access}`)).body.error_description, 'ID is not defined or invalid.')
+    assert.deepEqual(
+      [(await call(`${b24.url}/rest/crm.deal.get?id=1001`)).status, (await call(`${b24.url}/rest/crm.deal.get?id=1001`)).body.error],
+      [401, 'NO_AUTH_FOUND']
+    )
+    assert.equal((await call(`${b24.url}/rest/user.current?auth=${access}`)).status, 404)
+    clock += 3600_000
+    answer = await call(`${b24.url}/rest/crm.deal.get?id=1001&auth=${access}`)
+    assert.deepEqual([answer.status, answer.body.error], [401, 'expired_token'])
+
+    // Idle expiry: 180 days.
+    const r4 = b24.currentRefreshToken() ?? ''
+    clock += 180 * 24 * 3600_000
+    assert.equal((await get({ grant_type: 'refresh_token', ...creds, refresh_token: r4 })).body.error, 'invalid_grant')
+    b24.setRefreshToken('seeded')
+    assert.equal((await get({ grant_type: 'refresh_token', ...creds, refresh_token: 'seeded' })).status, 200)
+    assert.equal((await call(`${b24.url}/oauth/token`)).status, 404)
+    assert.equal(b24.issued.length, 6)
+  } finally {
+    await b24.close()
+  }
+}
+
+/** A token request as a client of `server` sends it, following its clientAuth and bodyFormat. */
+function tokenRequest(server: OAuth2Server, params: Record<string, string>, basic = formEncodedBasic(server)): RequestInit {
+  const body: Record<string, string> = { ...params }
+  const headers: Record<string, string> = {}
+  if (server.clientAuth === 'basic') headers.Authorization = basic
+  else Object.assign(body, { client_id: server.clientId, client_secret: server.clientSecret })
+  if (server.bodyFormat === 'json')
+    return { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }
+  return {
+    method: 'POST',
+    headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(body).toString()
+  }
+}
+
+function formEncodedBasic(server: { clientId: string; clientSecret: string }): string {
+  return `Basic ${Buffer.from(`${formEncode(server.clientId)}:${formEncode(server.clientSecret)}`).toString('base64')}`
+}
+
+async function withOAuth2(options: OAuth2Options, body: (server: OAuth2Server, clock: { now: number }) => Promise<void>): Promise<void> {
+  const clock = { now: Date.UTC(2026, 0, 10, 9, 0, 0) }
+  const server = await startOAuth2({ now: () => clock.now, ...options })
+  try {
+    await body(server, clock)
+  } finally {
+    await server.close()
+  }
+}
+
+async function oauth2Checks(): Promise<void> {
+  // Basic + form, rotating (the defaults).
+  await withOAuth2({}, async (server, clock) => {
+    let answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code: server.issueCode() }))
+    assert.equal(answer.status, 200, JSON.stringify(answer.body))
+    assert.equal(answer.body.token_type, 'Bearer')
+    assert.equal(answer.headers.get('cache-control'), 'no-store')
+    const r1 = String(answer.body.refresh_token)
+    const access = String(answer.body.access_token)
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: r1 }))
+    assert.equal(answer.status, 200)
+    const r2 = String(answer.body.refresh_token)
+    assert.notEqual(r1, r2)
+    assert.ok(server.isRevoked(r1) && server.currentRefreshToken() === r2)
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: r1 }))
+    assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_grant'])
+
+    // Basic without form-encoding the secret (its '+' reads as a space): 401 with a challenge.
+    const raw = `Basic ${Buffer.from(`${server.clientId}:${server.clientSecret}`).toString('base64')}`
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: r2 }, raw))
+    assert.deepEqual([answer.status, answer.body.error], [401, 'invalid_client'])
+    assert.equal(answer.headers.get('www-authenticate'), 'Basic realm="oauth"')
+    // Credentials in the body of a Basic server: invalid_client, 400 (no Authorization header).
+    answer = await call(
+      server.tokenUrl,
+      form({ grant_type: 'refresh_token', refresh_token: r2, client_id: server.clientId, client_secret: server.clientSecret })
+    )
+    assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_client'])
+    // Both methods at once: invalid_request.
+    answer = await call(
+      server.tokenUrl,
+      tokenRequest(server, { grant_type: 'refresh_token', refresh_token: r2, client_secret: server.clientSecret })
+    )
+    assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_request'])
+    assert.equal(server.currentRefreshToken(), r2, 'refused requests spend nothing')
+
+    // A JSON body is accepted by a form server when the Content-Type says JSON.
+    answer = await call(server.tokenUrl, {
+      method: 'POST',
+      headers: { Authorization: formEncodedBasic(server), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: r2 })
+    })
+    assert.equal(answer.status, 200)
+    const r3 = String(answer.body.refresh_token)
+
+    for (const [params, error] of [
+      [{ grant_type: 'refresh_token' }, 'invalid_request'],
+      [{ refresh_token: r3 }, 'invalid_request'],
+      [{ grant_type: 'password', username: 'a', password: 'b' }, 'unsupported_grant_type'],
+      [{ grant_type: 'authorization_code', code: 'never-issued' }, 'invalid_grant']
+    ] as const) {
+      answer = await call(server.tokenUrl, tokenRequest(server, params))
+      assert.deepEqual([answer.status, answer.body.error], [400, error], JSON.stringify(params))
+    }
+    assert.equal((await call(server.tokenUrl)).status, 405)
+
+    // The consumer check, then expiry of the access token and idle expiry of the refresh token.
+    assert.equal((await call(`${server.url}/api/me`, { headers: { Authorization: `Bearer ${access}` } })).body.client_id, server.clientId)
+    assert.equal((await call(`${server.url}/api/me`)).status, 401)
+    clock.now += 3600_000
+    answer = await call(`${server.url}/api/me`, { headers: { Authorization: `Bearer ${access}` } })
+    assert.deepEqual([answer.status, answer.body.error], [401, 'invalid_token'])
+    clock.now += 90 * 24 * 3600_000
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: r3 }))
+    assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_grant'])
+    const code = server.issueCode()
+    clock.now += 10 * 60_000
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code }))
+    assert.equal(answer.body.error, 'invalid_grant')
+  })
+
+  // Body credentials + JSON only, not rotating, a required scope, a registered redirect URI, JWT access tokens.
+  await withOAuth2(
+    {
+      clientAuth: 'body',
+      bodyFormat: 'json',
+      rotate: false,
+      requireScope: 'offline_access',
+      redirectUri: 'https://example.com/cb',
+      jwt: true
+    },
+    async (server, clock) => {
+      const code = server.issueCode()
+      let answer = await call(
+        server.tokenUrl,
+        tokenRequest(server, { grant_type: 'authorization_code', code, redirect_uri: 'https://example.com/cb' })
+      )
+      assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_scope'])
+      const exchange = { grant_type: 'authorization_code', code, scope: 'read offline_access' }
+      answer = await call(server.tokenUrl, tokenRequest(server, exchange))
+      assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_grant'], 'a redirect_uri that does not match')
+      answer = await call(
+        server.tokenUrl,
+        tokenRequest(server, { ...exchange, code: server.issueCode(), redirect_uri: 'https://example.com/cb' })
+      )
+      assert.equal(answer.status, 200, JSON.stringify(answer.body))
+      assert.equal(answer.body.scope, 'read offline_access')
+      assert.equal(decodeJwtPayload(String(answer.body.access_token))?.exp, Math.floor(clock.now / 1000) + 3600)
+      const refresh = String(answer.body.refresh_token)
+      for (let i = 0; i < 2; i++) {
+        clock.now += 60 * 24 * 3600_000 // idle time restarts at each use
+        answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refresh }))
+        assert.equal(answer.status, 200)
+        assert.equal('refresh_token' in answer.body, false, 'no new refresh token: the same one stays valid')
+      }
+      assert.ok(server.currentRefreshToken() === refresh && !server.isRevoked(refresh))
+      assert.equal(server.issued.at(-1)?.refresh_token, refresh)
+      // A form body to a JSON-only server; Basic to a body-credentials server (401, challenge).
+      answer = await call(
+        server.tokenUrl,
+        form({ grant_type: 'refresh_token', refresh_token: refresh, client_id: server.clientId, client_secret: server.clientSecret })
+      )
+      assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_request'])
+      answer = await call(server.tokenUrl, {
+        method: 'POST',
+        headers: { Authorization: formEncodedBasic(server), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: refresh })
+      })
+      assert.deepEqual(
+        [answer.status, answer.body.error, answer.headers.get('www-authenticate')],
+        [401, 'invalid_client', 'Basic realm="oauth"']
+      )
+      // A new authorization replaces the refresh token.
+      answer = await call(
+        server.tokenUrl,
+        tokenRequest(server, { ...exchange, code: server.issueCode(), redirect_uri: 'https://example.com/cb' })
+      )
+      assert.ok(server.isRevoked(refresh) && server.currentRefreshToken() === answer.body.refresh_token)
+    }
+  )
+
+  await withOAuth2({ path: '/connect/token' }, async (server) => {
+    assert.equal(server.tokenUrl, `${server.url}/connect/token`)
+    assert.equal(
+      (await call(`${server.url}/oauth/token`, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: 'x' }))).status,
+      404
+    )
+  })
+}
+
+export async function selfTest(): Promise<void> {
+  await bitrix24Checks()
+  await oauth2Checks()
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await selfTest()
+  console.log('stand-ins: Bitrix24 and generic OAuth 2.0 answer as documented')
+}
