@@ -1,0 +1,84 @@
+/**
+ * The GitHub stand-in's answers (part of github.ts, not used on its own): GitHub's headers, error
+ * bodies and the repository JSON, shared by the secrets routes and the repository routes.
+ *
+ * Emulates: `application/json; charset=utf-8`, `x-github-request-id` (a sequence per server),
+ * `x-ratelimit-*` with a constant, never-exhausted budget (reset an hour after now()), errors as
+ * `{ message, documentation_url, status }`. Deliberately not emulated: rate limiting itself,
+ * ETags, media types other than JSON.
+ */
+import { json } from './http.js'
+import type { Reply } from './http.js'
+import type { RepoSpec } from './github.js'
+import { lc, type GitHubStore } from './github-store.js'
+
+export const DOCS = 'https://docs.github.com/rest'
+export const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets'
+export const RUNS_DOCS = 'https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run'
+export const REDIRECT_DOCS = 'https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects'
+export const JSON_UTF8 = 'application/json; charset=utf-8'
+
+export interface Replies {
+  /** GitHub's headers for one answer (each call is a new request id). */
+  headers(): Record<string, string>
+  reply(status: number, value: unknown): Reply
+  error(status: number, message: string, documentationUrl?: string): Reply
+  notFound(): Reply
+  forbidden(documentationUrl?: string): Reply
+  invalid(message: string): Reply
+  noContent(): Reply
+  repoJson(repo: RepoSpec): Record<string, unknown>
+}
+
+/** What the route modules share: the state, the API's base URL (known once the server listens) and the answers. */
+export interface RouteContext {
+  store: GitHubStore
+  /** Path prefix of the API ('' or e.g. '/api/v3'). */
+  prefix: string
+  /** http://127.0.0.1:PORT + prefix. */
+  url(): string
+  replies: Replies
+}
+
+export function createReplies(store: GitHubStore, url: () => string): Replies {
+  let requestSeq = 0
+  const headers = (): Record<string, string> => {
+    requestSeq += 1
+    return {
+      Server: 'github.com',
+      'X-GitHub-Api-Version-Selected': '2022-11-28',
+      'X-GitHub-Media-Type': 'github.v3; format=json',
+      'X-GitHub-Request-Id': `C0DE:${(0x1000 + requestSeq).toString(16).toUpperCase()}:5A9D1:6B1E2:6745F0${requestSeq % 10}`,
+      'X-RateLimit-Limit': '5000',
+      'X-RateLimit-Remaining': '4999',
+      'X-RateLimit-Reset': String(Math.floor(store.now() / 1000) + 3600),
+      'X-RateLimit-Used': '1',
+      'X-RateLimit-Resource': 'core'
+    }
+  }
+  const reply = (status: number, value: unknown): Reply => json(status, value, JSON_UTF8, headers())
+  const error = (status: number, message: string, documentationUrl = DOCS): Reply =>
+    reply(status, { message, documentation_url: documentationUrl, status: String(status) })
+  return {
+    headers,
+    reply,
+    error,
+    notFound: () => error(404, 'Not Found'),
+    forbidden: (documentationUrl = SECRETS_DOCS) => error(403, 'Resource not accessible by integration', documentationUrl),
+    invalid: (message) => error(422, message, SECRETS_DOCS),
+    noContent: () => ({ status: 204, headers: headers() }),
+    repoJson: (repo) => ({
+      id: repo.id,
+      node_id: `R_kgDO${Buffer.from(String(repo.id)).toString('base64url')}`,
+      name: repo.name,
+      full_name: `${repo.owner}/${repo.name}`,
+      private: true,
+      owner: {
+        login: repo.owner,
+        type: store.organizations.some((o) => lc(o) === lc(repo.owner)) ? 'Organization' : 'User'
+      },
+      html_url: `https://github.com/${repo.owner}/${repo.name}`,
+      url: `${url()}/repos/${repo.owner}/${repo.name}`
+    })
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The GitHub stand-in's request handler (part of github.ts, not used on its own): the path prefix,
+ * authentication, then the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflow
+ * runs, the redirect of a transferred repository) and the organization secrets, handing every
+ * `…/secrets` path to github-secrets.ts.
+ *
+ * Emulates: what github.ts describes for tokens (401 "Requires authentication" / "Bad
+ * credentials", 404 for a repository the token cannot see, 403 "Resource not accessible by
+ * integration" for a missing permission), `GET /repos/{o}/{r}` and `/repositories/{id}`, a
+ * workflow run's JSON, 301/307 redirects of a transferred or renamed repository. Deliberately not
+ * emulated: what github.ts lists (other routes answer 404 "Not Found").
+ */
+import type { Handler, Incoming, Reply } from './http.js'
+import { json } from './http.js'
+import type { RequestInfo } from './faults.js'
+import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './github.js'
+import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, type RouteContext } from './github-replies.js'
+import { secretsRoutes } from './github-secrets.js'
+import { isoSeconds, lc } from './github-store.js'
+
+/** The token's grant, or the 401 answer. */
+function authenticate(ctx: RouteContext, info: RequestInfo): TokenGrant | Reply {
+  const { tokens } = ctx.store
+  const header = info.headers.authorization
+  if (typeof header !== 'string' || header.trim() === '') return ctx.replies.error(401, 'Requires authentication')
+  const token = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(header)?.[1]
+  const grant = token !== undefined && Object.hasOwn(tokens, token) ? tokens[token] : undefined
+  return grant ?? ctx.replies.error(401, 'Bad credentials')
+}
+
+const canSee = (grant: TokenGrant, repo: RepoSpec): boolean =>
+  grant.repos === undefined || grant.repos.some((r) => lc(r) === lc(`${repo.owner}/${repo.name}`))
+
+type RepoRoute = (repo: RepoSpec, rest: string[], incoming: Incoming, grant: TokenGrant) => Reply
+
+/** Everything under /repos/{o}/{r} (or /repositories/{id}): `rest` is what follows. */
+function repositoryRoutes(ctx: RouteContext, secretsRoute: ReturnType<typeof secretsRoutes>): RepoRoute {
+  const { store } = ctx
+  const { reply, notFound, forbidden, repoJson } = ctx.replies
+
+  function runJson(repo: RepoSpec, run: WorkflowRunSpec, runNumber: number): Record<string, unknown> {
+    const id = typeof run.id === 'number' || !/^[1-9]\d{0,15}$/.test(run.id) ? run.id : Number(run.id)
+    const full = `${repo.owner}/${repo.name}`
+    const started = run.runStartedAt ?? run.createdAt
+    return {
+      id,
+      name: 'Rotate amoCRM token',
+      node_id: `WFR_kwLO${Buffer.from(String(id)).toString('base64url')}`,
+      head_branch: 'main',
+      head_sha: '0000000000000000000000000000000000000000',
+      path: '.github/workflows/rotate.yml',
+      display_title: 'Rotate amoCRM token',
+      run_number: runNumber,
+      event: run.event ?? 'workflow_dispatch',
+      status: 'in_progress',
+      conclusion: null,
+      workflow_id: 161335,
+      url: `${ctx.url()}/repos/${full}/actions/runs/${id}`,
+      html_url: `https://github.com/${full}/actions/runs/${id}`,
+      created_at: isoSeconds(run.createdAt),
+      updated_at: isoSeconds(Math.max(run.createdAt, started)),
+      run_attempt: run.attempt ?? 1,
+      run_started_at: isoSeconds(started),
+      repository: repoJson(repo)
+    }
+  }
+
+  return (repo, rest, incoming, grant) => {
+    const full = lc(`${repo.owner}/${repo.name}`)
+    const method = incoming.info.method
+    if (rest.length === 0) return method === 'GET' ? reply(200, repoJson(repo)) : notFound()
+    if (rest[0] === 'actions' && rest[1] === 'runs' && rest[2] !== undefined && rest.length === 3) {
+      if (method !== 'GET') return notFound()
+      if (!grant.actionsRead) return forbidden(RUNS_DOCS)
+      const run = store.runs.get(full)?.get(rest[2])
+      return run ? reply(200, runJson(repo, run.spec, run.number)) : notFound()
+    }
+    if (rest[0] === 'actions' && rest[1] === 'secrets') {
+      if (!grant.repoSecrets) return forbidden()
+      const state = store.scopes.get(`repo:${full}`)
+      return state ? secretsRoute(state, rest.slice(2), incoming) : notFound()
+    }
+    if (rest[0] === 'environments' && rest[1] !== undefined && rest[2] === 'secrets') {
+      if (!grant.envSecrets) return forbidden()
+      const state = store.scopes.get(`env:${full}:${lc(rest[1])}`)
+      return state ? secretsRoute(state, rest.slice(3), incoming) : notFound()
+    }
+    return notFound()
+  }
+}
+
+/** GitHub's answer at a transferred or renamed repository's old path: 301 (GET/HEAD) or 307 to /repositories/{id}. */
+function redirect(ctx: RouteContext, repo: RepoSpec, rest: string[], incoming: Incoming): Reply {
+  const permanent = incoming.info.method === 'GET' || incoming.info.method === 'HEAD'
+  const tail = rest.map((segment) => `/${encodeURIComponent(segment)}`).join('')
+  const location = `${ctx.url()}/repositories/${repo.id}${tail}${incoming.url.search}`
+  return json(
+    permanent ? 301 : 307,
+    { message: permanent ? 'Moved Permanently' : 'Temporary Redirect', url: location, documentation_url: REDIRECT_DOCS },
+    JSON_UTF8,
+    { ...ctx.replies.headers(), Location: location }
+  )
+}
+
+export function gitHubHandler(ctx: RouteContext): Handler {
+  const { store, prefix } = ctx
+  const { notFound, forbidden } = ctx.replies
+  const secretsRoute = secretsRoutes(ctx)
+  const repoRoute = repositoryRoutes(ctx, secretsRoute)
+
+  return (incoming) => {
+    const pathname = incoming.url.pathname
+    if (prefix !== '' && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return notFound()
+    const grant = authenticate(ctx, incoming.info)
+    if ('status' in grant) return grant
+
+    let segments: string[]
+    try {
+      // pathname after the prefix starts with '/': drop the empty first segment.
+      segments = pathname
+        .slice(prefix.length)
+        .split('/')
+        .slice(1)
+        .map((s) => decodeURIComponent(s))
+    } catch {
+      return notFound()
+    }
+    const [root, a, b, ...rest] = segments
+
+    if (root === 'repositories' && a !== undefined) {
+      const repo = /^[1-9]\d*$/.test(a) ? store.repoById.get(Number(a)) : undefined
+      if (!repo || !canSee(grant, repo)) return notFound()
+      return repoRoute(repo, b === undefined ? [] : [b, ...rest], incoming, grant)
+    }
+    if (root === 'repos' && a !== undefined && b !== undefined) {
+      const repo = store.repoByName.get(lc(`${a}/${b}`))
+      if (!repo) {
+        const moved = store.movedFrom.get(lc(`${a}/${b}`))
+        if (moved && canSee(grant, moved)) return redirect(ctx, moved, rest, incoming)
+      }
+      if (!repo || !canSee(grant, repo)) return notFound()
+      return repoRoute(repo, rest, incoming, grant)
+    }
+    if (root === 'orgs' && a !== undefined && b === 'actions' && rest[0] === 'secrets') {
+      const state = store.scopes.get(`org:${lc(a)}`)
+      if (!state) return notFound()
+      if (!grant.orgSecrets) return forbidden()
+      return secretsRoute(state, rest.slice(1), incoming)
+    }
+    return notFound()
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The GitHub stand-in's secrets routes (part of github.ts, not used on its own): everything under a
+ * resolved scope's `…/secrets` — list, public-key, get (metadata only), put (sealed box, validated
+ * and decrypted with the scope's keypair), delete, and an organization secret's selected
+ * repositories with `per_page`/`page`, `total_count` and GitHub's `Link` header.
+ *
+ * Emulates: GitHub's validation of a PUT and its 422 wording (name rules, missing or mistyped
+ * fields, visibility values, repositories outside the organization, a stale `key_id`, base64 and
+ * decryption failures), 201 for a new secret and 204 for an update. Deliberately not emulated:
+ * authentication and permissions (github-routes.ts decides before calling here), pagination of
+ * the secrets lists (they ignore `per_page`/`page`), the selected-repositories PUT/DELETE routes.
+ */
+import sodium from 'libsodium-wrappers'
+import { json } from './http.js'
+import type { Incoming, Reply } from './http.js'
+import type { OrgVisibility, StoredSecret } from './github.js'
+import { JSON_UTF8, type RouteContext } from './github-replies.js'
+import { isoSeconds, validName, type ScopeState } from './github-store.js'
+
+const BASE64_ORIGINAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** `per_page` (default 30, 1..100) and `page` (default 1) of a list request, like GitHub. */
+function pageParams(url: URL): { perPage: number; page: number } {
+  const perPageRaw = Number.parseInt(url.searchParams.get('per_page') ?? '', 10)
+  const pageRaw = Number.parseInt(url.searchParams.get('page') ?? '', 10)
+  const perPage = Number.isFinite(perPageRaw) && perPageRaw >= 1 ? Math.min(perPageRaw, 100) : 30
+  const page = Number.isFinite(pageRaw) && pageRaw >= 1 ? pageRaw : 1
+  return { perPage, page }
+}
+
+/** GitHub's `Link` header (prev, next, last, first), or undefined when everything fits on one page. */
+function linkHeader(base: string, perPage: number, page: number, total: number): string | undefined {
+  const last = Math.max(1, Math.ceil(total / perPage))
+  if (last === 1 && page === 1) return undefined
+  const at = (n: number, rel: string) => `<${base}?per_page=${perPage}&page=${n}>; rel="${rel}"`
+  const links: string[] = []
+  if (page > 1) links.push(at(Math.min(page - 1, last), 'prev'))
+  if (page < last) links.push(at(page + 1, 'next'), at(last, 'last'))
+  if (page > 1) links.push(at(1, 'first'))
+  return links.join(', ')
+}
+
+export type SecretsRoute = (state: ScopeState, rest: string[], incoming: Incoming) => Reply
+
+/** Routes everything under a resolved scope: `rest` is what follows `.../secrets`. */
+export function secretsRoutes(ctx: RouteContext): SecretsRoute {
+  const { store } = ctx
+  const { reply, error, notFound, invalid, noContent, headers, repoJson } = ctx.replies
+
+  const metadata = (state: ScopeState, name: string, secret: StoredSecret): Record<string, unknown> => {
+    const out: Record<string, unknown> = { name, created_at: secret.created_at, updated_at: secret.updated_at }
+    if (state.kind === 'org') {
+      out.visibility = secret.visibility ?? 'private'
+      if (secret.visibility === 'selected') out.selected_repositories_url = `${ctx.url()}${state.collectionPath}/${name}/repositories`
+    }
+    return out
+  }
+
+  function putSecret(state: ScopeState, rawName: string, incoming: Incoming): Reply {
+    let body: unknown = incoming.info.body
+    if (incoming.tooLarge) return error(413, 'Payload too large')
+    if (incoming.invalidJson) return error(400, 'Problems parsing JSON')
+    if (typeof body === 'string') {
+      // GitHub parses the body as JSON whatever the Content-Type says.
+      try {
+        body = JSON.parse(body) as unknown
+      } catch {
+        return error(400, 'Problems parsing JSON')
+      }
+    }
+    const nameProblem = validName(rawName)
+    if (nameProblem) return invalid(`Invalid request.\n\n${nameProblem}`)
+    if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return invalid('Invalid request.\n\nInvalid input: object is not a hash.')
+    }
+    const fields = body as Record<string, unknown>
+    const missing = ['encrypted_value', 'key_id'].filter((f) => fields[f] === undefined)
+    if (state.kind === 'org' && fields.visibility === undefined) missing.push('visibility')
+    if (missing.length > 0) {
+      const list = missing.map((m) => `"${m}"`).join(', ')
+      return invalid(`Invalid request.\n\n${list} ${missing.length === 1 ? "wasn't" : "weren't"} supplied.`)
+    }
+    for (const field of ['encrypted_value', 'key_id'] as const) {
+      if (typeof fields[field] !== 'string') {
+        return invalid(`Invalid request.\n\nFor 'properties/${field}', ${JSON.stringify(fields[field])} is not a string.`)
+      }
+    }
+    const encryptedValue = fields.encrypted_value as string
+    const keyId = fields.key_id as string
+
+    let visibility: OrgVisibility | undefined
+    let selectedIds: number[] | undefined
+    if (state.kind === 'org') {
+      const v = fields.visibility
+      if (v !== 'all' && v !== 'private' && v !== 'selected') {
+        return invalid(
+          `Invalid request.\n\nFor 'properties/visibility', ${JSON.stringify(v)} is not one of ["all", "private", "selected"].`
+        )
+      }
+      visibility = v
+      if (v === 'selected') {
+        const ids = fields.selected_repository_ids ?? []
+        if (!Array.isArray(ids)) {
+          return invalid(`Invalid request.\n\nFor 'properties/selected_repository_ids', ${JSON.stringify(ids)} is not an array.`)
+        }
+        const allowed = new Set(store.orgRepos(state.org ?? '').map((r) => r.id))
+        for (const id of ids as unknown[]) {
+          if (typeof id !== 'number' || !Number.isInteger(id)) {
+            return invalid(`Invalid request.\n\nFor 'items', ${JSON.stringify(id)} is not an integer.`)
+          }
+          if (!allowed.has(id)) return invalid(`Invalid request.\n\nRepository ${id} is not a repository of this organization.`)
+        }
+        selectedIds = [...new Set(ids as number[])]
+      }
+    }
+
+    if (keyId !== state.keys.keyId) return invalid('Bad key_id')
+    if (encryptedValue === '' || !BASE64_ORIGINAL.test(encryptedValue)) {
+      return invalid('Invalid request.\n\nencrypted_value is not valid base64.')
+    }
+    let plaintext: string
+    try {
+      const sealed = Buffer.from(encryptedValue, 'base64')
+      const opened = sodium.crypto_box_seal_open(new Uint8Array(sealed), state.keys.publicKey, state.keys.privateKey)
+      plaintext = Buffer.from(opened).toString('utf8')
+    } catch {
+      return invalid('Bad encrypted_value: it cannot be decrypted with the key of key_id.')
+    }
+
+    const name = rawName.toUpperCase()
+    const at = store.now()
+    const stamp = isoSeconds(at)
+    const existing = state.secrets.get(name)
+    const stored: StoredSecret = { value: plaintext, created_at: existing?.created_at ?? stamp, updated_at: stamp }
+    if (visibility !== undefined) stored.visibility = visibility
+    if (selectedIds !== undefined) stored.selected_repository_ids = selectedIds
+    state.secrets.set(name, stored)
+    store.writes.push({ scope: { ...state.scope }, name, value: plaintext, at })
+    return existing ? noContent() : reply(201, {})
+  }
+
+  return (state, rest, incoming) => {
+    const method = incoming.info.method
+    if (rest.length === 0) {
+      if (method !== 'GET') return notFound()
+      const secrets = [...state.secrets.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, secret]) => metadata(state, name, secret))
+      return reply(200, { total_count: secrets.length, secrets })
+    }
+    const [name, sub, ...more] = rest
+    if (name === undefined || more.length > 0) return notFound()
+    if (name === 'public-key' && sub === undefined) {
+      if (method !== 'GET') return notFound()
+      return reply(200, { key_id: state.keys.keyId, key: state.keys.key })
+    }
+    if (sub !== undefined) {
+      if (state.kind !== 'org' || sub !== 'repositories' || method !== 'GET') return notFound()
+      const secret = state.secrets.get(name.toUpperCase())
+      if (!secret) return notFound()
+      const ids = new Set(secret.selected_repository_ids ?? [])
+      const all = store.repositories.filter((r) => ids.has(r.id))
+      const { perPage, page } = pageParams(incoming.url)
+      const repos = all.slice((page - 1) * perPage, page * perPage).map(repoJson)
+      const link = linkHeader(`${ctx.url()}${state.collectionPath}/${name.toUpperCase()}/repositories`, perPage, page, all.length)
+      return json(200, { total_count: all.length, repositories: repos }, JSON_UTF8, {
+        ...headers(),
+        ...(link ? { Link: link } : {})
+      })
+    }
+    if (method === 'PUT') return putSecret(state, name, incoming)
+    const upper = name.toUpperCase()
+    const secret = state.secrets.get(upper)
+    if (method === 'GET') return secret ? reply(200, metadata(state, upper, secret)) : notFound()
+    if (method === 'DELETE') {
+      if (!secret) return notFound()
+      state.secrets.delete(upper)
+      return noContent()
+    }
+    return notFound()
+  }
+}

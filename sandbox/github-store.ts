@@ -1,0 +1,169 @@
+/**
+ * The GitHub stand-in's state (part of github.ts, not used on its own): repositories (by name, by
+ * id, by their name before a transfer), the secret scopes (repository, environment, organization)
+ * each with its X25519 keypair and its secrets, workflow runs, the log of writes.
+ *
+ * Emulates: what github.ts describes for keys (a real libsodium keypair per scope, 19-digit
+ * key ids in a deterministic sequence per server), case-insensitive names (secrets stored
+ * upper-case) and GitHub's secret-name rules. Deliberately not emulated: anything over HTTP (see
+ * github-routes.ts), persistence (state lives as long as the server).
+ */
+import sodium from 'libsodium-wrappers'
+import type { RepoSpec, SecretScope, SecretWrite, StoredSecret, TokenGrant, WorkflowRunSpec } from './github.js'
+
+export interface KeyState {
+  keyId: string
+  publicKey: Uint8Array
+  privateKey: Uint8Array
+  key: string
+}
+
+export interface ScopeState {
+  kind: 'repo' | 'env' | 'org'
+  /** Canonical scope (names as configured). */
+  scope: SecretScope
+  /** For repo/env scopes. */
+  repo?: RepoSpec
+  /** For org scopes: the canonical org login. */
+  org?: string
+  /** URL path of the scope's secrets collection (without prefix), e.g. /repos/acme/crm-sync/actions/secrets */
+  collectionPath: string
+  keys: KeyState
+  secrets: Map<string, StoredSecret>
+}
+
+export interface RunRecord {
+  spec: WorkflowRunSpec
+  /** `run_number`: the order in which runs were added to the repository. */
+  number: number
+}
+
+export interface GitHubStore {
+  now: () => number
+  tokens: Record<string, TokenGrant>
+  repositories: RepoSpec[]
+  organizations: string[]
+  repoByName: Map<string, RepoSpec>
+  repoById: Map<number, RepoSpec>
+  /** Old 'owner/name' (lower-case) of transferred or renamed repositories; a current name wins. */
+  movedFrom: Map<string, RepoSpec>
+  /** By scopeKey(). */
+  scopes: Map<string, ScopeState>
+  /** Workflow runs per repository ('owner/name', lower-case), by id (as a string). */
+  runs: Map<string, Map<string, RunRecord>>
+  /** Every successful PUT, decrypted, in order. */
+  writes: SecretWrite[]
+  /** A fresh keypair with the next key id. */
+  newKeys(): KeyState
+  scopeKey(scope: SecretScope): string
+  /** Throws for an unknown scope. */
+  mustScope(scope: SecretScope): ScopeState
+  orgRepos(org: string): RepoSpec[]
+}
+
+export const lc = (s: string): string => s.toLowerCase()
+
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+const NAME_RULES =
+  'Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_). Spaces are not allowed. Must start with a letter ([a-z], [A-Z]) or underscores (_).'
+
+/** GitHub's complaint about a secret name, or undefined when it is valid. */
+export function validName(name: string): string | undefined {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return NAME_RULES
+  if (/^GITHUB_/i.test(name)) return 'Secret names must not start with GITHUB_.'
+  return undefined
+}
+
+/** Call after `await sodium.ready`. */
+export function createStore(options: {
+  now: () => number
+  tokens: Record<string, TokenGrant>
+  repositories: RepoSpec[]
+  environments: string[]
+  organizations: string[]
+}): GitHubStore {
+  const { now, tokens, repositories, organizations } = options
+  const defaultEnvironments = options.environments
+
+  let keySeq = 0
+  const newKeys = (): KeyState => {
+    const pair = sodium.crypto_box_keypair()
+    keySeq += 1
+    return {
+      // 19-digit numeric-looking ids, like GitHub's; deterministic sequence per server.
+      keyId: String(3380204578043523366n + BigInt(keySeq) * 7919n),
+      publicKey: pair.publicKey,
+      privateKey: pair.privateKey,
+      key: sodium.to_base64(pair.publicKey, sodium.base64_variants.ORIGINAL)
+    }
+  }
+
+  const repoByName = new Map<string, RepoSpec>()
+  const scopes = new Map<string, ScopeState>()
+  for (const repo of repositories) {
+    const full = `${repo.owner}/${repo.name}`
+    repoByName.set(lc(full), repo)
+    scopes.set(`repo:${lc(full)}`, {
+      kind: 'repo',
+      scope: { repo: full },
+      repo,
+      collectionPath: `/repos/${full}/actions/secrets`,
+      keys: newKeys(),
+      secrets: new Map()
+    })
+    for (const environment of repo.environments ?? defaultEnvironments) {
+      scopes.set(`env:${lc(full)}:${lc(environment)}`, {
+        kind: 'env',
+        scope: { repo: full, environment },
+        repo,
+        collectionPath: `/repos/${full}/environments/${encodeURIComponent(environment)}/secrets`,
+        keys: newKeys(),
+        secrets: new Map()
+      })
+    }
+  }
+  for (const org of organizations) {
+    scopes.set(`org:${lc(org)}`, {
+      kind: 'org',
+      scope: { org },
+      org,
+      collectionPath: `/orgs/${org}/actions/secrets`,
+      keys: newKeys(),
+      secrets: new Map()
+    })
+  }
+
+  const scopeKey = (scope: SecretScope): string => {
+    if ('org' in scope) return `org:${lc(scope.org)}`
+    if ('environment' in scope) return `env:${lc(scope.repo)}:${lc(scope.environment)}`
+    return `repo:${lc(scope.repo)}`
+  }
+  const movedFrom = new Map<string, RepoSpec>()
+  for (const repo of repositories) {
+    if (repo.transferredFrom !== undefined && !repoByName.has(lc(repo.transferredFrom))) movedFrom.set(lc(repo.transferredFrom), repo)
+  }
+
+  return {
+    now,
+    tokens,
+    repositories,
+    organizations,
+    repoByName,
+    repoById: new Map<number, RepoSpec>(repositories.map((r) => [r.id, r])),
+    movedFrom,
+    scopes,
+    runs: new Map(),
+    writes: [],
+    newKeys,
+    scopeKey,
+    mustScope(scope) {
+      const state = scopes.get(scopeKey(scope))
+      if (!state) throw new Error(`sandbox GitHub: unknown secret scope ${JSON.stringify(scope)}`)
+      return state
+    },
+    orgRepos: (org) => repositories.filter((r) => lc(r.owner) === lc(org))
+  }
+}
