@@ -1,16 +1,29 @@
 /**
  * The soak: many consecutive rotations of one token chain through the bundled action, with random
  * faults injected into both stand-ins. After every run the chain is checked: the secret must hold
- * amoCRM's one valid refresh token. A run that printed a rescue line is recovered the way the README
- * tells a user to (open the line with the private key, store the token); anything else that leaves
- * the secret stale is a chain break — the failure this project exists to prevent.
+ * the provider's one valid refresh token. A run that printed a rescue line is recovered the way the
+ * README tells a user to (open the line with the private key, store the token); anything else that
+ * leaves the secret stale is a chain break — the failure this project exists to prevent.
  *
- * amoCRM faults are those after which a client can know the token is unspent or retry safely (5xx
- * and 429 answered without processing, resets before processing, delays). A lost answer from amoCRM
- * after it spent the token cannot be recovered by any client — the new pair exists only in that
- * answer — so it is off by default (`amocrmLostRate`) and tested on its own for a clear diagnosis.
+ * `provider` picks the token stand-in and the inputs a workflow would pass it: amoCRM (default,
+ * secret AMOCRM_REFRESH_TOKEN), Bitrix24 (BITRIX24_REFRESH_TOKEN) or a generic OAuth 2.0 server
+ * with Basic client authentication, form bodies and rotating refresh tokens (OAUTH_REFRESH_TOKEN);
+ * the secret names are the action's defaults, so no `refresh-token-secret` is passed. The
+ * `amocrm*` options and result fields are about whichever token stand-in runs.
+ *
+ * Token-endpoint faults are those after which a client can know the token is unspent or retry
+ * safely (5xx and 429 answered without processing, resets before processing, delays). A lost answer
+ * after the provider spent the token cannot be recovered by any client — the new pair exists only
+ * in that answer — so it is off by default (`amocrmLostRate`) and tested on its own for a clear
+ * diagnosis.
+ *
+ * Emulates: a user's scheduled workflow and their recovery from a rescue line. Deliberately not
+ * emulated: concurrent runs (one rotation at a time), faults that a real provider never answers
+ * with (a 2xx body cut or transformed: hostile.test.ts covers those), non-rotating OAuth 2.0.
  */
 import { standInInputs, startAmoCrm } from './amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from './bitrix24.js'
+import { oauth2Inputs, startOAuth2 } from './oauth2.js'
 import { nginxHtml, seededRandom, type Fault, type FaultHook } from './faults.js'
 import { startGitHub } from './github.js'
 import { cpSync, mkdtempSync } from 'node:fs'
@@ -20,7 +33,49 @@ import { PROJECT_ROOT, runAction, type RunOptions } from './runner.js'
 import { generateKeyPair, publicKeyOf } from '../src/sealing.js'
 import { openRescue } from '../src/rescue.js'
 
+export type Provider = 'amocrm' | 'bitrix24' | 'oauth2'
+export const PROVIDERS: readonly Provider[] = ['amocrm', 'bitrix24', 'oauth2']
+
+/** The secret the action writes by default for each provider (interface.md, 1.1). */
+export const REFRESH_SECRET: Record<Provider, string> = {
+  amocrm: 'AMOCRM_REFRESH_TOKEN',
+  bitrix24: 'BITRIX24_REFRESH_TOKEN',
+  oauth2: 'OAUTH_REFRESH_TOKEN'
+}
+
+/** What the soak needs of a token stand-in, whichever provider it plays. */
+interface TokenStandIn {
+  faults: FaultHook | undefined
+  readonly requests: unknown[]
+  issueCode(): string
+  currentRefreshToken(): string | undefined
+  close(): Promise<void>
+}
+
+/** The token stand-in for `provider` and the inputs that point the action at it. */
+async function startProvider(
+  provider: Provider,
+  extra: Record<string, string>
+): Promise<{ server: TokenStandIn; inputs: Record<string, string> }> {
+  switch (provider) {
+    case 'amocrm': {
+      const server = await startAmoCrm()
+      return { server, inputs: standInInputs(server, extra) }
+    }
+    case 'bitrix24': {
+      const server = await startBitrix24()
+      return { server, inputs: bitrix24Inputs(server, extra) }
+    }
+    case 'oauth2': {
+      const server = await startOAuth2()
+      return { server, inputs: oauth2Inputs(server, extra) }
+    }
+  }
+}
+
 export interface SoakOptions {
+  /** Default 'amocrm'. */
+  provider?: Provider
   rotations: number
   githubFaultRate: number
   amocrmFaultRate: number
@@ -36,7 +91,9 @@ export interface SoakResult {
   failedIntact: number
   rescues: number
   chainBreaks: number
+  /** `amocrm`: the token stand-in, whichever provider it plays. */
   faultsInjected: { github: number; amocrm: number }
+  /** `amocrm`: the token stand-in, whichever provider it plays. */
   requests: { github: number; amocrm: number }
   failureMessages: Map<string, number>
   seconds: number
@@ -100,11 +157,15 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   cpSync(join(PROJECT_ROOT, 'dist'), copy, { recursive: true })
   const entry: RunOptions['entry'] = join(copy, 'index.js')
   // Copied first: once the stand-ins run, only the finally below closes them.
-  const amo = await startAmoCrm()
-  const gh = await startGitHub()
-  const repo = { repo: 'acme/crm-sync' }
+  const provider = options.provider ?? 'amocrm'
+  const secretName = REFRESH_SECRET[provider]
   const keys = await generateKeyPair()
-  const base = standInInputs(amo, { 'rescue-public-key': keys.publicKey })
+  const { server: amo, inputs: base } = await startProvider(provider, { 'rescue-public-key': keys.publicKey })
+  const gh = await startGitHub().catch(async (error: unknown) => {
+    await amo.close()
+    throw error
+  })
+  const repo = { repo: 'acme/crm-sync' }
   const env = { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
   const restart = async (): Promise<void> => {
     amo.faults = gh.faults = undefined
@@ -119,7 +180,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     for (let i = 0; i < options.rotations; i++) {
       const run = await runAction({
         entry,
-        inputs: { ...base, 'refresh-token': gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value ?? '' },
+        inputs: { ...base, 'refresh-token': gh.secret(repo, secretName)?.value ?? '' },
         env
       })
       result.rotations++
@@ -132,14 +193,14 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
             .slice(0, 90) ?? `exit ${run.code}`
         result.failureMessages.set(message, (result.failureMessages.get(message) ?? 0) + 1)
       }
-      const line = /amocrm-rescue:v1:\S+/.exec(run.stdout)?.[0]
+      const line = /\b[a-z0-9]+-rescue:v1:\S+/.exec(run.stdout)?.[0]
       if (run.code !== 0 && line) {
         // What the README tells a user to do: open the line, store the refresh token.
         const bundle = await openRescue(line, await publicKeyOf(keys.privateKey), keys.privateKey)
-        gh.setSecret(repo, 'AMOCRM_REFRESH_TOKEN', bundle.refresh_token)
+        gh.setSecret(repo, secretName, bundle.refresh_token)
         result.rescues++
       }
-      const intact = gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value === amo.currentRefreshToken()
+      const intact = gh.secret(repo, secretName)?.value === amo.currentRefreshToken()
       if (!intact) {
         result.chainBreaks++
         await restart()

@@ -1,8 +1,10 @@
 /**
- * npm run soak [-- --rotations 1000 --github-faults 0.08 --amocrm-faults 0.05 --amocrm-lost 0 --seed N]
- * Consecutive rotations with random faults (see sandbox/soak.ts); exits 1 on any chain break.
+ * npm run soak [-- --provider amocrm|bitrix24|oauth2 --rotations 1000 --github-faults 0.08 --amocrm-faults 0.05 --amocrm-lost 0 --seed N]
+ * Consecutive rotations with random faults (see sandbox/soak.ts) against the provider's stand-in
+ * (default amoCRM); `--amocrm-faults` and `--amocrm-lost` apply to whichever token stand-in runs.
+ * Exits 1 on any chain break.
  */
-import { soak } from '../sandbox/soak.js'
+import { PROVIDERS, soak, type Provider } from '../sandbox/soak.js'
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -11,7 +13,19 @@ function arg(name: string, fallback: number): number {
   return value
 }
 
+function providerArg(): Provider {
+  const i = process.argv.indexOf('--provider')
+  const value = i >= 0 ? process.argv[i + 1] : 'amocrm'
+  const provider = PROVIDERS.find((p) => p === value)
+  if (!provider) throw new Error(`--provider must be one of ${PROVIDERS.join(', ')}`)
+  return provider
+}
+
+const LABEL: Record<Provider, string> = { amocrm: 'amoCRM', bitrix24: 'Bitrix24', oauth2: 'OAuth 2.0' }
+const provider = providerArg()
+const label = LABEL[provider]
 const options = {
+  provider,
   rotations: arg('rotations', 1000),
   githubFaultRate: arg('github-faults', 0.08),
   amocrmFaultRate: arg('amocrm-faults', 0.05),
@@ -19,7 +33,7 @@ const options = {
   seed: arg('seed', 20261126)
 }
 console.log(
-  `soak: ${options.rotations} rotations, faults per request: GitHub ${options.githubFaultRate * 100}%, amoCRM ${options.amocrmFaultRate * 100}% (+${options.amocrmLostRate * 100}% lost answers), seed ${options.seed}`
+  `soak (${label}): ${options.rotations} rotations, faults per request: GitHub ${options.githubFaultRate * 100}%, ${label} ${options.amocrmFaultRate * 100}% (+${options.amocrmLostRate * 100}% lost answers), seed ${options.seed}`
 )
 const result = await soak({
   ...options,
@@ -31,7 +45,7 @@ const result = await soak({
   }
 })
 console.log(`
-| rotations | succeeded | failed, chain intact | rescued | chain breaks | faults injected (GitHub / amoCRM) | requests (GitHub / amoCRM) | time |
+| rotations | succeeded | failed, chain intact | rescued | chain breaks | faults injected (GitHub / ${label}) | requests (GitHub / ${label}) | time |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 | ${result.rotations} | ${result.succeeded} | ${result.failedIntact} | ${result.rescues} | ${result.chainBreaks} | ${result.faultsInjected.github} / ${result.faultsInjected.amocrm} | ${result.requests.github} / ${result.requests.amocrm} | ${result.seconds.toFixed(0)} s |`)
 if (result.failureMessages.size) {
