@@ -1,16 +1,27 @@
 /**
  * npm run demo: the whole product on this machine, in seconds, without an amoCRM account.
  *
- * Starts the amoCRM and GitHub stand-ins on 127.0.0.1 and runs the bundled dist/index.js as a
- * runner would (INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY): the first exchange with an
- * authorization code, then scheduled refreshes, then the README's consumer step. It shows the log as
- * the runner displays it (masked values as ***), the outputs, the job summary, and proof that the
- * secret — decrypted with the stand-in's private key — holds the newest refresh token while the old
- * ones are revoked. Exits non-zero if any proof fails.
+ * Starts the amoCRM, Bitrix24, generic OAuth 2.0 and GitHub stand-ins on 127.0.0.1 and runs the
+ * bundled dist/index.js as a runner would (INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY):
+ * for amoCRM the first exchange with an authorization code, then scheduled refreshes, then the
+ * README's consumer step; then for Bitrix24 and for a generic OAuth 2.0 server (HTTP Basic, form
+ * body, rotating refresh tokens) one first exchange and one refresh each, with a call of the
+ * provider's API with the new access token. It shows the log as the runner displays it (masked
+ * values as ***), the outputs, the job summary, and proof that each secret — decrypted with the
+ * stand-in's private key — holds the provider's newest refresh token while the old ones are
+ * revoked. Exits non-zero if any proof fails.
+ *
+ * Emulates: a user's workflows (workflow_dispatch for the first exchange, schedule for refreshes)
+ * and their next steps. Deliberately not emulated: the secret's default names are the action's
+ * (no `refresh-token-secret` for Bitrix24 and OAuth 2.0), so those parts need an action that
+ * knows the `provider` input (interface.md, 1.1).
  */
 import { standInInputs, startAmoCrm } from './amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from './bitrix24.js'
+import type { IssuedPair } from './chain.js'
 import { leadPeople } from './consumer.js'
 import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
+import { oauth2Inputs, startOAuth2 } from './oauth2.js'
 import { leakedSecrets, runAction, type ActionRun, type RunOptions } from './runner.js'
 
 const REFRESHES = 3
@@ -51,23 +62,31 @@ function check(ok: boolean, what: string): void {
 }
 
 const amo = await startAmoCrm()
+const b24 = await startBitrix24()
+const oauth = await startOAuth2()
 const gh = await startGitHub()
 const repo = { repo: 'acme/crm-sync' }
-const seen = new Set<string>([amo.clientSecret, DEMO_GITHUB_TOKEN])
+const seen = new Set<string>([amo.clientSecret, b24.clientSecret, oauth.clientSecret, DEMO_GITHUB_TOKEN])
+const issuedLists: IssuedPair[][] = [amo.issued, b24.issued, oauth.issued]
 
 /** The first exchange is started by hand; the refreshes by the workflow's cron. */
 const DISPATCH: RunOptions['event'] = { name: 'workflow_dispatch', payload: {} }
 const SCHEDULE: RunOptions['event'] = { name: 'schedule', payload: { schedule: '0 3 * * *' } }
 
-async function rotation(title: string, inputs: Record<string, string>, event: RunOptions['event']): Promise<ActionRun> {
+/** The amoCRM part's inputs: the stand-in's, and the access token stored too. */
+const amoInputs = (extra: Record<string, string>) => standInInputs(amo, { 'access-token-secret': 'AMOCRM_ACCESS_TOKEN', ...extra })
+
+/** Runs the action with `toInputs(secrets)`; `secrets` (a code or a refresh token) count as secrets in the leak check. */
+async function rotation(
+  title: string,
+  secrets: Record<string, string>,
+  event: RunOptions['event'],
+  toInputs: (extra: Record<string, string>) => Record<string, string> = amoInputs
+): Promise<ActionRun> {
   console.log(`\n${bold(`━━ ${title}`)}`)
-  const run = await runAction({
-    inputs: standInInputs(amo, { 'access-token-secret': 'AMOCRM_ACCESS_TOKEN', ...inputs }),
-    env: { GITHUB_API_URL: gh.url },
-    event
-  })
-  for (const pair of amo.issued) [pair.access_token, pair.refresh_token].forEach((t) => seen.add(t))
-  Object.values(inputs).forEach((v) => v && seen.add(v))
+  const run = await runAction({ inputs: toInputs(secrets), env: { GITHUB_API_URL: gh.url }, event })
+  for (const pair of issuedLists.flat()) [pair.access_token, pair.refresh_token].forEach((t) => seen.add(t))
+  Object.values(secrets).forEach((v) => v && seen.add(v))
   console.log(dim('  log, as the runner shows it:'))
   console.log(indent(run.log))
   console.log(dim('  outputs (masked values show as *** in any log):'))
@@ -82,8 +101,100 @@ async function rotation(title: string, inputs: Record<string, string>, event: Ru
   return run
 }
 
-console.log(bold('amoCRM / Kommo token rotation — local demo'))
-console.log(`Stand-ins on 127.0.0.1: amoCRM ${amo.url} (account demo.amocrm.ru), GitHub API ${gh.url}`)
+/** True when the secret exists and holds the provider's current refresh token. */
+function holds(secret: string, server: { currentRefreshToken(): string | undefined }): boolean {
+  const value = gh.secret(repo, secret)?.value
+  return value !== undefined && value === server.currentRefreshToken()
+}
+
+/** Runs one provider's part; an exception (e.g. a call with an empty output) is a failed check, and the next part still runs. */
+async function part(body: () => Promise<void>): Promise<void> {
+  try {
+    await body()
+  } catch (error) {
+    check(false, `the part stopped: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/** Bitrix24: the first exchange and one refresh, then the next step's REST call. */
+async function bitrix24Part(): Promise<void> {
+  console.log(
+    `\n${bold('Bitrix24')} ${dim(`— stand-in ${b24.url} in place of https://oauth.bitrix.info (base-url), portal REST ${b24.clientEndpoint}`)}`
+  )
+  const b24Inputs = (extra: Record<string, string>) => bitrix24Inputs(b24, extra)
+  let run = await rotation(
+    'Bitrix24 · workflow_dispatch with an authorization code (30 s to use it)',
+    { 'authorization-code': b24.issueCode() },
+    DISPATCH,
+    b24Inputs
+  )
+  check(
+    holds('BITRIX24_REFRESH_TOKEN', b24),
+    'secret BITRIX24_REFRESH_TOKEN (the default name for bitrix24) holds Bitrix24’s current refresh token'
+  )
+  check(run.outputs['api-url'] === b24.clientEndpoint, 'api-url is the portal’s REST base (the answer’s client_endpoint)')
+  check(run.outputs['account-id'] === b24.memberId, 'account-id is the portal’s member_id')
+  const previous = gh.secret(repo, 'BITRIX24_REFRESH_TOKEN')?.value ?? ''
+  run = await rotation(
+    'Bitrix24 · schedule: refresh with ${{ secrets.BITRIX24_REFRESH_TOKEN }}',
+    { 'refresh-token': previous },
+    SCHEDULE,
+    b24Inputs
+  )
+  check(previous !== '' && b24.isRevoked(previous), 'the refresh token it spent is now revoked by Bitrix24')
+  check(holds('BITRIX24_REFRESH_TOKEN', b24), 'the secret holds the newest refresh token')
+
+  console.log(`\n${bold('━━ Next step in the same job: deal 1001 through the portal’s REST API')}`)
+  // The access token in a form body rather than in the URL, where logs would keep it.
+  const deal = await fetch(`${run.outputs['api-url'] ?? ''}crm.deal.get`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ id: '1001', auth: run.outputs['access-token'] ?? '' }).toString()
+  })
+  const body = (await deal.json()) as { result?: { ID?: string; TITLE?: string; ASSIGNED_BY_ID?: string } }
+  const { ID, TITLE, ASSIGNED_BY_ID } = body.result ?? {}
+  console.log(indent(`POST {api-url}crm.deal.get id=1001 → ${deal.status}\n${JSON.stringify({ ID, TITLE, ASSIGNED_BY_ID }, null, 2)}`))
+  console.log(dim('  with steps.<id>.outputs.api-url and access-token'))
+  check(deal.status === 200 && ASSIGNED_BY_ID === '1', 'the new access token reads deal 1001 (responsible user 1)')
+}
+
+/** A generic OAuth 2.0 server: the first exchange and one refresh, then a call of its API. */
+async function oauth2Part(): Promise<void> {
+  console.log(
+    `\n${bold('Generic OAuth 2.0')} ${dim(`— token-url ${oauth.tokenUrl}, client-auth ${oauth.clientAuth}, body-format ${oauth.bodyFormat}, rotating refresh tokens`)}`
+  )
+  const oauthInputs = (extra: Record<string, string>) => oauth2Inputs(oauth, extra)
+  let run = await rotation(
+    'OAuth 2.0 · workflow_dispatch with an authorization code',
+    { 'authorization-code': oauth.issueCode() },
+    DISPATCH,
+    oauthInputs
+  )
+  check(
+    holds('OAUTH_REFRESH_TOKEN', oauth),
+    'secret OAUTH_REFRESH_TOKEN (the default name for oauth2) holds the server’s current refresh token'
+  )
+  const previous = gh.secret(repo, 'OAUTH_REFRESH_TOKEN')?.value ?? ''
+  run = await rotation(
+    'OAuth 2.0 · schedule: refresh with ${{ secrets.OAUTH_REFRESH_TOKEN }}',
+    { 'refresh-token': previous },
+    SCHEDULE,
+    oauthInputs
+  )
+  check(previous !== '' && oauth.isRevoked(previous), 'the refresh token it spent is now revoked by the server (rotation)')
+  check(holds('OAUTH_REFRESH_TOKEN', oauth), 'the secret holds the newest refresh token')
+
+  console.log(`\n${bold('━━ Next step in the same job: the API with the new access token')}`)
+  const me = await fetch(`${oauth.url}/api/me`, { headers: { Authorization: `Bearer ${run.outputs['access-token'] ?? ''}` } })
+  const body = (await me.json()) as { client_id?: string }
+  console.log(indent(`GET /api/me → ${me.status}\n${JSON.stringify(body, null, 2)}`))
+  check(me.status === 200 && body.client_id === oauth.clientId, 'the new access token is accepted by the API')
+}
+
+console.log(bold('OAuth refresh token rotation (amoCRM / Kommo, Bitrix24, any OAuth 2.0) — local demo'))
+console.log(
+  `Stand-ins on 127.0.0.1: amoCRM ${amo.url} (account demo.amocrm.ru), Bitrix24 ${b24.url}, OAuth 2.0 ${oauth.url}, GitHub API ${gh.url}`
+)
 console.log(`The action: dist/index.js, run as a runner runs it. No credentials, no network.`)
 
 try {
@@ -121,8 +232,11 @@ try {
   const revoked = amo.issued.slice(0, -1).every((pair) => amo.isRevoked(pair.refresh_token))
   console.log()
   check(revoked, `all ${amo.issued.length - 1} earlier refresh tokens are revoked; only the stored one is valid`)
+
+  await part(bitrix24Part)
+  await part(oauth2Part)
 } finally {
-  await Promise.all([amo.close(), gh.close()])
+  await Promise.all([amo.close(), b24.close(), oauth.close(), gh.close()])
 }
 console.log(
   failures === 0 ? green(bold('\nThe chain holds: every token was stored, nothing printed.')) : red(bold(`\n${failures} check(s) failed.`))
