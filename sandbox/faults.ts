@@ -1,7 +1,7 @@
 /**
- * Fault injection shared by the sandbox HTTP stand-ins (amocrm.ts, github.ts).
+ * Fault injection shared by the sandbox HTTP stand-ins (amocrm.ts, bitrix24.ts, oauth2.ts, github.ts).
  *
- * Emulates: the ways a real network path to amoCRM or GitHub misbehaves as seen by a client —
+ * Emulates: the ways a real network path to a token endpoint or GitHub misbehaves as seen by a client —
  * an intermediary answering instead of the service (nginx 429/502/503 HTML pages, JSON errors),
  * a connection reset before the request reached the service, a response lost after the service
  * already acted on the request (the dangerous case for single-use refresh tokens), slowness,

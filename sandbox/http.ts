@@ -2,7 +2,7 @@
  * Internal plumbing shared by the sandbox stand-ins: a node:http server on 127.0.0.1 (port 0),
  * complete request logging, body parsing, latency and fault injection, clean shutdown.
  *
- * Not a public API for tests: use amocrm.ts / github.ts / faults.ts.
+ * Not a public API for tests: use amocrm.ts / bitrix24.ts / oauth2.ts / github.ts / faults.ts.
  *
  * Request life cycle: read the whole body (cap 1 MiB; beyond that the handler sees `tooLarge`),
  * parse it, log it in `requests`, ask the fault hook, then:
