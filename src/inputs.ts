@@ -2,8 +2,10 @@
  * Reads and validates every input into one typed Settings object, before any request is made.
  * Pure: it receives the input reader and the environment, so tests call it directly.
  */
-import { parseBaseUrl, parseDomain, parseSecureUrl, resolveAccount, type Account } from './account.js'
 import { InputError } from './errors.js'
+import { readProvider } from './providers/index.js'
+import type { Client, Provider } from './providers/provider.js'
+import { parseSecureUrl } from './url.js'
 
 /** Inputs whose values are secrets: masked before anything else happens. */
 export const SECRET_INPUTS = ['client-secret', 'authorization-code', 'refresh-token', 'github-token', 'actions-token'] as const
@@ -32,10 +34,9 @@ export interface RunRef extends RepoRef {
 }
 
 export interface Settings {
-  account: Account
-  clientId: string
-  clientSecret: string
-  redirectUri: string
+  /** Whom the token is spent with, and how (providers/). */
+  provider: Provider
+  client: Client
   grant: Grant
   githubToken: string
   githubApiUrl: string
@@ -171,14 +172,14 @@ export function parseApiUrl(value: string | undefined): string {
   return text.replace(/\/+$/, '')
 }
 
-function parseGrant(read: InputReader): Grant {
+function parseGrant(read: InputReader, provider: Provider, secret: string): Grant {
   const code = read('authorization-code')
   if (code) return { type: 'authorization_code', code: noWhitespace('authorization-code', code) }
   const refreshToken = read('refresh-token')
   if (refreshToken) return { type: 'refresh_token', refreshToken: noWhitespace('refresh-token', refreshToken) }
   throw new InputError(
     'refresh-token',
-    "is empty and no 'authorization-code' was given: the first run needs 'authorization-code' (a fresh code from the integration's Keys and scopes tab, valid 20 minutes); later runs pass the stored secret, e.g. refresh-token: ${{ secrets.AMOCRM_REFRESH_TOKEN }}."
+    `is empty and no 'authorization-code' was given: the first run needs 'authorization-code' (${provider.hints.firstCode}); later runs pass the stored secret, e.g. refresh-token: \${{ secrets.${secret} }}.`
   )
 }
 
@@ -285,18 +286,23 @@ function parseTarget(read: InputReader, env: NodeJS.ProcessEnv): Target {
 }
 
 export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Settings {
-  const subdomain = required(read, 'subdomain', 'the account, as mycompany in mycompany.amocrm.ru')
-  const domain = parseDomain(read('domain') || 'amocrm.ru')
-  const baseUrl = parseBaseUrl(read('base-url'))
-  const account = resolveAccount(subdomain, domain, baseUrl)
-
+  const provider = readProvider(read, (name, what) => required(read, name, what))
+  const amo = provider.name === 'amocrm' || provider.name === 'kommo'
   const clientId = noWhitespace(
     'client-id',
-    required(read, 'client-id', "the integration's ID (Integration ID on its Keys and scopes tab)")
+    required(read, 'client-id', amo ? "the integration's ID (Integration ID on its Keys and scopes tab)" : "the application's client ID")
   )
-  const clientSecret = noWhitespace('client-secret', required(read, 'client-secret', "the integration's secret key"))
-  const redirectUri = parseRedirectUri(required(read, 'redirect-uri', 'the redirect URI exactly as registered in the integration'))
-  const grant = parseGrant(read)
+  const clientSecret = noWhitespace(
+    'client-secret',
+    required(read, 'client-secret', amo ? "the integration's secret key" : "the application's client secret")
+  )
+  // amoCRM checks the redirect URI on every grant; other providers take it with the code grant only, if at all.
+  const redirectText = amo
+    ? required(read, 'redirect-uri', 'the redirect URI exactly as registered in the integration')
+    : read('redirect-uri')
+  const redirectUri = redirectText ? parseRedirectUri(redirectText) : undefined
+  const refreshTokenSecret = parseSecretName('refresh-token-secret', read('refresh-token-secret') || provider.defaultSecret)
+  const grant = parseGrant(read, provider, refreshTokenSecret)
   const githubToken = noWhitespace(
     'github-token',
     required(
@@ -305,7 +311,6 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
       'a token that can write Actions secrets (a fine-grained PAT with "Secrets: Read and write", or a GitHub App token with secrets: write); the default GITHUB_TOKEN cannot'
     )
   )
-  const refreshTokenSecret = parseSecretName('refresh-token-secret', read('refresh-token-secret') || 'AMOCRM_REFRESH_TOKEN')
   const accessText = read('access-token-secret')
   const accessTokenSecret = accessText ? parseSecretName('access-token-secret', accessText) : undefined
   if (accessTokenSecret === refreshTokenSecret) {
@@ -329,10 +334,8 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
   if (actionsToken) noWhitespace('actions-token', actionsToken)
 
   return {
-    account,
-    clientId,
-    clientSecret,
-    redirectUri,
+    provider,
+    client: { clientId, clientSecret, redirectUri },
     grant,
     githubToken,
     githubApiUrl,

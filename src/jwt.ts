@@ -38,18 +38,3 @@ export function tokenFacts(accessToken: string, expiresIn: number | undefined, i
       : ''
   return { expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : undefined, accountId }
 }
-
-/**
- * amoCRM lets a refresh token expire after 3 months unused, without saying whether that means 90
- * days or calendar months: the date by which the next refresh must run is the earlier of the two.
- */
-export function refreshDeadline(issuedAt: Date): Date {
-  const d = new Date(issuedAt.getTime())
-  const day = d.getUTCDate()
-  d.setUTCDate(1)
-  d.setUTCMonth(d.getUTCMonth() + 3)
-  const lastDay = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate()
-  d.setUTCDate(Math.min(day, lastDay))
-  const ninetyDays = issuedAt.getTime() + 90 * 24 * 3600 * 1000
-  return new Date(Math.min(d.getTime(), ninetyDays))
-}

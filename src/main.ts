@@ -4,20 +4,23 @@
  */
 import { statSync } from 'node:fs'
 import * as core from '@actions/core'
-import { exchangeToken } from './amocrm.js'
 import { CancelGuard } from './critical.js'
-import { ActionError, SecretRegistry, errorMessage, inertOldCommands } from './errors.js'
-import { createOctokit } from './github.js'
+import { ActionError, errorMessage } from './errors.js'
+import { inertOldCommands, SecretRegistry } from './redact.js'
+import { createOctokit } from './github-client.js'
 import { fetchFor } from './http.js'
 import { readSettings, SECRET_INPUTS } from './inputs.js'
 import type { RetryPolicy } from './retry.js'
-import { rotate, RotationError, STORED_MARK, type ActionIO, type RotationReport } from './rotate.js'
+import { rotate, STORED_MARK, type ActionIO, type RotationReport } from './rotate.js'
 import { readRunTimes } from './run.js'
 import { GitHubSecretStore } from './secrets.js'
+import { exchangeToken } from './token-endpoint.js'
 import { renderEarlyFailure, renderSummary } from './summary.js'
 
-const AMOCRM_TIMEOUT_MS = 30_000
+const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000
 const GITHUB_TIMEOUT_MS = 20_000
+/** The heading of a run that failed before a provider could be built. */
+const EARLY_LABELS: Record<string, string> = { amocrm: 'amoCRM', kommo: 'Kommo', bitrix24: 'Bitrix24', oauth2: 'OAuth 2.0' }
 /** The run lookup is a check, not a step: it may not hold the run up. */
 const RUN_LOOKUP_TIMEOUT_MS = 10_000
 /** The longest single wait a retry honours: GitHub's secondary limits ask for a minute or more. */
@@ -117,15 +120,22 @@ export async function run(): Promise<void> {
       // After a cancel signal, writes give up before the runner kills the step.
       deadline: guard.deadline
     })
-    const amoFetch = fetchFor(settings.account.origin)
+    const providerFetch = fetchFor(settings.provider.origin)
     // Once cancelled, no new attempt spends a token that there may be no time left to store.
-    const amoRetry: RetryPolicy = { ...retry, signal: guard.cancelled }
+    const spendRetry: RetryPolicy = { ...retry, signal: guard.cancelled }
     const runOctokit = settings.actionsToken ? createOctokit(settings.actionsToken, settings.githubApiUrl) : undefined
     report = await rotate(settings, {
       io,
       store,
       exchange: (request) =>
-        exchangeToken(request, { fetch: amoFetch, retry: amoRetry, timeoutMs: AMOCRM_TIMEOUT_MS, mask, redact, onRetry: io.info }),
+        exchangeToken(request, {
+          fetch: providerFetch,
+          retry: spendRetry,
+          timeoutMs: TOKEN_ENDPOINT_TIMEOUT_MS,
+          mask,
+          redact,
+          onRetry: io.info
+        }),
       guard,
       now: () => new Date(),
       jobStartedAt: jobStartedAt(),
@@ -134,21 +144,23 @@ export async function run(): Promise<void> {
       recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
       sleep
     })
-    if (guard.signal) {
-      fail(`The run was cancelled (${guard.signal}) after the token was spent; the new refresh token was stored first, so nothing is lost.`)
-    }
+    failure = report.failure
   } catch (error) {
-    if (error instanceof RotationError) report = error.report
-    const message =
+    // Only bad inputs get here (rotate reports its own failures); anything else is a bug.
+    failure =
       error instanceof ActionError
         ? error.message
         : `Unexpected error: ${errorMessage(error)}. This is a bug of the action; please report it with this log. The refresh token secret was not overwritten with an old value.`
-    failure = guard.signal ? `${message} (The run was also cancelled: ${guard.signal}.)` : message
-    fail(failure)
   } finally {
     guard.uninstall()
   }
+  if (failure) fail(guard.signal ? `${failure} (The run was also cancelled: ${guard.signal}.)` : failure)
+  else if (guard.signal) {
+    fail(`The run was cancelled (${guard.signal}) after the token was spent; the new refresh token was stored first, so nothing is lost.`)
+  }
   if (!process.env.GITHUB_STEP_SUMMARY) return
-  const markdown = report ? renderSummary(report, { cancelled: guard.signal, ...(await runContext()) }) : renderEarlyFailure(failure ?? '')
+  const markdown = report
+    ? renderSummary(report, { cancelled: guard.signal, ...(await runContext()) })
+    : renderEarlyFailure(failure ?? '', EARLY_LABELS[core.getInput('provider').trim().toLowerCase()] ?? 'amoCRM')
   await writeSummary(safe(markdown))
 }

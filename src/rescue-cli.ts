@@ -3,7 +3,8 @@
  * amocrm-rescue: the user's side of a rescue.
  *
  *   amocrm-rescue keygen                 a new key pair: the public half goes into `rescue-public-key`
- *   amocrm-rescue open [FILE]            opens the amocrm-rescue:v1:… line found in FILE (or stdin)
+ *   amocrm-rescue open [FILE]            opens the rescue line found in FILE (or stdin): amocrm-rescue:v1:…,
+ *                                        bitrix24-rescue:v1:… or oauth2-rescue:v1:…
  *        --key-file PATH                 the private key, from a file (default: $AMOCRM_RESCUE_PRIVATE_KEY)
  *        --field NAME                    print one field (e.g. refresh_token) instead of the JSON
  *

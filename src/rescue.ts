@@ -1,14 +1,20 @@
 /**
  * Rescue: when the new tokens cannot be stored, they are sealed to the user's own X25519 key and
- * printed as one line, `amocrm-rescue:v1:<base64 sealed box>`, which only that key's private half
- * opens (`amocrm-rescue open`). The plaintext is JSON.
+ * printed as one line, `<provider>-rescue:v1:<base64 sealed box>` (`amocrm-rescue:v1:` for amoCRM
+ * and Kommo, as in 1.0), which only that key's private half opens (`amocrm-rescue open`, any
+ * prefix). The plaintext is JSON.
  */
 import { seal, unseal } from './sealing.js'
 
+/** The amoCRM / Kommo prefix (1.0). */
 export const RESCUE_PREFIX = 'amocrm-rescue:v1:'
+/** Every prefix the action writes. */
+export const RESCUE_PREFIXES = ['amocrm-rescue:v1:', 'bitrix24-rescue:v1:', 'oauth2-rescue:v1:'] as const
 
 export interface RescueBundle {
   version: 1
+  /** The provider (absent in 1.0 lines: amoCRM). */
+  provider?: string
   account: string
   api_url: string
   client_id: string
@@ -21,14 +27,14 @@ export interface RescueBundle {
   issued_at: string
 }
 
-export async function sealRescue(bundle: RescueBundle, publicKey: string): Promise<string> {
-  return `${RESCUE_PREFIX}${await seal(JSON.stringify(bundle), publicKey)}`
+export async function sealRescue(bundle: RescueBundle, publicKey: string, prefix: string = RESCUE_PREFIX): Promise<string> {
+  return `${prefix}${await seal(JSON.stringify(bundle), publicKey)}`
 }
 
-/** Finds the rescue line in `text` (a log excerpt is fine) and opens it. */
+/** Finds the rescue line in `text` (a log excerpt is fine), whatever its provider's prefix, and opens it. */
 export async function openRescue(text: string, publicKey: string, privateKey: string): Promise<RescueBundle> {
-  const match = /amocrm-rescue:v1:([A-Za-z0-9+/=]+)/.exec(text)
-  if (!match?.[1]) throw new Error(`no ${RESCUE_PREFIX}… line found in the input`)
+  const match = /(?:amocrm|bitrix24|oauth2)-rescue:v1:([A-Za-z0-9+/=]+)/.exec(text)
+  if (!match?.[1]) throw new Error(`no rescue line (${RESCUE_PREFIXES.join('…, ')}…) found in the input`)
   let json: string
   try {
     json = await unseal(match[1], publicKey, privateKey)

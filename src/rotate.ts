@@ -12,15 +12,15 @@
  *   6. the job summary (main)
  */
 import { createHash } from 'node:crypto'
-import { AmoCrmError, grantName, type TokenRequest, type TokenSet } from './amocrm.js'
 import type { CancelGuard } from './critical.js'
 import { ActionError, errorMessage } from './errors.js'
 import { probeName, type Settings } from './inputs.js'
-import { refreshDeadline, tokenFacts, type TokenFacts } from './jwt.js'
+import type { PairFacts } from './providers/provider.js'
 import { sealRescue, type RescueBundle } from './rescue.js'
 import type { RunLookup } from './run.js'
 import { loadSodium, seal } from './sealing.js'
 import type { SecretState, SecretStore } from './secrets.js'
+import { grantName, TokenEndpointError, type TokenRequest, type TokenSet } from './token-endpoint.js'
 
 export interface ActionIO {
   info(message: string): void
@@ -55,6 +55,8 @@ export const tokenMark = (token: string): string => createHash('sha256').update(
 
 /** What happened, for the outputs and the job summary. No secret values. */
 export interface RotationReport {
+  /** The provider's name for people: 'amoCRM', 'Bitrix24', a token endpoint's host. */
+  label: string
   account: string
   apiUrl: string
   grant: string
@@ -63,36 +65,37 @@ export interface RotationReport {
   issuedAt: Date | undefined
   expiresAt: Date | undefined
   refreshBy: Date | undefined
+  /** Why that date (the provider's rule). */
+  refreshByWhy: string | undefined
   accountId: string
   writeCheck: 'passed' | 'skipped' | undefined
   refreshStored: 'created' | 'updated' | undefined
+  /** The provider kept its refresh token (no new one in the answer): the secret was left as it was. */
+  refreshKept: boolean
   accessStored: 'created' | 'updated' | undefined
   rescueLine: string | undefined
   failure: string | undefined
 }
 
-export class RotationError extends ActionError {
-  constructor(
-    message: string,
-    readonly report: RotationReport
-  ) {
-    super(message)
-  }
-}
+/** Ends the run with `message` as its failure (caught in `rotate`, which returns the report). */
+class Stop extends Error {}
 
 function newReport(settings: Settings, store: SecretStore): RotationReport {
   return {
-    account: settings.account.host,
-    apiUrl: settings.account.apiUrl,
+    label: settings.provider.label,
+    account: settings.provider.host,
+    apiUrl: settings.provider.apiUrl,
     grant: grantName(settings.grant),
     refreshSecret: store.describe(settings.refreshTokenSecret),
     accessSecret: settings.accessTokenSecret ? store.describe(settings.accessTokenSecret) : undefined,
     issuedAt: undefined,
     expiresAt: undefined,
     refreshBy: undefined,
+    refreshByWhy: undefined,
     accountId: '',
     writeCheck: undefined,
     refreshStored: undefined,
+    refreshKept: false,
     accessStored: undefined,
     rescueLine: undefined,
     failure: undefined
@@ -216,7 +219,8 @@ async function proveWriteAccess(
   return { probeDeleted }
 }
 
-async function explainRevoked(error: AmoCrmError, settings: Settings, deps: RotationDeps, before: Before): Promise<string> {
+async function explainRevoked(error: TokenEndpointError, settings: Settings, deps: RotationDeps, before: Before): Promise<string> {
+  const { provider } = settings
   const secret = settings.refreshTokenSecret
   // Updated after this run read the secret: later than what the pre-spend look found, or later
   // than the moment the run's secrets were read, or at or after the job's start (surely after).
@@ -239,40 +243,41 @@ async function explainRevoked(error: AmoCrmError, settings: Settings, deps: Rota
     }
     if (changed(updatedAt)) break
   }
-  const base = `amoCRM says the refresh token has been revoked (401 Token has been revoked)`
+  const base = error.said ?? `${provider.label} says the refresh token has been revoked`
   if (updatedAt && changed(updatedAt)) {
     return `${base}, and the ${deps.store.describe(secret)} was updated at ${updatedAt.toISOString()}, after this run read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
   }
   const retried = error.maybeSpent
-    ? ' It was met on a retry: an earlier attempt of this run may have reached amoCRM and spent the token (its answer was lost or was a server error), and the pair issued then was lost on the way.'
+    ? ` It was met on a retry: an earlier attempt of this run may have reached ${provider.label} and spent the token (its answer was lost or was a server error), and the pair issued then was lost on the way.`
     : ''
   if (!before.window) {
     const last = updatedAt ? `The secret was last updated at ${updatedAt.toISOString()}; this` : 'This'
-    return `${base}.${retried} ${last} run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise a new authorization code is needed — take one from the integration's Keys and scopes tab and run the workflow manually with it (README: "First run").`
+    return `${base}.${retried} ${last} run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise: ${provider.newAuthorization}`
   }
   const when = updatedAt
     ? ` The secret was last updated at ${updatedAt.toISOString()}, before ${before.window.what}, so no other run rotated it since.`
     : ''
-  return `${base}.${retried || ' It was already used: by another program holding the same token, or the integration was reinstalled.'}${when} A new authorization code is needed: take one from the integration's Keys and scopes tab and run the workflow manually with it (README: "First run").`
+  return `${base}.${retried || ' It was already used: by another program holding the same token, or the integration was reinstalled.'}${when} ${provider.newAuthorization}`
 }
 
-function setOutputs(io: ActionIO, tokens: TokenSet, facts: TokenFacts, settings: Settings): void {
-  // Both tokens were masked the moment they were read (amocrm.ts); outputs come after.
+function setOutputs(io: ActionIO, tokens: TokenSet, facts: PairFacts, refreshToken: string): void {
+  // Both tokens were masked the moment they were read (token-endpoint.ts); outputs come after.
   io.setOutput('access-token', tokens.accessToken)
-  io.setOutput('refresh-token', tokens.refreshToken)
+  io.setOutput('refresh-token', refreshToken)
   io.setOutput('token-type', tokens.tokenType)
   io.setOutput('expires-in', tokens.expiresIn === undefined ? '' : String(tokens.expiresIn))
   io.setOutput('expires-at', facts.expiresAt ? facts.expiresAt.toISOString() : '')
-  io.setOutput('api-url', settings.account.apiUrl)
+  io.setOutput('api-url', facts.apiUrl)
   io.setOutput('account-id', facts.accountId)
 }
 
 function rescueBundle(settings: Settings, tokens: TokenSet, report: RotationReport): RescueBundle {
   return {
     version: 1,
-    account: settings.account.host,
-    api_url: settings.account.apiUrl,
-    client_id: settings.clientId,
+    provider: settings.provider.name,
+    account: settings.provider.host,
+    api_url: report.apiUrl,
+    client_id: settings.client.clientId,
     secret: settings.refreshTokenSecret,
     target: report.refreshSecret,
     token_type: tokens.tokenType,
@@ -288,44 +293,48 @@ const RESCUE_OPEN = `open it with the action's rescue tool (\`npx -y github:amoc
 /** What to say when the new refresh token is not in the secret: where it is instead. */
 function whereItIs(settings: Settings, report: RotationReport, sealError: string | undefined): string {
   if (report.rescueLine) {
-    return `The new tokens were sealed to 'rescue-public-key' and printed above as one amocrm-rescue:v1:… line (also in the job summary): ${RESCUE_OPEN}.`
+    return `The new tokens were sealed to 'rescue-public-key' and printed above as one ${settings.provider.rescuePrefix}… line (also in the job summary): ${RESCUE_OPEN}.`
   }
   if (settings.rescuePublicKey) {
     return `Sealing the new tokens to 'rescue-public-key' failed too (${sealError ?? 'unknown'}): a later step with if: failure() can still save steps.<id>.outputs.refresh-token.`
   }
-  return `amoCRM has already revoked the old token, so the new one exists only in this run: a later step with if: failure() can save steps.<id>.outputs.refresh-token; without one, a new authorization code will be needed. Set 'rescue-public-key' so that a failed write is never a loss (README: "Rescue").`
+  return `${settings.provider.label} has already revoked the old token, so the new one exists only in this run: a later step with if: failure() can save steps.<id>.outputs.refresh-token; without one, a new authorization code will be needed. Set 'rescue-public-key' so that a failed write is never a loss (README: "Rescue").`
 }
 
-/** Runs steps 2–5. Throws RotationError (with `report` filled as far as it got) on failure. */
+/**
+ * Runs steps 2–5 and returns what happened, with `failure` set when the run must fail. Never
+ * throws: anything unexpected is reported as a bug, in one sentence.
+ */
 export async function rotate(settings: Settings, deps: RotationDeps): Promise<RotationReport> {
   const report = newReport(settings, deps.store)
   try {
-    return await rotateSteps(settings, deps, report)
+    await rotateSteps(settings, deps, report)
   } catch (error) {
-    if (error instanceof RotationError) throw error
-    report.failure = errorMessage(error)
-    throw new RotationError(report.failure, report)
+    report.failure =
+      error instanceof Stop || error instanceof ActionError
+        ? error.message
+        : `Unexpected error: ${errorMessage(error)}. This is a bug of the action; please report it with this log. The refresh token secret was not overwritten with an old value.`
   }
+  return report
 }
 
-function fail(report: RotationReport, message: string): never {
-  report.failure = message
-  throw new RotationError(message, report)
+/** Ends the run with this failure. */
+function fail(message: string): never {
+  throw new Stop(message)
 }
 
-async function rotateSteps(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<RotationReport> {
+async function rotateSteps(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<void> {
   const { io, store, guard } = deps
+  const { provider } = settings
   // The public key is needed first: ask for it now, then load libsodium while the answer travels.
   store.publicKey().catch(() => undefined)
   setImmediate(() => void loadSodium().catch(() => undefined))
-  io.info(
-    `amoCRM account ${settings.account.host}: spending the ${report.grant}; the new refresh token goes to the ${report.refreshSecret}.`
-  )
+  io.info(`${provider.title}: spending the ${report.grant}; the new refresh token goes to the ${report.refreshSecret}.`)
 
   // Step 2: read everything the spend depends on; a stale token is never sent.
   const before = await readBefore(settings, deps)
   const stale = staleToken(settings, deps, before)
-  if (stale) fail(report, stale)
+  if (stale) fail(stale)
 
   // Step 3: prove that the secret can be written.
   const { probeDeleted } = await proveWriteAccess(settings, deps, report, before.probe)
@@ -335,18 +344,11 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
   const requestedAt = deps.now()
   let tokens: TokenSet
   try {
-    tokens = await deps.exchange({
-      account: settings.account,
-      clientId: settings.clientId,
-      clientSecret: settings.clientSecret,
-      redirectUri: settings.redirectUri,
-      grant: settings.grant
-    })
+    tokens = await deps.exchange({ provider, client: settings.client, grant: settings.grant })
   } catch (error) {
     await probeDeleted
     fail(
-      report,
-      error instanceof AmoCrmError && error.failure === 'revoked'
+      error instanceof TokenEndpointError && error.failure === 'revoked'
         ? await explainRevoked(error, settings, deps, before)
         : errorMessage(error)
     )
@@ -354,13 +356,20 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
 
   // Step 5: the new pair exists only in this process. Make it safe before anything can fail.
   const issuedAt = tokens.serverTime ? new Date(tokens.serverTime * 1000) : requestedAt
-  const facts = tokenFacts(tokens.accessToken, tokens.expiresIn, issuedAt)
+  const facts = provider.facts(tokens.fields, tokens.accessToken, tokens.expiresIn, issuedAt)
   report.issuedAt = issuedAt
   report.expiresAt = facts.expiresAt
-  report.refreshBy = refreshDeadline(issuedAt)
   report.accountId = facts.accountId
+  report.apiUrl = facts.apiUrl || report.apiUrl
+  // A provider that keeps its refresh token (RFC 6749 §6) answers without a new one, or with the same.
+  const spent = settings.grant.type === 'refresh_token' ? settings.grant.refreshToken : undefined
+  const kept = !provider.alwaysRotates && spent !== undefined && (!tokens.refreshToken || tokens.refreshToken === spent)
+  const refreshToken = kept && spent !== undefined ? spent : tokens.refreshToken
+  const deadline = refreshToken && !kept ? provider.refreshBy(issuedAt) : undefined
+  report.refreshBy = deadline?.date
+  report.refreshByWhy = deadline?.why
   try {
-    setOutputs(io, tokens, facts, settings)
+    setOutputs(io, tokens, facts, refreshToken)
   } catch (error) {
     // Never let the outputs file stand between the new token and its rescue below.
     io.warning(`Could not set the step outputs: ${errorMessage(error)}`)
@@ -369,7 +378,7 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
   let sealError: string | undefined
   if (settings.rescuePublicKey) {
     try {
-      sealedLine = await sealRescue(rescueBundle(settings, tokens, report), settings.rescuePublicKey)
+      sealedLine = await sealRescue(rescueBundle(settings, tokens, report), settings.rescuePublicKey, provider.rescuePrefix)
     } catch (error) {
       sealError = errorMessage(error)
     }
@@ -384,21 +393,28 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
   const stopListening = guard.onSpentSignal(() => {
     if (!stored) printRescue()
   })
-  io.info(`amoCRM issued a new token pair${facts.expiresAt ? `; the access token expires at ${facts.expiresAt.toISOString()}` : ''}.`)
+  io.info(
+    `${provider.label} issued a new ${kept ? 'access token' : 'token pair'}${facts.expiresAt ? `; the access token expires at ${facts.expiresAt.toISOString()}` : ''}.`
+  )
 
-  if (!tokens.refreshToken) {
+  if (!refreshToken) {
     stopListening()
     printRescue()
     await probeDeleted
+    if (!provider.alwaysRotates) {
+      // The first exchange of a generic provider: no refresh token means the scope did not ask for one.
+      fail(
+        `${provider.label} answered the authorization code without a refresh token, so there is nothing to rotate: most providers issue one only for a scope such as offline_access (Xero, Atlassian) or offline.access (X); add it to 'scope' and to the authorization request, then run again with a new code. The access token reached the step outputs.`
+      )
+    }
     fail(
-      report,
-      `amoCRM answered without a refresh token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the old one is spent, so a new authorization code is needed (README: "First run"). The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`
+      `${provider.label} answered without a refresh token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the old one is spent. ${provider.newAuthorization} The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`
     )
   }
 
-  // Store the new refresh token (and the access token when asked), in parallel.
+  // Store the new refresh token (and the access token when asked), in parallel. A kept one stays as it is.
   const [refreshResult, accessResult] = await Promise.allSettled([
-    store.write(settings.refreshTokenSecret, tokens.refreshToken, before.refresh),
+    kept ? Promise.resolve(undefined) : store.write(settings.refreshTokenSecret, refreshToken, before.refresh),
     settings.accessTokenSecret && tokens.accessToken
       ? store.write(settings.accessTokenSecret, tokens.accessToken, before.access)
       : Promise.resolve(undefined)
@@ -413,30 +429,34 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
       ? `the run was cancelled (${guard.signal ?? 'signal'}) and the write was not confirmed in the time the runner leaves before it kills the step, so it may or may not have landed`
       : errorMessage(refreshResult.reason)
     await probeDeleted
-    fail(report, `The new refresh token could not be stored: ${cut} ${whereItIs(settings, report, sealError)}`)
+    fail(`The new refresh token could not be stored: ${cut} ${whereItIs(settings, report, sealError)}`)
   }
-  report.refreshStored = refreshResult.value
-  io.exportVariable(STORED_MARK, tokenMark(tokens.refreshToken))
-  io.info(`Stored the new refresh token in the ${report.refreshSecret} (${refreshResult.value}).`)
+  if (kept) {
+    report.refreshKept = true
+    io.info(
+      `${provider.label} kept the refresh token (its answer carried no new one): the ${report.refreshSecret} was left as it was, and the next run uses it again.`
+    )
+  } else if (refreshResult.value) {
+    report.refreshStored = refreshResult.value
+    io.exportVariable(STORED_MARK, tokenMark(refreshToken))
+    io.info(`Stored the new refresh token in the ${report.refreshSecret} (${refreshResult.value}).`)
+  }
   if (report.rescueLine) io.info('The rescue line printed at the cancellation is not needed: the secret holds the same token.')
   if (report.accessStored) io.info(`Stored the access token in the ${report.accessSecret} (${report.accessStored}).`)
   if (tokens.anomaly)
     io.warning(
-      `${tokens.anomaly}. They are stored; if this repeats, check what stands between the runner and amoCRM (a proxy, a PHP notice).`
+      `${tokens.anomaly}. They are stored; if this repeats, check what stands between the runner and ${provider.label} (a proxy, a PHP notice).`
     )
   await probeDeleted
 
   if (!tokens.accessToken) {
     fail(
-      report,
-      `amoCRM answered without an access token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the new refresh token is safe in the ${report.refreshSecret}, so the next run gets a new pair; until then there is no access token${settings.accessTokenSecret ? ` (the ${report.accessSecret} was left as it was)` : ''}.`
+      `${provider.label} answered without an access token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the new refresh token is safe in the ${report.refreshSecret}, so the next run gets a new pair; until then there is no access token${settings.accessTokenSecret ? ` (the ${report.accessSecret} was left as it was)` : ''}.`
     )
   }
   if (accessResult.status === 'rejected') {
     fail(
-      report,
       `The refresh token is safe in the ${report.refreshSecret}, but the access token could not be stored: ${errorMessage(accessResult.reason)} The step outputs still carry it.`
     )
   }
-  return report
 }

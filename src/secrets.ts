@@ -1,7 +1,7 @@
 /**
  * The GitHub Actions secret store of one target — a repository, an environment or an
- * organization: its public key, sealed writes, metadata reads and deletes, with retries and with
- * every failure turned into what the user must change (usually a missing token permission).
+ * organization (targets.ts): its public key, sealed writes, metadata reads and deletes, with
+ * retries, and every failure worded by github-errors.ts.
  *
  * Two rules keep the chain of single-use tokens intact:
  * - a write whose outcome is unknown (no answer, a 5xx) is retried only after the secret's
@@ -11,11 +11,13 @@
  *   inputs name one.
  */
 import type { Octokit } from '@octokit/rest'
-import { ActionError, errorMessage, excerpt, type Redact } from './errors.js'
-import { networkReason } from './http.js'
+import { ActionError, errorMessage } from './errors.js'
+import { asHttpError, classifyGitHubError, describeGitHubError, GitHubError, outcomeUnknown, serverMessage } from './github-errors.js'
 import type { RepoRef, Target, Visibility } from './inputs.js'
-import { parseRetryAfter, withRetries, type RetryPolicy, type RetryVerdict } from './retry.js'
+import { excerpt, type Redact } from './redact.js'
+import { withRetries, type RetryPolicy } from './retry.js'
 import { seal } from './sealing.js'
+import { targetInfo, type TargetInfo } from './targets.js'
 
 export interface PublicKey {
   key_id: string
@@ -66,167 +68,6 @@ export interface StoreDeps {
   deadline?: AbortSignal
 }
 
-export class GitHubError extends ActionError {
-  constructor(
-    message: string,
-    readonly status: number | undefined
-  ) {
-    super(message)
-  }
-}
-
-interface HttpishError {
-  status?: number
-  message?: string
-  request?: { url?: unknown }
-  response?: { url?: unknown; headers?: Record<string, string | undefined>; data?: unknown }
-}
-
-/**
- * The HTTP status of a failed request; undefined when no answer came. Octokit reports a network
- * failure or a timeout as status 500 without a response: that is "no answer", not a server error.
- */
-function asHttpError(error: unknown): HttpishError {
-  if (error === null || typeof error !== 'object') return {}
-  const e = error as HttpishError
-  return e.status === 500 && e.response === undefined && !(error instanceof ActionError)
-    ? { ...e, status: undefined, message: e.message }
-    : e
-}
-
-function serverMessage(error: unknown, redact: Redact): string {
-  const e = asHttpError(error)
-  if (e.status === undefined && error instanceof Error && !(error instanceof ActionError)) {
-    const cause = (error as { cause?: unknown }).cause
-    return networkReason(cause instanceof Error ? cause : error)
-  }
-  const data = e.response?.data
-  const text =
-    data && typeof data === 'object' && 'message' in data
-      ? String((data as { message: unknown }).message)
-      : typeof data === 'string'
-        ? data
-        : (e.message ?? errorMessage(error))
-  return excerpt(text, 160, redact)
-}
-
-/** Whether a failed request may have taken effect: no answer, or a server error. */
-function outcomeUnknown(error: unknown): boolean {
-  if (error instanceof ActionError) return false
-  const status = asHttpError(error).status
-  return status === undefined || status >= 500
-}
-
-/** GitHub's "wait at least one minute" for a secondary limit that names no time. */
-export const RATE_LIMIT_FALLBACK_MS = 60_000
-
-/**
- * How long a rate limit asks to wait, or undefined when the answer is no rate limit. 403 and 429
- * can both be primary or secondary limits: `retry-after`, then `x-ratelimit-reset` (when the
- * budget is used up), then a minute.
- */
-export function rateLimitWait(
-  status: number | undefined,
-  headers: Record<string, string | undefined>,
-  message: string,
-  now = Date.now()
-): number | undefined {
-  if (status !== 403 && status !== 429) return undefined
-  const retryAfter = parseRetryAfter(headers['retry-after'], now)
-  const exhausted = headers['x-ratelimit-remaining'] === '0'
-  if (status === 403 && retryAfter === undefined && !exhausted && !/rate limit/i.test(message)) return undefined
-  if (retryAfter !== undefined) return retryAfter
-  const reset = Number(headers['x-ratelimit-reset'])
-  if (exhausted && Number.isFinite(reset) && reset > 0) return Math.max(0, reset * 1000 - now) + 1000
-  return RATE_LIMIT_FALLBACK_MS
-}
-
-/** Retry on no answer, 5xx and rate limits. */
-export function classifyGitHubError(error: unknown, now = Date.now()): RetryVerdict {
-  if (error instanceof ActionError) return { retry: false }
-  const e = asHttpError(error)
-  const status = e.status
-  if (status === undefined) return { retry: true } // no answer
-  const headers = e.response?.headers ?? {}
-  const data = e.response?.data
-  const message = data && typeof data === 'object' && 'message' in data ? String((data as { message: unknown }).message) : (e.message ?? '')
-  const wait = rateLimitWait(status, headers, message.slice(0, 1000), now)
-  if (wait !== undefined) return { retry: true, afterMs: wait }
-  if (status >= 500) return { retry: true, afterMs: parseRetryAfter(headers['retry-after'], now) }
-  return { retry: false }
-}
-
-export function targetName(target: Target): string {
-  switch (target.kind) {
-    case 'repository':
-      return `repository ${target.owner}/${target.repo}`
-    case 'environment':
-      return `environment '${target.environment}' of ${target.owner}/${target.repo}`
-    case 'organization':
-      return `organization ${target.org}`
-  }
-}
-
-/** What the token needs, for each kind of target. */
-export function requiredPermission(target: Target): string {
-  switch (target.kind) {
-    case 'repository':
-      return `a fine-grained token needs the repository permission "Secrets: Read and write" on ${target.owner}/${target.repo}, a GitHub App token "secrets: write", a classic token the "repo" scope`
-    case 'environment':
-      return `a fine-grained token needs the repository permissions "Secrets: Read and write" and "Environments: Read and write" on ${target.owner}/${target.repo}, a GitHub App token "secrets: write" and "environments: write", a classic token the "repo" scope`
-    case 'organization':
-      return `a fine-grained token needs the organization permission "Secrets: Read and write" on ${target.org}${target.selectedRepositories.length > 0 ? " and read access (Metadata) to every repository in 'selected-repositories'" : ''}, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope (and "repo" when a selected repository is private)`
-  }
-}
-
-function origin(url: unknown): string | undefined {
-  try {
-    return typeof url === 'string' ? new URL(url).origin : undefined
-  } catch {
-    return undefined
-  }
-}
-
-export function describeGitHubError(error: unknown, doing: string, target: Target, redact: Redact = (t) => t): string {
-  if (error instanceof ActionError) return error.message
-  const e = asHttpError(error)
-  const status = e.status
-  const said = serverMessage(error, redact)
-  if (status === undefined) {
-    return `Could not ${doing}: GitHub's API at ${origin(e.request?.url) ?? 'GITHUB_API_URL'} did not answer (${said}), also after retries. Check that the runner can reach it (GITHUB_API_URL, proxy settings) and try again.`
-  }
-  const lead = `GitHub refused to ${doing} (${status}${said ? `: ${said}` : ''})`
-  const asked = origin(e.request?.url)
-  const answered = origin(e.response?.url)
-  if (asked && answered && asked !== answered) {
-    return `${lead}: the request was redirected from ${asked} to ${answered}, and the token is never sent to another address, so that server saw no credentials. Check GITHUB_API_URL / 'github-api-url' and any proxy in between.`
-  }
-  if (status === 401)
-    return `${lead}: 'github-token' is invalid, expired or revoked; create a new token and update the secret that holds it.`
-  if (classifyGitHubError(error).retry && (status === 403 || status === 429)) {
-    return `${lead}, also after waiting: GitHub's rate limit for 'github-token' was reached; wait for it to reset (an hour at most for the primary limit) and run the workflow again.`
-  }
-  if (status === 403) {
-    return `${lead}: 'github-token' lacks the permission — ${requiredPermission(target)}. The workflow's default GITHUB_TOKEN can never write secrets.`
-  }
-  if (status === 404) {
-    switch (target.kind) {
-      case 'repository':
-        return `${lead}: repository ${target.owner}/${target.repo} does not exist or 'github-token' cannot see it; check 'repository' and the repositories the token is granted (${requiredPermission(target)}).`
-      case 'environment':
-        return `${lead}: environment '${target.environment}' does not exist in ${target.owner}/${target.repo} (create it under Settings → Environments), or 'github-token' cannot see it (${requiredPermission(target)}).`
-      case 'organization':
-        return `${lead}: organization '${target.org}' does not exist or 'github-token' cannot manage its secrets (${requiredPermission(target)}).`
-    }
-  }
-  if (status === 422)
-    return `${lead}: GitHub rejected the request as invalid; check the secret names and, for organizations, 'visibility' and 'selected-repositories'.`
-  if (status >= 500) {
-    return `${lead}, also after retries: the GitHub API may be down or unreachable from this runner; try again later.`
-  }
-  return `${lead}.`
-}
-
 /** The answers a request accepts: status → the result made of the answer's data. */
 type Accept<T> = Partial<Record<number, (data: unknown) => T>>
 
@@ -251,36 +92,17 @@ export class GitHubSecretStore implements SecretStore {
   private key: Promise<PublicKey> | undefined
   private repositoryIds: Promise<number[]> | undefined
 
+  private readonly info: TargetInfo
+
   constructor(
     readonly target: Target,
     private readonly deps: StoreDeps
-  ) {}
-
-  describe(name: string): string {
-    const t = this.target
-    switch (t.kind) {
-      case 'repository':
-        return `repository secret ${name} of ${t.owner}/${t.repo}`
-      case 'environment':
-        return `secret ${name} of environment '${t.environment}' in ${t.owner}/${t.repo}`
-      case 'organization':
-        return `organization secret ${name} of ${t.org}${t.visibility ? ` (visibility: ${t.visibility})` : ''}`
-    }
+  ) {
+    this.info = targetInfo(target)
   }
 
-  private base(): { route: string; params: Record<string, string> } {
-    const t = this.target
-    switch (t.kind) {
-      case 'repository':
-        return { route: '/repos/{owner}/{repo}/actions/secrets', params: { owner: t.owner, repo: t.repo } }
-      case 'environment':
-        return {
-          route: '/repos/{owner}/{repo}/environments/{environment_name}/secrets',
-          params: { owner: t.owner, repo: t.repo, environment_name: t.environment }
-        }
-      case 'organization':
-        return { route: '/orgs/{org}/actions/secrets', params: { org: t.org } }
-    }
+  describe(name: string): string {
+    return this.info.describe(name)
   }
 
   private signal(): AbortSignal {
@@ -303,7 +125,7 @@ export class GitHubSecretStore implements SecretStore {
   ): Promise<T> {
     // A path starting with '/' stands alone; any other is relative to the target's secrets route.
     const absolute = path.startsWith('/')
-    const { route, params: baseParams } = absolute ? { route: '', params: {} } : this.base()
+    const { route, params: baseParams } = absolute ? { route: '', params: {} } : this.info
     const requestRoute = `${method} ${absolute ? path : `${route}/${path}`}`
     let lastError: unknown
     const attempt = async (n: number): Promise<T> => {
@@ -348,7 +170,7 @@ export class GitHubSecretStore implements SecretStore {
 
   publicKey(): Promise<PublicKey> {
     this.key ??= this.call(
-      `read the public key of ${targetName(this.target)}`,
+      `read the public key of ${this.info.name}`,
       'GET',
       'public-key',
       {},
@@ -356,7 +178,7 @@ export class GitHubSecretStore implements SecretStore {
         200: (data) => {
           const body = data as Partial<PublicKey> | undefined
           if (!body || typeof body.key !== 'string' || typeof body.key_id !== 'string') {
-            throw new GitHubError(`GitHub answered the public key request of ${targetName(this.target)} without a key.`, 200)
+            throw new GitHubError(`GitHub answered the public key request of ${this.info.name} without a key.`, 200)
           }
           return { key_id: body.key_id, key: body.key }
         }

@@ -34,10 +34,10 @@ export interface SummaryContext {
 export function renderSummary(report: RotationReport, context: SummaryContext): string {
   const ok = report.failure === undefined && !context.cancelled
   const heading = ok
-    ? '## amoCRM tokens rotated'
-    : report.refreshStored
-      ? '## amoCRM tokens rotated, with a problem'
-      : '## amoCRM token rotation failed'
+    ? `## ${report.label} tokens rotated`
+    : report.refreshStored || report.refreshKept
+      ? `## ${report.label} tokens rotated, with a problem`
+      : `## ${report.label} token rotation failed`
   const parts = [heading, '']
   if (report.failure) parts.push(inertBlock(report.failure), '')
   if (context.cancelled) {
@@ -66,7 +66,14 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
         'Write check',
         report.writeCheck === 'passed' ? 'passed: a probe secret was written and deleted before the token was spent' : report.writeCheck
       ],
-      ['Refresh token', report.issuedAt ? stored(report.refreshStored, report.refreshSecret) : undefined],
+      [
+        'Refresh token',
+        report.issuedAt
+          ? report.refreshKept
+            ? `unchanged: ${report.label} kept it (no new one in its answer), so the ${report.refreshSecret} was left as it was`
+            : stored(report.refreshStored, report.refreshSecret)
+          : undefined
+      ],
       [
         'Access token',
         report.issuedAt
@@ -77,10 +84,10 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
       [
         'Refresh again before',
         report.refreshBy && report.refreshStored
-          ? `${day(report.refreshBy)} (amoCRM lets a refresh token expire after 3 months unused; this is the earlier of 90 days and 3 calendar months)`
+          ? `${day(report.refreshBy)}${report.refreshByWhy ? ` (${report.refreshByWhy})` : ''}`
           : undefined
       ],
-      ['API', report.apiUrl],
+      ['API', report.apiUrl || undefined],
       ['Run', context.trigger && context.runUrl ? `[${context.trigger}](${context.runUrl})` : undefined]
     ]),
     ''
@@ -89,9 +96,9 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
 }
 
 /** A run that failed before rotate() began: bad inputs, nothing sent. */
-export function renderEarlyFailure(message: string): string {
+export function renderEarlyFailure(message: string, label = 'amoCRM'): string {
   return [
-    '## amoCRM token rotation failed',
+    `## ${label} token rotation failed`,
     '',
     inertBlock(message),
     '',

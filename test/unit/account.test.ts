@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { accountHost, DOMAINS, parseBaseUrl, parseDomain, resolveAccount } from '../../src/account.js'
+import { accountHost, DOMAINS, parseBaseUrl, parseDomain, resolveAccount } from '../../src/providers/amocrm.js'
 import { InputError } from '../../src/errors.js'
 
 function inputError(input: string, pattern?: RegExp) {

@@ -1,7 +1,13 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { resolveAccount } from '../../src/account.js'
-import { AmoCrmError, exchangeToken, grantName, requestBody, type AmoFailure, type TokenRequest } from '../../src/amocrm.js'
+import { amoCrm, requestBody, resolveAccount } from '../../src/providers/amocrm.js'
+import {
+  exchangeToken,
+  grantName,
+  TokenEndpointError as AmoCrmError,
+  type Failure as AmoFailure,
+  type TokenRequest
+} from '../../src/token-endpoint.js'
 import type { Fetch } from '../../src/http.js'
 import type { Grant } from '../../src/inputs.js'
 import type { RetryPolicy } from '../../src/retry.js'
@@ -16,14 +22,14 @@ const NEW_CODE =
 const REFRESH_GRANT: Grant = { type: 'refresh_token', refreshToken: 'def50200oldrefresh' }
 const CODE_GRANT: Grant = { type: 'authorization_code', code: 'def50200authcode' }
 
-function request(grant: Grant = REFRESH_GRANT): TokenRequest {
-  return {
-    account: resolveAccount('mycompany', 'amocrm.ru', undefined),
-    clientId: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
-    clientSecret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
-    redirectUri: 'https://example.com/',
-    grant
-  }
+const CLIENT = {
+  clientId: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
+  clientSecret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
+  redirectUri: 'https://example.com/'
+}
+
+function request(grant: Grant = REFRESH_GRANT, baseUrl?: string): TokenRequest {
+  return { provider: amoCrm('amocrm', resolveAccount('mycompany', 'amocrm.ru', baseUrl)), client: CLIENT, grant }
 }
 
 type Step = Response | Error | (() => Response)
@@ -112,7 +118,7 @@ async function rejection(
 
 describe('requestBody', () => {
   test('refresh grant: exactly the five fields', () => {
-    assert.deepEqual(requestBody(request()), {
+    assert.deepEqual(requestBody(CLIENT, REFRESH_GRANT), {
       client_id: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
       client_secret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
       redirect_uri: 'https://example.com/',
@@ -122,7 +128,7 @@ describe('requestBody', () => {
   })
 
   test('code grant: exactly the five fields', () => {
-    assert.deepEqual(requestBody(request(CODE_GRANT)), {
+    assert.deepEqual(requestBody(CLIENT, CODE_GRANT), {
       client_id: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
       client_secret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
       redirect_uri: 'https://example.com/',
@@ -166,7 +172,7 @@ describe('exchangeToken: the request', () => {
 
   test('goes to base-url when it is set', async () => {
     const { fetch, deps } = setup([ok()])
-    await exchangeToken({ ...request(), account: resolveAccount('mycompany', 'amocrm.ru', 'http://127.0.0.1:8080/amo') }, deps)
+    await exchangeToken(request(REFRESH_GRANT, 'http://127.0.0.1:8080/amo'), deps)
     assert.equal(fetch.calls[0]?.url, 'http://127.0.0.1:8080/amo/oauth2/access_token')
   })
 })
@@ -181,7 +187,8 @@ describe('exchangeToken: success', () => {
       tokenType: 'Bearer',
       expiresIn: 86400,
       serverTime: undefined,
-      anomaly: undefined
+      anomaly: undefined,
+      fields: JSON.parse(TOKENS_JSON)
     })
     assert.deepEqual([...masked].sort(), [ACCESS, REFRESH].sort())
   })
@@ -204,7 +211,8 @@ describe('exchangeToken: success', () => {
       tokenType: 'Bearer',
       expiresIn: undefined,
       serverTime: undefined,
-      anomaly: undefined
+      anomaly: undefined,
+      fields: { access_token: 'opaque-access', refresh_token: 'opaque-refresh' }
     })
   })
 

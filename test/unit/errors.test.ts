@@ -1,15 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import {
-  ActionError,
-  errorMessage,
-  excerpt,
-  inert,
-  inertOldCommands,
-  InputError,
-  SecretRegistry,
-  SERVER_TEXT_MAX
-} from '../../src/errors.js'
+import { ActionError, errorMessage, InputError } from '../../src/errors.js'
+import { excerpt, inert, inertOldCommands, SecretRegistry, SERVER_TEXT_MAX } from '../../src/redact.js'
 
 const same = (text: string): string => text
 

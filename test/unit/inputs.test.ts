@@ -36,19 +36,27 @@ function rejects(overrides: Values, input: string, pattern?: RegExp, env: NodeJS
   )
 }
 
+/** Where an amoCRM provider sends requests, as 1.0's Settings.account said. */
+const accountOf = (s: Settings) => ({
+  host: s.provider.host,
+  origin: s.provider.origin,
+  tokenUrl: s.provider.request(s.grant, s.client).displayUrl,
+  apiUrl: s.provider.apiUrl
+})
+
 describe('readSettings: a valid minimal configuration', () => {
   test('fills every default', () => {
     const s = settings()
-    assert.deepEqual(s, {
-      account: {
-        host: 'mycompany.amocrm.ru',
-        origin: 'https://mycompany.amocrm.ru',
-        tokenUrl: 'https://mycompany.amocrm.ru/oauth2/access_token',
-        apiUrl: 'https://mycompany.amocrm.ru/api/v4'
-      },
-      clientId: BASE['client-id'],
-      clientSecret: BASE['client-secret'],
-      redirectUri: 'https://example.com/',
+    const { provider, ...rest } = s
+    assert.equal(provider.name, 'amocrm')
+    assert.deepEqual(accountOf(s), {
+      host: 'mycompany.amocrm.ru',
+      origin: 'https://mycompany.amocrm.ru',
+      tokenUrl: 'https://mycompany.amocrm.ru/oauth2/access_token',
+      apiUrl: 'https://mycompany.amocrm.ru/api/v4'
+    })
+    assert.deepEqual(rest, {
+      client: { clientId: BASE['client-id'], clientSecret: BASE['client-secret'], redirectUri: 'https://example.com/' },
       grant: { type: 'refresh_token', refreshToken: BASE['refresh-token'] },
       githubToken: BASE['github-token'],
       githubApiUrl: 'https://api.github.com',
@@ -69,8 +77,8 @@ describe('readSettings: a valid minimal configuration', () => {
   }
 
   test('redirect-uri is kept byte for byte, trailing slash included', () => {
-    assert.equal(settings({ 'redirect-uri': 'https://example.com/callback/' }).redirectUri, 'https://example.com/callback/')
-    assert.equal(settings({ 'redirect-uri': 'https://example.com' }).redirectUri, 'https://example.com')
+    assert.equal(settings({ 'redirect-uri': 'https://example.com/callback/' }).client.redirectUri, 'https://example.com/callback/')
+    assert.equal(settings({ 'redirect-uri': 'https://example.com' }).client.redirectUri, 'https://example.com')
   })
 
   test('redirect-uri must be an absolute http(s) URL', () => {
@@ -121,7 +129,7 @@ describe('readSettings: decisions on the edges', () => {
 })
 
 describe('readSettings: subdomain', () => {
-  const host = (subdomain: string, domain = ''): string => settings({ subdomain, domain }).account.host
+  const host = (subdomain: string, domain = ''): string => accountOf(settings({ subdomain, domain })).host
 
   test('a bare subdomain takes the domain (amocrm.ru by default)', () => {
     assert.equal(host('mycompany'), 'mycompany.amocrm.ru')
@@ -142,7 +150,7 @@ describe('readSettings: subdomain', () => {
     assert.equal(host('https://mycompany.kommo.com'), 'mycompany.kommo.com')
     assert.equal(host('https://mycompany.kommo.com/'), 'mycompany.kommo.com')
     const s = settings({ subdomain: 'https://mycompany.amocrm.com/' })
-    assert.equal(s.account.tokenUrl, 'https://mycompany.amocrm.com/oauth2/access_token')
+    assert.equal(accountOf(s).tokenUrl, 'https://mycompany.amocrm.com/oauth2/access_token')
   })
 
   test('an http URL is rejected', () => {
@@ -182,9 +190,9 @@ describe('readSettings: subdomain', () => {
 
 describe('readSettings: domain', () => {
   test('the three domains are allowed, case and a leading dot ignored', () => {
-    assert.equal(settings({ domain: 'amocrm.ru' }).account.host, 'mycompany.amocrm.ru')
-    assert.equal(settings({ domain: 'AMOCRM.COM' }).account.host, 'mycompany.amocrm.com')
-    assert.equal(settings({ domain: '.kommo.com' }).account.host, 'mycompany.kommo.com')
+    assert.equal(accountOf(settings({ domain: 'amocrm.ru' })).host, 'mycompany.amocrm.ru')
+    assert.equal(accountOf(settings({ domain: 'AMOCRM.COM' })).host, 'mycompany.amocrm.com')
+    assert.equal(accountOf(settings({ domain: '.kommo.com' })).host, 'mycompany.kommo.com')
   })
 
   test('any other domain is rejected', () => {
@@ -195,7 +203,7 @@ describe('readSettings: domain', () => {
 })
 
 describe('readSettings: base-url', () => {
-  const account = (baseUrl: string) => settings({ 'base-url': baseUrl }).account
+  const account = (baseUrl: string) => accountOf(settings({ 'base-url': baseUrl }))
 
   test('https with a path is accepted; requests go there, the host still names the account', () => {
     assert.deepEqual(account('https://proxy.example.com/amo'), {
@@ -526,5 +534,35 @@ describe('GITHUB_API_URL', () => {
   test('an invalid URL or another scheme is rejected, naming GITHUB_API_URL', () => {
     rejects({}, 'GITHUB_API_URL', /not a valid URL/, { GITHUB_REPOSITORY: 'acme/crm-sync', GITHUB_API_URL: 'api.github.com' })
     rejects({}, 'GITHUB_API_URL', /http\(s\) URL/, { GITHUB_REPOSITORY: 'acme/crm-sync', GITHUB_API_URL: 'ftp://api.github.com' })
+  })
+})
+
+describe('readSettings: other providers', () => {
+  const GENERIC = {
+    provider: 'oauth2',
+    subdomain: undefined,
+    'redirect-uri': undefined,
+    'token-url': 'https://auth.example.com/oauth/token'
+  }
+
+  test('the secret defaults to the provider’s; redirect-uri is optional; client texts are generic', () => {
+    const bitrix = settings({ provider: 'bitrix24', subdomain: undefined, 'redirect-uri': undefined })
+    assert.equal(bitrix.provider.name, 'bitrix24')
+    assert.equal(bitrix.refreshTokenSecret, 'BITRIX24_REFRESH_TOKEN')
+    assert.equal(bitrix.client.redirectUri, undefined)
+    const generic = settings(GENERIC)
+    assert.equal(generic.refreshTokenSecret, 'OAUTH_REFRESH_TOKEN')
+    assert.equal(settings({ ...GENERIC, 'redirect-uri': 'https://example.com/cb' }).client.redirectUri, 'https://example.com/cb')
+    rejects({ ...GENERIC, 'client-id': '' }, 'client-id', /the application's client ID/)
+    rejects({ ...GENERIC, 'client-secret': '' }, 'client-secret', /the application's client secret/)
+  })
+
+  test('no grant: the error names the provider’s secret and where the first code comes from', () => {
+    rejects({ ...GENERIC, 'refresh-token': '' }, 'refresh-token', /provider's authorization page.*secrets\.OAUTH_REFRESH_TOKEN/)
+    rejects(
+      { provider: 'bitrix24', subdomain: undefined, 'redirect-uri': undefined, 'refresh-token': '' },
+      'refresh-token',
+      /install.*secrets\.BITRIX24_REFRESH_TOKEN/
+    )
   })
 })

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeJwtPayload, refreshDeadline, tokenFacts } from '../../src/jwt.js'
+import { decodeJwtPayload, tokenFacts } from '../../src/jwt.js'
+import { refreshDeadline } from '../../src/providers/amocrm.js'
 
 const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
 

@@ -73,8 +73,11 @@ describe('rescue', () => {
 
   test('text without a rescue line', async () => {
     const { publicKey, privateKey } = await generateKeyPair()
-    await assert.rejects(openRescue('just a log\nwith nothing in it', publicKey, privateKey), /no amocrm-rescue:v1:… line found/)
-    await assert.rejects(openRescue('amocrm-rescue:v1:', publicKey, privateKey), /no amocrm-rescue:v1:… line found/)
+    await assert.rejects(
+      openRescue('just a log\nwith nothing in it', publicKey, privateKey),
+      /no rescue line \(amocrm-rescue:v1:…, bitrix24-rescue:v1:…, oauth2-rescue:v1:…\) found/
+    )
+    await assert.rejects(openRescue('amocrm-rescue:v1:', publicKey, privateKey), /no rescue line/)
   })
 
   test('publicKeyOf gives the public half of a pair', async () => {
@@ -96,5 +99,16 @@ describe('normalizeKey (the rescue tool reads private keys with it)', () => {
   test('a wrong length or alphabet is named, not "invalid input"', () => {
     assert.throws(() => normalizeKey(Buffer.alloc(16).toString('base64')), /must be 32 bytes of base64 .* this one is 16 bytes/)
     assert.throws(() => normalizeKey('not a key!'), /is not base64/)
+  })
+})
+
+describe('every provider’s prefix', () => {
+  test('a Bitrix24 and a generic line open like an amoCRM one', async () => {
+    const { publicKey, privateKey } = await generateKeyPair()
+    for (const prefix of ['bitrix24-rescue:v1:', 'oauth2-rescue:v1:']) {
+      const line = await sealRescue({ ...BUNDLE, provider: prefix.split('-')[0] }, publicKey, prefix)
+      assert.ok(line.startsWith(prefix))
+      assert.equal((await openRescue(`log: ${line}\n`, publicKey, privateKey)).refresh_token, BUNDLE.refresh_token)
+    }
   })
 })

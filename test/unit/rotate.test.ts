@@ -1,17 +1,24 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { resolveAccount } from '../../src/account.js'
-import { AmoCrmError, type TokenRequest, type TokenSet } from '../../src/amocrm.js'
+import { amoCrm, resolveAccount } from '../../src/providers/amocrm.js'
+import { oauth2 } from '../../src/providers/oauth2.js'
+import { TokenEndpointError as AmoCrmError, type TokenRequest, type TokenSet } from '../../src/token-endpoint.js'
 import { CancelGuard } from '../../src/critical.js'
-import { ActionError } from '../../src/errors.js'
 import type { Settings, Target } from '../../src/inputs.js'
 import { openRescue } from '../../src/rescue.js'
-import { rotate, RotationError, STORED_MARK, tokenMark, type ActionIO, type RotationDeps, type RotationReport } from '../../src/rotate.js'
+import { rotate, STORED_MARK, tokenMark, type ActionIO, type RotationDeps, type RotationReport } from '../../src/rotate.js'
 import { generateKeyPair } from '../../src/sealing.js'
 import type { RunLookup } from '../../src/run.js'
-import { GitHubError, type PublicKey, type SecretState, type SecretStore } from '../../src/secrets.js'
+import { GitHubError } from '../../src/github-errors.js'
+import type { PublicKey, SecretState, SecretStore } from '../../src/secrets.js'
 
 const ACCOUNT = resolveAccount('mycompany', 'amocrm.ru', undefined)
+const PROVIDER = amoCrm('amocrm', ACCOUNT)
+const CLIENT = {
+  clientId: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
+  clientSecret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
+  redirectUri: 'https://example.com/'
+}
 const TARGET: Target = { kind: 'repository', owner: 'acme', repo: 'crm-sync' }
 const REFRESH_SECRET = 'AMOCRM_REFRESH_TOKEN'
 const ACCESS_SECRET = 'AMOCRM_ACCESS_TOKEN'
@@ -29,7 +36,8 @@ const TOKENS: TokenSet = {
   tokenType: 'Bearer',
   expiresIn: 86400,
   serverTime: undefined,
-  anomaly: undefined
+  anomaly: undefined,
+  fields: {}
 }
 
 /** When the token request is sent (the fake clock does not move). */
@@ -41,10 +49,8 @@ const describeSecret = (name: string): string => `repository secret ${name} of a
 
 function settings(overrides: Partial<Settings> = {}): Settings {
   return {
-    account: ACCOUNT,
-    clientId: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
-    clientSecret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
-    redirectUri: 'https://example.com/',
+    provider: PROVIDER,
+    client: CLIENT,
     grant: { type: 'refresh_token', refreshToken: OLD_REFRESH },
     githubToken: 'github_pat_0123456789',
     githubApiUrl: 'https://api.github.com',
@@ -223,17 +229,11 @@ function setup(options: Options = {}) {
   }
 }
 
-/** Runs rotate and returns its RotationError (fails when it does not throw one). */
-async function rotationError(settingsValue: Settings, deps: RotationDeps): Promise<RotationError> {
-  try {
-    await rotate(settingsValue, deps)
-  } catch (error) {
-    assert.ok(error instanceof RotationError, `expected a RotationError, got ${String(error)}`)
-    assert.ok(error instanceof ActionError)
-    assert.equal(error.report.failure, error.message)
-    return error
-  }
-  assert.fail('rotate should have failed')
+/** Runs rotate and returns its failure with the report (fails when the run did not fail). */
+async function rotationError(settingsValue: Settings, deps: RotationDeps): Promise<{ message: string; report: RotationReport }> {
+  const report = await rotate(settingsValue, deps)
+  assert.ok(report.failure, 'rotate should have failed')
+  return { message: report.failure, report }
 }
 
 const EXPECTED_OUTPUTS: Array<[string, string]> = [
@@ -298,13 +298,14 @@ describe('rotate: a successful run', () => {
     assert.deepEqual(s.writes[2], { name: ACCESS_SECRET, value: NEW_ACCESS })
     for (const w of s.writes) {
       assert.ok(!w.value.includes(OLD_REFRESH), `the input token was written to ${w.name}`)
-      assert.ok(!w.value.includes(s.settings.clientSecret), `the client secret was written to ${w.name}`)
+      assert.ok(!w.value.includes(s.settings.client.clientSecret), `the client secret was written to ${w.name}`)
     }
 
     // Every output of the contract, once, with the new values.
     assert.deepEqual(s.outputs, EXPECTED_OUTPUTS)
 
     assert.deepEqual(report, {
+      label: 'amoCRM',
       account: 'mycompany.amocrm.ru',
       apiUrl: 'https://mycompany.amocrm.ru/api/v4',
       grant: 'refresh token',
@@ -314,9 +315,11 @@ describe('rotate: a successful run', () => {
       expiresAt: new Date('2026-03-11T03:00:12.000Z'),
       // 90 days: earlier than 3 calendar months (June 10).
       refreshBy: new Date('2026-06-08T03:00:12.345Z'),
+      refreshByWhy: 'amoCRM lets a refresh token expire after 3 months unused; this is the earlier of 90 days and 3 calendar months',
       accountId: '31234567',
       writeCheck: 'passed',
       refreshStored: 'updated',
+      refreshKept: false,
       accessStored: 'created',
       rescueLine: undefined,
       failure: undefined
@@ -326,7 +329,7 @@ describe('rotate: a successful run', () => {
     assert.deepEqual(s.notices, [])
     // No secret value in the log lines.
     for (const line of s.infos) {
-      for (const value of [NEW_ACCESS, NEW_REFRESH, OLD_REFRESH, s.settings.clientSecret]) assert.ok(!line.includes(value), line)
+      for (const value of [NEW_ACCESS, NEW_REFRESH, OLD_REFRESH, s.settings.client.clientSecret]) assert.ok(!line.includes(value), line)
     }
   })
 
@@ -365,13 +368,7 @@ describe('rotate: a successful run', () => {
     const s = setup({ settings: { grant: { type: 'authorization_code', code: 'def50200-auth-code' } } })
     const report = await rotate(s.settings, s.deps)
     assert.deepEqual(s.requests, [
-      {
-        account: ACCOUNT,
-        clientId: s.settings.clientId,
-        clientSecret: s.settings.clientSecret,
-        redirectUri: 'https://example.com/',
-        grant: { type: 'authorization_code', code: 'def50200-auth-code' }
-      }
+      { provider: PROVIDER, client: CLIENT, grant: { type: 'authorization_code', code: 'def50200-auth-code' } }
     ])
     assert.equal(report.grant, 'authorization code')
   })
@@ -535,7 +532,8 @@ describe('rotate: the exchange fails', () => {
       'amoCRM refused the refresh token (401 "Token has been revoked"): the refresh token was already used.',
       'revoked',
       maybeSpent,
-      401
+      401,
+      'amoCRM says the refresh token has been revoked (401 Token has been revoked)'
     )
 
   /** The refresh secret's updated_at on each look after the spend (the last repeats). */
@@ -554,7 +552,7 @@ describe('rotate: the exchange fails', () => {
     attempt: 1
   })
 
-  function assertNothingStored(s: ReturnType<typeof setup>, error: RotationError): void {
+  function assertNothingStored(s: ReturnType<typeof setup>, error: { report: RotationReport }): void {
     assert.deepEqual(
       s.writes.map((w) => w.name),
       [PROBE]
@@ -623,7 +621,7 @@ describe('rotate: the exchange fails', () => {
     const error = await rotationError(s.settings, s.deps)
     assert.equal(
       error.message,
-      `${BASE}. The secret was last updated at 2026-03-10T03:00:04.000Z; this run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise a new authorization code is needed — take one from the integration's Keys and scopes tab and run the workflow manually with it (README: "First run").`
+      `${BASE}. The secret was last updated at 2026-03-10T03:00:04.000Z; this run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise: ${NEW_CODE}`
     )
     assert.doesNotMatch(error.message, /no other run/)
   })
@@ -696,9 +694,10 @@ describe('rotate: storing the new tokens fails', () => {
     assert.ok(s.infos.includes(report.rescueLine), 'the rescue line is printed')
     assert.deepEqual(await openRescue(report.rescueLine, publicKey, privateKey), {
       version: 1,
+      provider: 'amocrm',
       account: 'mycompany.amocrm.ru',
       api_url: 'https://mycompany.amocrm.ru/api/v4',
-      client_id: s.settings.clientId,
+      client_id: s.settings.client.clientId,
       secret: REFRESH_SECRET,
       target: 'repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync',
       token_type: 'Bearer',
@@ -984,5 +983,50 @@ describe('rotate: an answer without an access token', () => {
       [PROBE, REFRESH_SECRET]
     )
     assert.equal(error.report.refreshStored, 'updated')
+  })
+})
+
+describe('rotate: a generic provider that keeps its refresh token (RFC 6749 §6)', () => {
+  const GENERIC = oauth2({ tokenUrl: 'https://auth.example.com/oauth/token', clientAuth: 'basic', bodyFormat: 'form', scope: undefined })
+
+  for (const [name, answer] of [
+    ['no refresh token in the answer', ''],
+    ['the same refresh token again', OLD_REFRESH]
+  ] as const) {
+    test(`${name}: the secret is left as it is, the outputs carry the current token, the run succeeds`, async () => {
+      const s = setup({ settings: { provider: GENERIC }, exchange: () => later({ ...TOKENS, refreshToken: answer }) })
+      const report = await rotate(s.settings, s.deps)
+      assert.equal(report.failure, undefined)
+      assert.equal(report.refreshKept, true)
+      assert.equal(report.refreshStored, undefined)
+      assert.equal(report.refreshBy, undefined)
+      assert.deepEqual(
+        s.writes.map((w) => w.name),
+        [PROBE, ACCESS_SECRET],
+        'the refresh secret is not written'
+      )
+      assert.ok(s.outputs.some(([output, value]) => output === 'refresh-token' && value === OLD_REFRESH))
+      assert.ok(s.infos.some((line) => /kept the refresh token \(its answer carried no new one\)/.test(line)))
+      assert.deepEqual(s.exported, [])
+    })
+  }
+
+  test('the first exchange without a refresh token: fails, naming the scope that usually grants one', async () => {
+    const s = setup({
+      settings: { provider: GENERIC, grant: { type: 'authorization_code', code: 'c' } },
+      exchange: () => later({ ...TOKENS, refreshToken: '' })
+    })
+    const { message } = await rotationError(s.settings, s.deps)
+    assert.match(message, /answered the authorization code without a refresh token.*offline_access .*offline\.access/)
+    assert.deepEqual(
+      s.writes.map((w) => w.name),
+      [PROBE]
+    )
+  })
+
+  test('a provider that always rotates never takes a missing refresh token for a kept one', async () => {
+    const s = setup({ exchange: () => later({ ...TOKENS, refreshToken: '' }) })
+    const { message } = await rotationError(s.settings, s.deps)
+    assert.match(message, /^amoCRM answered without a refresh token: the old one is spent\. A new authorization code is needed/)
   })
 })

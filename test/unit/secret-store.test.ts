@@ -5,14 +5,9 @@ import { ActionError } from '../../src/errors.js'
 import type { Target } from '../../src/inputs.js'
 import type { RetryPolicy } from '../../src/retry.js'
 import { generateKeyPair, unseal } from '../../src/sealing.js'
-import {
-  classifyGitHubError,
-  describeGitHubError,
-  GitHubError,
-  GitHubSecretStore,
-  RATE_LIMIT_FALLBACK_MS,
-  requiredPermission
-} from '../../src/secrets.js'
+import { classifyGitHubError, describeGitHubError, GitHubError, RATE_LIMIT_FALLBACK_MS } from '../../src/github-errors.js'
+import { GitHubSecretStore } from '../../src/secrets.js'
+import { requiredPermission } from '../../src/targets.js'
 
 // ---------------------------------------------------------------------------------------------
 // A fake Octokit: answers are scripted per route ("METHOD /template"), in order; the last answer

@@ -11,6 +11,7 @@ const REFRESH = 'def5020087a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c
 
 function report(overrides: Partial<RotationReport> = {}): RotationReport {
   return {
+    label: 'amoCRM',
     account: 'mycompany.amocrm.ru',
     apiUrl: 'https://mycompany.amocrm.ru/api/v4',
     grant: 'refresh token',
@@ -19,9 +20,11 @@ function report(overrides: Partial<RotationReport> = {}): RotationReport {
     issuedAt: new Date('2026-03-10T03:00:12.345Z'),
     expiresAt: new Date('2026-03-11T03:00:12.000Z'),
     refreshBy: new Date('2026-06-10T03:00:12.345Z'),
+    refreshByWhy: 'amoCRM lets a refresh token expire after 3 months unused; this is the earlier of 90 days and 3 calendar months',
     accountId: '31234567',
     writeCheck: 'passed',
     refreshStored: 'updated',
+    refreshKept: false,
     accessStored: undefined,
     rescueLine: undefined,
     failure: undefined,
@@ -200,5 +203,31 @@ describe('server text in the summary is inert', () => {
     assert.match(fence, /^````+text$/, 'the fence is longer than any run of backticks inside')
     assert.ok(block.endsWith(`\n${fence.replace('text', '')}`))
     assert.equal(block.split('\n').filter((line) => line.startsWith(fence.replace('text', ''))).length, 2)
+  })
+})
+
+describe('other providers in the summary', () => {
+  test('a kept refresh token, no refresh-by rule, no API address', () => {
+    const md = renderSummary(
+      report({
+        label: 'auth.example.com',
+        refreshKept: true,
+        refreshStored: undefined,
+        refreshBy: undefined,
+        refreshByWhy: undefined,
+        apiUrl: ''
+      }),
+      { cancelled: undefined }
+    )
+    assert.match(md, /^## auth\.example\.com tokens rotated$/m)
+    assert.ok(rows(md).some((row) => row.startsWith('| Refresh token | unchanged: auth.example.com kept it')))
+    assert.ok(!rows(md).some((row) => row.startsWith('| Refresh again before')))
+    assert.ok(!rows(md).some((row) => row.startsWith('| API')))
+  })
+
+  test('a refresh-by date without a reason, and an early failure of another provider', () => {
+    const md = renderSummary(report({ refreshByWhy: undefined }), { cancelled: undefined })
+    assert.ok(rows(md).includes('| Refresh again before | 2026-06-10 |'))
+    assert.match(renderEarlyFailure("Input 'token-url' is required.", 'OAuth 2.0'), /^## OAuth 2\.0 token rotation failed/)
   })
 })

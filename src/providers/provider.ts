@@ -1,0 +1,121 @@
+/**
+ * The provider seam. Everything that keeps a single-use refresh token safe — the write check, the
+ * spend, the sealed store, the rescue, the race diagnosis — is the same for every OAuth 2.0
+ * provider; what differs is only how to ask and how to read the answer. A provider is that
+ * difference, as a small descriptor built once from the inputs:
+ *
+ *   request     the token request for a grant (URL, method, headers, body)
+ *   facts       what an answer says besides the tokens: expiry, API address, account id
+ *   refusal     a non-2xx answer that is not retried, in words: what happened, what to do
+ *   refreshBy   the date by which the next refresh must run, if the provider has one
+ *
+ * rotate.ts and token-endpoint.ts know no provider by name. Adding one is one file here, a line in
+ * index.ts, its stand-in under sandbox/ and its tests (docs/development.md).
+ */
+import type { Grant } from '../inputs.js'
+import type { Redact } from '../redact.js'
+
+export type ProviderName = 'amocrm' | 'kommo' | 'bitrix24' | 'oauth2'
+export const PROVIDERS: readonly ProviderName[] = ['amocrm', 'kommo', 'bitrix24', 'oauth2']
+
+/** The OAuth client: who asks. */
+export interface Client {
+  clientId: string
+  clientSecret: string
+  /** Sent with the code grant when set (amoCRM: with both grants, it is required there). */
+  redirectUri: string | undefined
+}
+
+export interface TokenRequestSpec {
+  /** Where the request goes, query included (Bitrix24 takes its parameters there). */
+  url: string
+  /** The same without any query: the only form ever printed. */
+  displayUrl: string
+  method: 'GET' | 'POST'
+  headers: Record<string, string>
+  body?: string
+}
+
+/** How a refusal is read: `revoked` and `expired` need a new authorization; `rejected` a fix of the inputs. */
+export type FailureKind = 'revoked' | 'expired' | 'rejected'
+
+export interface Refusal {
+  kind: FailureKind
+  /** One sentence: what the provider said and what to do. */
+  message: string
+  /** For `revoked`: "<provider> says the refresh token … (<status> <its words>)", the start of the race diagnosis. */
+  said?: string
+}
+
+/** What an answer says besides the tokens. */
+export interface PairFacts {
+  expiresAt: Date | undefined
+  accountId: string
+  apiUrl: string
+}
+
+export interface Provider {
+  readonly name: ProviderName
+  /** 'amoCRM', 'Kommo', 'Bitrix24', or the token endpoint's host for a generic provider. */
+  readonly label: string
+  /** The account or server, for logs and the summary (e.g. mycompany.amocrm.ru). */
+  readonly host: string
+  /** How a run introduces it: "amoCRM account mycompany.amocrm.ru". */
+  readonly title: string
+  /** The origin requests go to (the proxy decision is made for it). */
+  readonly origin: string
+  /** The REST API's base when it is known before any answer (amoCRM); '' when the answer says it or nothing does. */
+  readonly apiUrl: string
+  /** The default of `refresh-token-secret`. */
+  readonly defaultSecret: string
+  /** The prefix of its rescue lines (the rescue tool opens every one). */
+  readonly rescuePrefix: string
+  /**
+   * True when every answer must carry the next refresh token (the old one is spent): a missing one
+   * is an error. False for a generic provider, which may keep its refresh token (RFC 6749 §6).
+   */
+  readonly alwaysRotates: boolean
+  /** Answer fields worth reading besides the RFC 6749 ones, even from an answer that is not clean JSON. */
+  readonly extraFields: readonly string[]
+  /** What to do when a new authorization is needed (one or two sentences). */
+  readonly newAuthorization: string
+  /** Words for the token endpoint's odd answers, in the provider's own terms. */
+  readonly hints: {
+    /** Where the first run's authorization code comes from (in parentheses after "needs 'authorization-code'"). */
+    firstCode: string
+    /** After "answered 200 without a readable token pair": what an HTML page there means. */
+    htmlPage: string
+    /** "The token may have been spent: <spentNext>." */
+    spentNext: string
+    /** After a redirect that is not followed: which inputs to check. */
+    redirect: string
+  }
+  request(grant: Grant, client: Client): TokenRequestSpec
+  facts(fields: Record<string, unknown>, accessToken: string, expiresIn: number | undefined, issuedAt: Date): PairFacts
+  refusal(status: number, body: string, contentType: string, grant: Grant, redact: Redact): Refusal
+  /** The date by which the next refresh must run, and why; undefined when the provider names none. */
+  refreshBy(issuedAt: Date): { date: Date; why: string } | undefined
+}
+
+/** The form-urlencoding of RFC 6749 Appendix B (spaces as '+'). */
+export function formEncode(params: Record<string, string>): string {
+  return new URLSearchParams(params).toString()
+}
+
+/** Parses a JSON object; undefined for anything else. */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const json: unknown = JSON.parse(text)
+    return json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export const looksHtml = (body: string, contentType: string): boolean => /html/i.test(contentType) || /^\s*</.test(body)
+
+export const text = (value: unknown): string => (typeof value === 'string' ? value.trim() : '')
+
+export function addDays(date: Date, days: number): Date {
+  return new Date(date.getTime() + days * 24 * 3600 * 1000)
+}

@@ -1,0 +1,75 @@
+/**
+ * The three places a secret can live — a repository, an environment, an organization — each as
+ * one descriptor built once from the inputs: its name for people, its secrets route, what a token
+ * needs to write there, and what a 404 there means. The store and the error wording read these;
+ * nothing else switches on the kind of target.
+ */
+import type { Target } from './inputs.js'
+
+export interface TargetInfo {
+  readonly target: Target
+  /** e.g. "repository acme/crm-sync". */
+  readonly name: string
+  /** The route of its secrets collection and that route's parameters. */
+  readonly route: string
+  readonly params: Record<string, string>
+  /** e.g. "repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync". */
+  describe(secret: string): string
+  /** What the token needs, for each kind of token. */
+  readonly permission: string
+  /** What a 404 means here: `lead` is "GitHub refused to … (404 …)". */
+  notFound(lead: string): string
+}
+
+export function targetInfo(target: Target): TargetInfo {
+  switch (target.kind) {
+    case 'repository': {
+      const repo = `${target.owner}/${target.repo}`
+      const permission = `a fine-grained token needs the repository permission "Secrets: Read and write" on ${repo}, a GitHub App token "secrets: write", a classic token the "repo" scope`
+      return {
+        target,
+        name: `repository ${repo}`,
+        route: '/repos/{owner}/{repo}/actions/secrets',
+        params: { owner: target.owner, repo: target.repo },
+        describe: (secret) => `repository secret ${secret} of ${repo}`,
+        permission,
+        notFound: (lead) =>
+          `${lead}: repository ${repo} does not exist or 'github-token' cannot see it; check 'repository' and the repositories the token is granted (${permission}).`
+      }
+    }
+    case 'environment': {
+      const repo = `${target.owner}/${target.repo}`
+      const permission = `a fine-grained token needs the repository permissions "Secrets: Read and write" and "Environments: Read and write" on ${repo}, a GitHub App token "secrets: write" and "environments: write", a classic token the "repo" scope`
+      return {
+        target,
+        name: `environment '${target.environment}' of ${repo}`,
+        route: '/repos/{owner}/{repo}/environments/{environment_name}/secrets',
+        params: { owner: target.owner, repo: target.repo, environment_name: target.environment },
+        describe: (secret) => `secret ${secret} of environment '${target.environment}' in ${repo}`,
+        permission,
+        notFound: (lead) =>
+          `${lead}: environment '${target.environment}' does not exist in ${repo} (create it under Settings → Environments), or 'github-token' cannot see it (${permission}).`
+      }
+    }
+    case 'organization': {
+      const permission = `a fine-grained token needs the organization permission "Secrets: Read and write" on ${target.org}${target.selectedRepositories.length > 0 ? " and read access (Metadata) to every repository in 'selected-repositories'" : ''}, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope (and "repo" when a selected repository is private)`
+      return {
+        target,
+        name: `organization ${target.org}`,
+        route: '/orgs/{org}/actions/secrets',
+        params: { org: target.org },
+        describe: (secret) =>
+          `organization secret ${secret} of ${target.org}${target.visibility ? ` (visibility: ${target.visibility})` : ''}`,
+        permission,
+        notFound: (lead) =>
+          `${lead}: organization '${target.org}' does not exist or 'github-token' cannot manage its secrets (${permission}).`
+      }
+    }
+  }
+}
+
+/** e.g. "repository acme/crm-sync". */
+export const targetName = (target: Target): string => targetInfo(target).name
+
+/** What the token needs to write secrets of `target`. */
+export const requiredPermission = (target: Target): string => targetInfo(target).permission
