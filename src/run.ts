@@ -40,7 +40,8 @@ export async function readRunTimes(octokit: Octokit | undefined, run: RunRef | u
   } catch (error) {
     const status = (error as { status?: unknown } | null)?.status
     // Server text is never quoted here: the status says enough.
-    if (status === 403 || status === 404) return { unreadable: `GitHub answered ${status}: the token cannot read this run (actions: read)` }
+    if (status === 403) return { unreadable: 'GitHub answered 403: the token cannot read this run (actions: read)' }
+    if (status === 404) return { unreadable: 'GitHub answered 404: no such run, or the token cannot see it (actions: read)' }
     return { unreadable: typeof status === 'number' && status !== 500 ? `GitHub answered ${status}` : 'no answer' }
   }
 }

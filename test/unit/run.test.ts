@@ -52,7 +52,7 @@ describe('readRunTimes', () => {
     const cases: Array<[() => Promise<{ data: unknown }>, RegExp]> = [
       [async () => ({ data: { created_at: 'not a date' } }), /no created_at/],
       [() => Promise.reject(httpError(403)), /^GitHub answered 403: the token cannot read this run \(actions: read\)$/],
-      [() => Promise.reject(httpError(404)), /^GitHub answered 404/],
+      [() => Promise.reject(httpError(404)), /^GitHub answered 404: no such run, or the token cannot see it/],
       [() => Promise.reject(httpError(502)), /^GitHub answered 502$/],
       [() => Promise.reject(httpError(500, false)), /^no answer$/]
     ]
