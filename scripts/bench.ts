@@ -11,6 +11,7 @@
  *  - under it, what bounds those figures: the speed-up a zero-overhead process could reach with the
  *    same critical path, and the start-up of an ncc bundle that only imports @actions/core against
  *    an empty one (scripts/probes/).
+ * Then the same action against the Bitrix24 and generic OAuth 2.0 stand-ins (write check on).
  * Medians of RUNS runs each. Nothing here is asserted; the figures go into the README.
  */
 import { execFileSync, spawn } from 'node:child_process'
@@ -18,6 +19,8 @@ import { mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { standInInputs, startAmoCrm, type AmoCrmServer } from '../sandbox/amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from '../sandbox/bitrix24.js'
+import { oauth2Inputs, startOAuth2 } from '../sandbox/oauth2.js'
 import type { RequestInfo } from '../sandbox/faults.js'
 import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubServer } from '../sandbox/github.js'
 import { PROJECT_ROOT, runAction } from '../sandbox/runner.js'
@@ -59,7 +62,20 @@ interface Measure {
   criticalPath: number
 }
 
-async function measureAction(amo: AmoCrmServer, gh: GitHubServer, latencyMs: number, verifyWrite: boolean): Promise<Measure> {
+/** A token stand-in of any provider, and the action's inputs that point at it. */
+interface TokenStandIn {
+  latencyMs: number
+  readonly requests: RequestInfo[]
+  currentRefreshToken(): string | undefined
+}
+
+async function measureAction(
+  amo: TokenStandIn,
+  gh: GitHubServer,
+  latencyMs: number,
+  verifyWrite: boolean,
+  inputsOf: (extra: Record<string, string>) => Record<string, string>
+): Promise<Measure> {
   amo.latencyMs = latencyMs
   gh.latencyMs = latencyMs
   const walls: number[] = []
@@ -69,7 +85,7 @@ async function measureAction(amo: AmoCrmServer, gh: GitHubServer, latencyMs: num
     const [amoBefore, ghBefore] = [amo.requests.length, gh.requests.length]
     const spawned = Date.now()
     const run = await runAction({
-      inputs: standInInputs(amo, { 'refresh-token': amo.currentRefreshToken() ?? '', 'verify-write': String(verifyWrite) }),
+      inputs: inputsOf({ 'refresh-token': amo.currentRefreshToken() ?? '', 'verify-write': String(verifyWrite) }),
       env: { GITHUB_API_URL: gh.url }
     })
     if (run.code !== 0) throw new Error(`the action failed:\n${run.log}`)
@@ -140,8 +156,8 @@ try {
   for (const verify of [true, false]) {
     rows.push([
       `action, write check ${verify ? 'on ' : 'off'}`,
-      await measureAction(amo, gh, 0, verify),
-      await measureAction(amo, gh, 100, verify)
+      await measureAction(amo, gh, 0, verify, (extra) => standInInputs(amo, extra)),
+      await measureAction(amo, gh, 100, verify, (extra) => standInInputs(amo, extra))
     ])
   }
   rows.push(['naive chain (2 processes)', await measureNaive(amo, gh, 0), await measureNaive(amo, gh, 100)])
@@ -165,6 +181,26 @@ try {
     `start-up of ncc bundles without requests: empty ${ms(emptyBundle)}, importing only @actions/core ${ms(coreBundle)} (+${ms(coreBundle - emptyBundle)})`
   )
   console.log(`dist/index.js: ${(size / 1024).toFixed(0)} KiB`)
+
+  // The other providers: the same action, the same critical path, another token endpoint.
+  const bitrix = await startBitrix24()
+  const generic = await startOAuth2()
+  try {
+    bitrix.setRefreshToken('f'.repeat(70))
+    generic.setRefreshToken('bench-refresh-token-0000000000')
+    console.log('\n| provider (write check on) | wall, 0 ms | wall, 100 ms | critical path |')
+    console.log('| --- | --- | --- | --- |')
+    for (const [name, server, inputsOf] of [
+      ['Bitrix24', bitrix, (extra: Record<string, string>) => bitrix24Inputs(bitrix, extra)],
+      ['generic OAuth 2.0', generic, (extra: Record<string, string>) => oauth2Inputs(generic, extra)]
+    ] as const) {
+      const zero = await measureAction(server, gh, 0, true, inputsOf)
+      const hundred = await measureAction(server, gh, 100, true, inputsOf)
+      console.log(`| ${name} | ${ms(zero.wall)} | ${ms(hundred.wall)} | ${hundred.criticalPath} round trips |`)
+    }
+  } finally {
+    await Promise.all([bitrix.close(), generic.close()])
+  }
 } finally {
   await Promise.all([amo.close(), gh.close()])
 }
