@@ -12,7 +12,8 @@
  *    same critical path, and the start-up of an ncc bundle that only imports @actions/core against
  *    an empty one (scripts/probes/).
  * Then the same action against the Bitrix24 and generic OAuth 2.0 stand-ins (write check on).
- * Medians of RUNS runs each. Nothing here is asserted; the figures go into the README.
+ * Medians of RUNS runs each. Nothing here is asserted; with --write (as `npm run bench` runs it)
+ * the figures are written into docs/performance.md.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, statSync } from 'node:fs'
@@ -24,6 +25,7 @@ import { oauth2Inputs, startOAuth2 } from '../sandbox/oauth2.js'
 import type { RequestInfo } from '../sandbox/faults.js'
 import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubServer } from '../sandbox/github.js'
 import { PROJECT_ROOT, runAction } from '../sandbox/runner.js'
+import { measuredOn, PERFORMANCE_DOC, writeSection } from './report.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9)
 const median = (values: number[]): number => {
@@ -162,25 +164,31 @@ try {
   }
   rows.push(['naive chain (2 processes)', await measureNaive(amo, gh, 0), await measureNaive(amo, gh, 100)])
 
+  // Printed, and with --write (npm run bench) written into docs/performance.md.
+  const report: string[] = []
+  const out = (line: string): void => {
+    console.log(line)
+    report.push(line)
+  }
   const size = statSync(join(PROJECT_ROOT, 'dist', 'index.js')).size
-  console.log(`\nnode ${process.version}, ${RUNS} runs each, medians; latency added to every request by the stand-ins\n`)
-  console.log('| | wall, 0 ms | wall, 100 ms | critical path | overhead over round trips × 100 ms | start-up (to 1st request) |')
-  console.log('| --- | --- | --- | --- | --- | --- |')
+  out(`Measured ${measuredOn()}; ${RUNS} runs each, medians; latency added to every request by the stand-ins.\n`)
+  out('| | wall, 0 ms | wall, 100 ms | critical path | overhead over round trips × 100 ms | start-up (to 1st request) |')
+  out('| --- | --- | --- | --- | --- | --- |')
   for (const [name, zero, hundred] of rows) {
     const overhead = hundred.wall - hundred.criticalPath * 100
     const startup = Number.isNaN(zero.startup) ? 'two process starts' : `${ms(zero.startup)} (bare node: ${ms(bare)})`
-    console.log(`| ${name} | ${ms(zero.wall)} | ${ms(hundred.wall)} | ${hundred.criticalPath} round trips | ${ms(overhead)} | ${startup} |`)
+    out(`| ${name} | ${ms(zero.wall)} | ${ms(hundred.wall)} | ${hundred.criticalPath} round trips | ${ms(overhead)} | ${startup} |`)
   }
   const naive = rows[2]?.[2].wall ?? 0
   const speedUp = (row: number): string => (naive / (rows[row]?.[2].wall ?? 1)).toFixed(2)
   // The best any single process could do: a bare node start plus its critical path at 100 ms.
   const ceiling = (row: number): string => (naive / (bare + (rows[row]?.[2].criticalPath ?? 0) * 100)).toFixed(2)
-  console.log(`\nspeed-up over the naive chain at 100 ms: write check on ${speedUp(0)}×, off ${speedUp(1)}×`)
-  console.log(`ceiling (bare node start + critical path × 100 ms, zero overhead): on ${ceiling(0)}×, off ${ceiling(1)}×`)
-  console.log(
+  out(`\nspeed-up over the naive chain at 100 ms: write check on ${speedUp(0)}×, off ${speedUp(1)}×`)
+  out(`ceiling (bare node start + critical path × 100 ms, zero overhead): on ${ceiling(0)}×, off ${ceiling(1)}×`)
+  out(
     `start-up of ncc bundles without requests: empty ${ms(emptyBundle)}, importing only @actions/core ${ms(coreBundle)} (+${ms(coreBundle - emptyBundle)})`
   )
-  console.log(`dist/index.js: ${(size / 1024).toFixed(0)} KiB`)
+  out(`dist/index.js: ${(size / 1024).toFixed(0)} KiB`)
 
   // The other providers: the same action, the same critical path, another token endpoint.
   const bitrix = await startBitrix24()
@@ -188,18 +196,22 @@ try {
   try {
     bitrix.setRefreshToken('f'.repeat(70))
     generic.setRefreshToken('bench-refresh-token-0000000000')
-    console.log('\n| provider (write check on) | wall, 0 ms | wall, 100 ms | critical path |')
-    console.log('| --- | --- | --- | --- |')
+    out('\n| provider (write check on) | wall, 0 ms | wall, 100 ms | critical path |')
+    out('| --- | --- | --- | --- |')
     for (const [name, server, inputsOf] of [
       ['Bitrix24', bitrix, (extra: Record<string, string>) => bitrix24Inputs(bitrix, extra)],
       ['generic OAuth 2.0', generic, (extra: Record<string, string>) => oauth2Inputs(generic, extra)]
     ] as const) {
       const zero = await measureAction(server, gh, 0, true, inputsOf)
       const hundred = await measureAction(server, gh, 100, true, inputsOf)
-      console.log(`| ${name} | ${ms(zero.wall)} | ${ms(hundred.wall)} | ${hundred.criticalPath} round trips |`)
+      out(`| ${name} | ${ms(zero.wall)} | ${ms(hundred.wall)} | ${hundred.criticalPath} round trips |`)
     }
   } finally {
     await Promise.all([bitrix.close(), generic.close()])
+  }
+  if (process.argv.includes('--write')) {
+    await writeSection(PERFORMANCE_DOC, 'bench', report.join('\n'))
+    console.log(`\nwritten to ${PERFORMANCE_DOC}`)
   }
 } finally {
   await Promise.all([amo.close(), gh.close()])

@@ -2,9 +2,11 @@
  * npm run soak [-- --provider amocrm|bitrix24|oauth2 --rotations 1000 --github-faults 0.08 --amocrm-faults 0.05 --amocrm-lost 0 --seed N]
  * Consecutive rotations with random faults (see sandbox/soak.ts) against the provider's stand-in
  * (default amoCRM); `--amocrm-faults` and `--amocrm-lost` apply to whichever token stand-in runs.
- * Exits 1 on any chain break.
+ * Exits 1 on any chain break. With --write (as `npm run soak` runs it) the result is written into
+ * docs/performance.md.
  */
 import { PROVIDERS, soak, type Provider } from '../sandbox/soak.js'
+import { measuredOn, PERFORMANCE_DOC, writeSection } from './report.js'
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -44,10 +46,14 @@ const result = await soak({
       )
   }
 })
-console.log(`
-| rotations | succeeded | failed, chain intact | rescued | chain breaks | faults injected (GitHub / ${label}) | requests (GitHub / ${label}) | time |
-| --- | --- | --- | --- | --- | --- | --- | --- |
-| ${result.rotations} | ${result.succeeded} | ${result.failedIntact} | ${result.rescues} | ${result.chainBreaks} | ${result.faultsInjected.github} / ${result.faultsInjected.amocrm} | ${result.requests.github} / ${result.requests.amocrm} | ${result.seconds.toFixed(0)} s |`)
+const table = `| ${label} | rotations | succeeded | failed, chain intact | rescued | chain breaks | faults injected (GitHub / ${label}) | requests (GitHub / ${label}) | time |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| GitHub ${options.githubFaultRate * 100}%, ${label} ${options.amocrmFaultRate * 100}% (+${options.amocrmLostRate * 100}% lost) | ${result.rotations} | ${result.succeeded} | ${result.failedIntact} | ${result.rescues} | ${result.chainBreaks} | ${result.faultsInjected.github} / ${result.faultsInjected.amocrm} | ${result.requests.github} / ${result.requests.amocrm} | ${result.seconds.toFixed(0)} s |`
+console.log(`\n${table}`)
+if (process.argv.includes('--write')) {
+  await writeSection(PERFORMANCE_DOC, `soak:${provider}`, `**${label}** — measured ${measuredOn()}, seed ${options.seed}:\n\n${table}`)
+  console.log(`written to ${PERFORMANCE_DOC}`)
+}
 if (result.failureMessages.size) {
   console.log('\nfailures (each left the chain intact unless counted as a break):')
   for (const [message, count] of [...result.failureMessages].sort((a, b) => b[1] - a[1])) console.log(`  ${count} × ${message}`)
