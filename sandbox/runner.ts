@@ -63,7 +63,7 @@
  * action.yml likewise (../../action.yml).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -553,6 +553,21 @@ export function leakedSecrets(run: ActionRun, secrets: string[], options: { afte
 
 let runSeq = 0
 
+/**
+ * With ACTION_MESSAGES_LOG set (scripts/test.sh sets it), every `Error:` and `Warning:` line a run
+ * showed is appended there as a JSON line: the messages the tests made the action produce, which
+ * the docs check matches against the troubleshooting tables (scripts/docs.ts).
+ */
+function recordMessages(log: string): void {
+  const file = process.env.ACTION_MESSAGES_LOG
+  if (!file) return
+  const lines = log
+    .split('\n')
+    .filter((line) => line.startsWith('Error: ') || line.startsWith('Warning: '))
+    .map((line) => `${JSON.stringify({ kind: line.startsWith('Error') ? 'error' : 'warning', text: line.replace(/^\w+: /, '') })}\n`)
+  if (lines.length > 0) appendFileSync(file, lines.join(''))
+}
+
 export async function runAction(opts: RunOptions): Promise<ActionRun> {
   const entry = opts.entry ?? DEFAULT_ENTRY
   const node = opts.node ?? process.execPath
@@ -740,6 +755,7 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       killed
     }
     if (opts.keepTemp) run.dir = dir
+    recordMessages(run.log)
     return run
   } finally {
     if (!opts.keepTemp) await rm(dir, { recursive: true, force: true })

@@ -4,10 +4,16 @@
  * must also have the same sections: each `## ` heading is preceded by `<!-- section: ID -->`, and
  * the two files must list the same IDs in the same order.
  *
- *   node .build/scripts/docs.js --write   regenerate the tables in place
- *   node .build/scripts/docs.js           check: exit 1 on any drift
+ * The troubleshooting tables (docs/troubleshooting.md and .ru.md, or the READMEs' troubleshooting
+ * sections while those do not exist) must have a row for every message the action produces: each
+ * row quotes a message in backticks, its varying parts as "…"; with --messages FILE (the `Error:` /
+ * `Warning:` lines the test runs showed, collected by sandbox/runner.ts), every one must match a row.
+ *
+ *   node .build/scripts/docs.js --write             regenerate the tables in place
+ *   node .build/scripts/docs.js                     check: exit 1 on any drift
+ *   node .build/scripts/docs.js --messages FILE     also: every message in FILE has its row
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { format, resolveConfig } from 'prettier'
 import { parse } from 'yaml'
@@ -105,6 +111,75 @@ if (JSON.stringify(ids['README.md']) !== JSON.stringify(ids['README.ru.md'])) {
     `README.md and README.ru.md have different sections:\n  en: ${ids['README.md']?.join(', ')}\n  ru: ${ids['README.ru.md']?.join(', ')}`
   )
 }
+/** The quotes of a troubleshooting table: each row's backticked messages, as fragments around "…". */
+export function rowQuotes(markdown: string): string[][] {
+  const quotes: string[][] = []
+  for (const line of markdown.split('\n')) {
+    if (!line.startsWith('|')) continue
+    const first = line.split(/(?<!\\)\|/)[1] ?? ''
+    for (const match of first.matchAll(/`([^`]+)`/g)) {
+      const fragments = (match[1] ?? '')
+        .replace(/\\\|/g, '|')
+        .split('…')
+        .map((f) => f.replace(/\s+/g, ' ').trim())
+        .filter(Boolean)
+      if (fragments.length > 0) quotes.push(fragments)
+    }
+  }
+  return quotes
+}
+
+/** True when every fragment stands in the message, in order. */
+export function matches(message: string, fragments: string[]): boolean {
+  const text = message.replace(/\u200b/g, '').replace(/\s+/g, ' ')
+  let at = 0
+  for (const fragment of fragments) {
+    const found = text.indexOf(fragment, at)
+    if (found < 0) return false
+    at = found + fragment.length
+  }
+  return true
+}
+
+function troubleshooting(file: string, readme: string): { name: string; text: string } {
+  if (existsSync(join(root, file))) return { name: file, text: read(file) }
+  const text = read(readme)
+  const from = text.indexOf('<!-- section: troubleshooting -->')
+  const to = text.indexOf('<!-- section:', from + 10)
+  return { name: `${readme} (troubleshooting)`, text: from < 0 ? '' : text.slice(from, to < 0 ? undefined : to) }
+}
+
+const messagesArg = process.argv.indexOf('--messages')
+if (messagesArg >= 0) {
+  const file = process.argv[messagesArg + 1] ?? ''
+  const seen = existsSync(file)
+    ? [
+        ...new Set(
+          readFileSync(file, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as { kind: string; text: string })
+            // Failures; the warnings of a run that went on are explained where they are printed.
+            .filter((m) => m.kind === 'error')
+            .map((m) => m.text)
+        )
+      ]
+    : []
+  if (seen.length === 0) problems.push(`${file}: no messages were collected; run the tests with ACTION_MESSAGES_LOG set`)
+  for (const doc of [
+    troubleshooting('docs/troubleshooting.md', 'README.md'),
+    troubleshooting('docs/troubleshooting.ru.md', 'README.ru.md')
+  ]) {
+    const quotes = rowQuotes(doc.text)
+    for (const message of seen) {
+      if (!quotes.some((fragments) => matches(message, fragments))) {
+        problems.push(`${doc.name}: no row quotes this message the action produced: ${message.slice(0, 300)}`)
+      }
+    }
+  }
+  console.log(`docs: ${seen.length} distinct messages from the test runs checked against the troubleshooting tables`)
+}
+
 for (const problem of problems) console.error(problem)
 console.log(
   `docs: ${Object.keys(action.inputs).length} inputs, ${Object.keys(action.outputs).length} outputs, ${ids['README.md']?.length ?? 0} sections; ${problems.length ? `${problems.length} problem(s)` : 'in sync'}`
