@@ -166,7 +166,7 @@ async function readBefore(settings: Settings, deps: RotationDeps): Promise<Befor
   ])
   if (lookup && 'unreadable' in lookup) {
     deps.io.info(
-      `This run's times could not be read (${lookup.unreadable}), so the check for a token that another run rotated after this one was queued is skipped. Give the job 'permissions: actions: read' (README: "Permissions").`
+      `This run's times could not be read (${lookup.unreadable}), so the check for a token that another run rotated after this one was queued is skipped. Give the job 'permissions: actions: read' (README: "Concurrency").`
     )
   }
   return { refresh, access, probe, window: readWindow(settings, deps, lookup) }
@@ -404,7 +404,7 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     if (!provider.alwaysRotates) {
       // The first exchange of a generic provider: no refresh token means the scope did not ask for one.
       fail(
-        `${provider.label} answered the authorization code without a refresh token, so there is nothing to rotate: most providers issue one only for a scope such as offline_access (Xero, Atlassian) or offline.access (X); add it to 'scope' and to the authorization request, then run again with a new code. The access token reached the step outputs.`
+        `${provider.label} answered the authorization code without a refresh token, so there is nothing to rotate: most providers issue one only for a scope such as offline_access (Xero, Atlassian) or offline.access (X); ask for it in the authorization request (and in 'scope' if the provider wants it at the token endpoint), then run again with a new code. The access token reached the step outputs.`
       )
     }
     fail(
