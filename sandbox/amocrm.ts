@@ -27,7 +27,7 @@
  * (node:crypto), not seeded.
  */
 import { randomBytes } from 'node:crypto'
-import { tokenChain } from './chain.js'
+import { tokenChain, tokenServer } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './github.js'
 import { json, startCore, withTunables } from './http.js'
@@ -373,30 +373,7 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
   })
   origin = core.origin
 
-  return withTunables<AmoCrmServer>(
-    {
-      url: core.origin,
-      host: core.host,
-      close: () => core.close(),
-      clientId,
-      clientSecret,
-      redirectUri,
-      accountId,
-      subdomain,
-      issueCode: () => chain.issueCode(),
-      expireCode: (code: string) => chain.expireCode(code),
-      currentRefreshToken: () => chain.currentRefreshToken(),
-      isRevoked: (token: string) => chain.isRevoked(token),
-      issued: chain.issued,
-      requests: core.requests,
-      get maxInFlight() {
-        return core.maxInFlight
-      },
-      resetMaxInFlight: () => core.resetMaxInFlight(),
-      setRefreshToken: (token: string) => chain.setRefreshToken(token)
-    },
-    core
-  )
+  return withTunables<AmoCrmServer>(tokenServer(core, chain, { clientId, clientSecret, redirectUri, accountId, subdomain }), core)
 }
 
 /**

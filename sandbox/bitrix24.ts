@@ -48,7 +48,7 @@
 import { randomBytes } from 'node:crypto'
 import { nginxHtml } from './faults.js'
 import type { FaultHook, RequestInfo } from './faults.js'
-import { tokenChain } from './chain.js'
+import { tokenChain, tokenServer } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './github.js'
 import { json, mediaType, startCore, withTunables } from './http.js'
@@ -323,30 +323,7 @@ export async function startBitrix24(options: Bitrix24Options = {}): Promise<Bitr
   })
   clientEndpoint = options.portal !== undefined ? `https://${options.portal}/rest/` : `${core.origin}/rest/`
 
-  return withTunables<Bitrix24Server>(
-    {
-      url: core.origin,
-      host: core.host,
-      close: () => core.close(),
-      clientId,
-      clientSecret,
-      memberId,
-      userId,
-      clientEndpoint,
-      issueCode: () => chain.issueCode(),
-      expireCode: (code: string) => chain.expireCode(code),
-      currentRefreshToken: () => chain.currentRefreshToken(),
-      isRevoked: (token: string) => chain.isRevoked(token),
-      issued: chain.issued,
-      requests: core.requests,
-      get maxInFlight() {
-        return core.maxInFlight
-      },
-      resetMaxInFlight: () => core.resetMaxInFlight(),
-      setRefreshToken: (token: string) => chain.setRefreshToken(token)
-    },
-    core
-  )
+  return withTunables<Bitrix24Server>(tokenServer(core, chain, { clientId, clientSecret, memberId, userId, clientEndpoint }), core)
 }
 
 /**

@@ -23,6 +23,8 @@
  * that revokes the current token when a spent one comes back (RFC 9700 §4.14.2), absolute
  * lifetimes, access tokens bound to a refresh token.
  */
+import type { RequestInfo } from './faults.js'
+import type { Core } from './http.js'
 
 export interface IssuedPair {
   grant: 'authorization_code' | 'refresh_token'
@@ -152,4 +154,46 @@ export function tokenChain(options: TokenChainOptions): TokenChain {
     },
     issued
   }
+}
+
+/** What every token stand-in offers, from its HTTP core and its chain. */
+export interface TokenServerBase {
+  /** http://127.0.0.1:PORT */
+  readonly url: string
+  /** 127.0.0.1:PORT */
+  readonly host: string
+  close(): Promise<void>
+  issueCode(): string
+  expireCode(code: string): void
+  currentRefreshToken(): string | undefined
+  isRevoked(token: string): boolean
+  readonly issued: IssuedPair[]
+  readonly requests: RequestInfo[]
+  readonly maxInFlight: number
+  resetMaxInFlight(): void
+  setRefreshToken(token: string): void
+}
+
+/**
+ * The members every token stand-in shares, with `extra` (its own) added onto them: one place for
+ * the chain's and the core's surface. `maxInFlight` stays live (a getter on the result).
+ */
+export function tokenServer<T extends object>(core: Core, chain: TokenChain, extra: T): TokenServerBase & T {
+  const base: TokenServerBase = {
+    url: core.origin,
+    host: core.host,
+    close: () => core.close(),
+    issueCode: () => chain.issueCode(),
+    expireCode: (code: string) => chain.expireCode(code),
+    currentRefreshToken: () => chain.currentRefreshToken(),
+    isRevoked: (token: string) => chain.isRevoked(token),
+    issued: chain.issued,
+    requests: core.requests,
+    get maxInFlight() {
+      return core.maxInFlight
+    },
+    resetMaxInFlight: () => core.resetMaxInFlight(),
+    setRefreshToken: (token: string) => chain.setRefreshToken(token)
+  }
+  return Object.assign(base, extra)
 }

@@ -43,7 +43,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { FaultHook, RequestInfo } from './faults.js'
-import { tokenChain } from './chain.js'
+import { tokenChain, tokenServer } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './github.js'
 import { isJsonMediaType, json, mediaType, startCore, withTunables } from './http.js'
@@ -308,28 +308,7 @@ export async function startOAuth2(options: OAuth2Options = {}): Promise<OAuth2Se
   origin = core.origin
 
   return withTunables<OAuth2Server>(
-    {
-      url: core.origin,
-      tokenUrl: `${core.origin}${path}`,
-      host: core.host,
-      close: () => core.close(),
-      clientId,
-      clientSecret,
-      clientAuth,
-      bodyFormat,
-      rotate,
-      issueCode: () => chain.issueCode(),
-      expireCode: (code: string) => chain.expireCode(code),
-      currentRefreshToken: () => chain.currentRefreshToken(),
-      isRevoked: (token: string) => chain.isRevoked(token),
-      issued: chain.issued,
-      requests: core.requests,
-      get maxInFlight() {
-        return core.maxInFlight
-      },
-      resetMaxInFlight: () => core.resetMaxInFlight(),
-      setRefreshToken: (token: string) => chain.setRefreshToken(token)
-    },
+    tokenServer(core, chain, { tokenUrl: `${core.origin}${path}`, clientId, clientSecret, clientAuth, bodyFormat, rotate }),
     core
   )
 }
