@@ -11,11 +11,9 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { faultQueue, nginxHtml, onlyWhen, type Fault, type RequestInfo } from '../../sandbox/faults.js'
-import { PROJECT_ROOT } from '../../sandbox/runner.js'
-import { failure, REPO, sandbox, type Sandbox } from './harness.js'
+import { failure, keygen, REPO, RESCUE_CLI, sandbox, type Sandbox } from './harness.js'
 
 const run = promisify(execFile)
-const RESCUE_CLI = join(PROJECT_ROOT, 'dist', 'rescue', 'index.js')
 
 const putOf = (name: string) => (r: RequestInfo) => r.method === 'PUT' && r.path.endsWith(`/secrets/${name}`)
 const tokenCall = (r: RequestInfo) => r.path.startsWith('/oauth2/access_token')
@@ -30,13 +28,6 @@ function chainHolds(box: Sandbox, name = 'AMOCRM_REFRESH_TOKEN'): void {
   const current = box.amo.currentRefreshToken()
   assert.ok(current, 'amoCRM has a valid refresh token')
   assert.equal(box.gh.secret(REPO, name)?.value, current, 'the secret holds amoCRM’s current refresh token')
-}
-
-async function keygen(): Promise<{ publicKey: string; privateKey: string }> {
-  const { stdout } = await run(process.execPath, [RESCUE_CLI, 'keygen'])
-  const keys = stdout.match(/^ {2}(\S+)$/gm)?.map((line) => line.trim())
-  assert.ok(keys && keys.length === 2, stdout)
-  return { publicKey: keys[0] ?? '', privateKey: keys[1] ?? '' }
 }
 
 describe('GitHub faults', () => {

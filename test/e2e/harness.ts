@@ -3,9 +3,14 @@
  * dist/index.js. Every run is checked for leaked secrets, whatever the test asserts besides.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
 import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
-import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
+import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
 
 export const REPO = { repo: 'acme/crm-sync' } as const
 
@@ -98,4 +103,26 @@ export function failure(run: ActionRun): string {
   assert.equal(lines.length, 1, `expected one error line:\n${run.log}`)
   assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'a stack trace was printed')
   return lines[0] ?? ''
+}
+
+const exec = promisify(execFile)
+/** The bundled rescue tool, as a user runs it from a clone. */
+export const RESCUE_CLI = join(PROJECT_ROOT, 'dist', 'rescue', 'index.js')
+
+/** A key pair from the rescue tool's `keygen`. */
+export async function keygen(): Promise<{ publicKey: string; privateKey: string }> {
+  const { stdout } = await exec(process.execPath, [RESCUE_CLI, 'keygen'])
+  const keys = stdout.match(/^ {2}(\S+)$/gm)?.map((line) => line.trim())
+  assert.ok(keys && keys.length === 2, stdout)
+  return { publicKey: keys[0] ?? '', privateKey: keys[1] ?? '' }
+}
+
+/** Opens the rescue line in `log` with the rescue tool, as the README says: the JSON, or one field. */
+export async function openRescueLine(log: string, privateKey: string, field?: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'rescue-'))
+  await writeFile(join(dir, 'log.txt'), log)
+  const { stdout } = await exec(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt'), ...(field ? ['--field', field] : [])], {
+    env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: privateKey }
+  })
+  return stdout
 }

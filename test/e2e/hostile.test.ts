@@ -6,18 +6,9 @@
  * and no secret was shown (the harness checks every run, the runner's `##[` rule included).
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { promisify } from 'node:util'
 import { faultQueue, onlyWhen, type Fault, type RequestInfo } from '../../sandbox/faults.js'
-import { PROJECT_ROOT } from '../../sandbox/runner.js'
-import { errors, failure, REPO, sandbox, type Sandbox } from './harness.js'
-
-const exec = promisify(execFile)
-const RESCUE_CLI = join(PROJECT_ROOT, 'dist', 'rescue', 'index.js')
+import { errors, failure, keygen, openRescueLine, REPO, sandbox, type Sandbox } from './harness.js'
 const SECRET = 'AMOCRM_REFRESH_TOKEN'
 const PROBE = 'AMOCRM_REFRESH_TOKEN_WRITE_CHECK'
 
@@ -40,22 +31,6 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve: (value: T) => void = () => undefined
   const promise = new Promise<T>((r) => (resolve = r))
   return { promise, resolve }
-}
-
-async function keygen(): Promise<{ publicKey: string; privateKey: string }> {
-  const { stdout } = await exec(process.execPath, [RESCUE_CLI, 'keygen'])
-  const keys = stdout.match(/^ {2}(\S+)$/gm)?.map((line) => line.trim())
-  assert.ok(keys && keys.length === 2, stdout)
-  return { publicKey: keys[0] ?? '', privateKey: keys[1] ?? '' }
-}
-
-async function openRescueLine(log: string, privateKey: string, field?: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'rescue-'))
-  await writeFile(join(dir, 'log.txt'), log)
-  const { stdout } = await exec(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt'), ...(field ? ['--field', field] : [])], {
-    env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: privateKey }
-  })
-  return stdout
 }
 
 describe('lost: the runner cancels while GitHub hangs', () => {

@@ -5,21 +5,14 @@
  * rescue, signal-safe store, race diagnosis, a stale token never spent.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { promisify } from 'node:util'
 import { bitrix24Inputs, startBitrix24, type Bitrix24Options, type Bitrix24Server } from '../../sandbox/bitrix24.js'
 import { faultQueue, onlyWhen, type Fault, type RequestInfo } from '../../sandbox/faults.js'
 import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubServer } from '../../sandbox/github.js'
 import { oauth2Inputs, startOAuth2, type OAuth2Options, type OAuth2Server } from '../../sandbox/oauth2.js'
-import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
-import { errors } from './harness.js'
+import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
+import { errors, keygen, openRescueLine } from './harness.js'
 
-const exec = promisify(execFile)
-const RESCUE_CLI = join(PROJECT_ROOT, 'dist', 'rescue', 'index.js')
 const REPO = { repo: 'acme/crm-sync' }
 
 type TokenServer = Bitrix24Server | OAuth2Server
@@ -260,8 +253,7 @@ for (const [name, make] of [
 
     test('every write fails: the pair is rescued under the provider’s prefix, and the rescue tool opens it', async () => {
       b.seed()
-      const { stdout } = await exec(process.execPath, [RESCUE_CLI, 'keygen'])
-      const [publicKey = '', privateKey = ''] = stdout.match(/^ {2}(\S+)$/gm)?.map((line) => line.trim()) ?? []
+      const { publicKey, privateKey } = await keygen()
       b.gh.faults = onlyWhen(putOf(b.secret), () => status(502))
       const run = await b.run(b.inputs({ 'rescue-public-key': publicKey }))
       b.gh.faults = undefined
@@ -269,14 +261,10 @@ for (const [name, make] of [
       const prefix = name === 'Bitrix24' ? 'bitrix24-rescue:v1:' : 'oauth2-rescue:v1:'
       const line = run.log.split('\n').find((l) => l.startsWith(prefix))
       assert.ok(line, run.log)
-      const dir = await mkdtemp(join(tmpdir(), 'rescue-'))
-      await writeFile(join(dir, 'log.txt'), run.log)
-      const opened = await exec(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt'), '--field', 'refresh_token'], {
-        env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: privateKey }
-      })
-      assert.equal(opened.stdout, `${b.server.currentRefreshToken()}\n`)
+      const opened = await openRescueLine(run.log, privateKey, 'refresh_token')
+      assert.equal(opened, `${b.server.currentRefreshToken()}\n`)
       // What the README says to do with it.
-      b.gh.setSecret(REPO, b.secret, opened.stdout.trim())
+      b.gh.setSecret(REPO, b.secret, opened.trim())
       b.chainHolds()
     })
 
