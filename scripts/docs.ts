@@ -1,20 +1,28 @@
 /**
- * The README's inputs and outputs tables are generated from action.yml, so the two never disagree;
- * README.ru.md gets the same tables with Russian descriptions (docs/action.ru.json). Both READMEs
- * must also have the same sections: each `## ` heading is preceded by `<!-- section: ID -->`, and
- * the two files must list the same IDs in the same order.
+ * The documents' drift check.
  *
- * The troubleshooting tables (docs/troubleshooting.md and .ru.md, or the READMEs' troubleshooting
- * sections while those do not exist) must have a row for every message the action produces: each
- * row quotes a message in backticks, its varying parts as "…"; with --messages FILE (the `Error:` /
- * `Warning:` lines the test runs showed, collected by sandbox/runner.ts), every one must match a row.
+ * - The README's inputs and outputs tables are generated from action.yml, so the two never
+ *   disagree; README.ru.md gets the same tables with Russian descriptions (docs/action.ru.json).
+ * - Sections: in the READMEs and in docs/troubleshooting, docs/providers and docs/security (each in
+ *   English and Russian), each `## ` heading is preceded by `<!-- section: ID -->`, and the two
+ *   languages of a pair list the same IDs in the same order.
+ * - Links: every relative link of the READMEs, docs/*.md and test/README.md reaches a file that
+ *   exists, and its `#anchor` a heading of that file (GitHub's slugs).
+ * - Pins: every `uses:` of another action in examples/*.yml and in the documents' code blocks is
+ *   pinned to a full commit SHA with its version in a comment (`@<sha> # v1.2.3`); this action
+ *   itself is written `amocrm-actions/token-rotation@v1` (no release SHA to show) or `@<full commit
+ *   SHA>` as a placeholder.
+ * - Messages: the troubleshooting tables (docs/troubleshooting.md and .ru.md) must have a row for
+ *   every message the action produces: each row quotes a message in backticks, its varying parts as
+ *   "…"; with --messages FILE (the `Error:` / `Warning:` lines the test runs showed, collected by
+ *   sandbox/runner.ts), every one must match a row.
  *
  *   node .build/scripts/docs.js --write             regenerate the tables in place
  *   node .build/scripts/docs.js                     check: exit 1 on any drift
  *   node .build/scripts/docs.js --messages FILE     also: every message in FILE has its row
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, normalize } from 'node:path'
 import { format, resolveConfig } from 'prettier'
 import { parse } from 'yaml'
 
@@ -106,11 +114,112 @@ for (const [file, lang] of Object.entries(files)) {
   }
   ids[file] = sections(generated, file, problems)
 }
-if (JSON.stringify(ids['README.md']) !== JSON.stringify(ids['README.ru.md'])) {
-  problems.push(
-    `README.md and README.ru.md have different sections:\n  en: ${ids['README.md']?.join(', ')}\n  ru: ${ids['README.ru.md']?.join(', ')}`
-  )
+/** The documents that exist in both languages: the same section ids, in the same order. */
+const PAIRS: Array<[string, string]> = [
+  ['README.md', 'README.ru.md'],
+  ['docs/troubleshooting.md', 'docs/troubleshooting.ru.md'],
+  ['docs/providers.md', 'docs/providers.ru.md'],
+  ['docs/security.md', 'docs/security.ru.md']
+]
+for (const [en, ru] of PAIRS) {
+  for (const file of [en, ru]) {
+    if (ids[file]) continue
+    if (existsSync(join(root, file))) ids[file] = sections(read(file), file, problems)
+    else problems.push(`${file}: missing (the ${file.endsWith('.ru.md') ? 'Russian' : 'English'} twin of ${file === en ? ru : en})`)
+  }
+  if (ids[en] && ids[ru] && JSON.stringify(ids[en]) !== JSON.stringify(ids[ru])) {
+    problems.push(`${en} and ${ru} have different sections:\n  en: ${ids[en]?.join(', ')}\n  ru: ${ids[ru]?.join(', ')}`)
+  }
 }
+
+/** GitHub's heading anchor: lower case, punctuation dropped (letters of any script kept), spaces to '-'. */
+export function slug(heading: string): string {
+  const text = heading
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/<[^>]+>/g, '')
+    .trim()
+    .toLowerCase()
+  return text.replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-')
+}
+
+/** The anchors a markdown file offers: its headings' slugs (a repeated one gets -1, -2, …). */
+export function anchors(markdown: string): Set<string> {
+  const found = new Set<string>()
+  const counts = new Map<string, number>()
+  let fenced = false
+  for (const line of markdown.split('\n')) {
+    if (/^\s*```/.test(line)) fenced = !fenced
+    const heading = fenced ? null : /^#{1,6} +(.*?)\s*#*\s*$/.exec(line)
+    if (!heading?.[1]) continue
+    const base = slug(heading[1])
+    const n = counts.get(base) ?? 0
+    counts.set(base, n + 1)
+    found.add(n === 0 ? base : `${base}-${n}`)
+  }
+  return found
+}
+
+/** Relative links (`[text](target)`) outside code: each file must exist, each #anchor be a heading there. */
+function checkLinks(file: string, problems: string[]): void {
+  const text = read(file)
+    .replace(/^\s*```[\s\S]*?^\s*```/gm, '')
+    .replace(/`[^`\n]*`/g, '')
+  for (const match of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+    const target = match[1] ?? ''
+    if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue
+    const [path = '', anchor] = target.split('#')
+    const resolved = path ? normalize(join(dirname(file), decodeURIComponent(path))) : file
+    const full = join(root, resolved)
+    if (!existsSync(full)) {
+      problems.push(`${file}: link to ${target}: ${resolved} does not exist`)
+      continue
+    }
+    if (anchor === undefined || statSync(full).isDirectory()) continue
+    if (!resolved.endsWith('.md')) continue
+    if (!anchors(read(resolved)).has(decodeURIComponent(anchor))) problems.push(`${file}: link to ${target}: no heading with that anchor`)
+  }
+}
+const linked = [
+  'README.md',
+  'README.ru.md',
+  'test/README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`)
+]
+for (const file of linked) checkLinks(file, problems)
+
+/**
+ * `uses:` lines of workflows and of the documents' YAML: another action is pinned to a full commit
+ * SHA with its version in a comment; this action is written by its major tag or with a placeholder.
+ */
+export function pinProblems(text: string): string[] {
+  const found: string[] = []
+  for (const match of text.matchAll(/uses:\s*([^\s#]+)(?:[ \t]+#[ \t]*(\S+))?/g)) {
+    const [, ref = '', comment] = match
+    if (ref.startsWith('./') || ref.startsWith('docker://')) continue
+    if (ref.startsWith('amocrm-actions/token-rotation@')) {
+      if (ref !== 'amocrm-actions/token-rotation@v1' && ref !== 'amocrm-actions/token-rotation@<full') {
+        found.push(`${ref}: write this action as amocrm-actions/token-rotation@v1 (or @<full commit SHA> # vX.Y.Z)`)
+      }
+      continue
+    }
+    if (!/@[0-9a-f]{40}$/.test(ref) || !comment || !/^v\d+(\.\d+)*$/.test(comment)) {
+      found.push(`${ref}${comment ? ` # ${comment}` : ''}: pin it to a full commit SHA with its version in a comment (@<sha> # vX.Y.Z)`)
+    }
+  }
+  return found
+}
+const pinned = [
+  ...readdirSync(join(root, 'examples'))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => ({ file: `examples/${f}`, text: read(`examples/${f}`) })),
+  ...linked.map((file) => ({
+    file,
+    text: [...read(file).matchAll(/^\s*```ya?ml\n([\s\S]*?)^\s*```$/gm)].map((m) => m[1] ?? '').join('\n')
+  }))
+]
+for (const { file, text } of pinned) for (const problem of pinProblems(text)) problems.push(`${file}: ${problem}`)
 /** The quotes of a troubleshooting table: each row's backticked messages, as fragments around "…". */
 export function rowQuotes(markdown: string): string[][] {
   const quotes: string[][] = []
@@ -141,14 +250,6 @@ export function matches(message: string, fragments: string[]): boolean {
   return true
 }
 
-function troubleshooting(file: string, readme: string): { name: string; text: string } {
-  if (existsSync(join(root, file))) return { name: file, text: read(file) }
-  const text = read(readme)
-  const from = text.indexOf('<!-- section: troubleshooting -->')
-  const to = text.indexOf('<!-- section:', from + 10)
-  return { name: `${readme} (troubleshooting)`, text: from < 0 ? '' : text.slice(from, to < 0 ? undefined : to) }
-}
-
 const messagesArg = process.argv.indexOf('--messages')
 if (messagesArg >= 0) {
   const file = process.argv[messagesArg + 1] ?? ''
@@ -166,14 +267,11 @@ if (messagesArg >= 0) {
       ]
     : []
   if (seen.length === 0) problems.push(`${file}: no messages were collected; run the tests with ACTION_MESSAGES_LOG set`)
-  for (const doc of [
-    troubleshooting('docs/troubleshooting.md', 'README.md'),
-    troubleshooting('docs/troubleshooting.ru.md', 'README.ru.md')
-  ]) {
-    const quotes = rowQuotes(doc.text)
+  for (const name of ['docs/troubleshooting.md', 'docs/troubleshooting.ru.md'].filter((f) => existsSync(join(root, f)))) {
+    const quotes = rowQuotes(read(name))
     for (const message of seen) {
       if (!quotes.some((fragments) => matches(message, fragments))) {
-        problems.push(`${doc.name}: no row quotes this message the action produced: ${message.slice(0, 300)}`)
+        problems.push(`${name}: no row quotes this message the action produced: ${message.slice(0, 300)}`)
       }
     }
   }
@@ -182,6 +280,6 @@ if (messagesArg >= 0) {
 
 for (const problem of problems) console.error(problem)
 console.log(
-  `docs: ${Object.keys(action.inputs).length} inputs, ${Object.keys(action.outputs).length} outputs, ${ids['README.md']?.length ?? 0} sections; ${problems.length ? `${problems.length} problem(s)` : 'in sync'}`
+  `docs: ${Object.keys(action.inputs).length} inputs, ${Object.keys(action.outputs).length} outputs, ${PAIRS.length} pairs of documents (${PAIRS.map(([en]) => ids[en]?.length ?? 0).join(', ')} sections), ${linked.length} documents' links, ${pinned.length} files' pins; ${problems.length ? `${problems.length} problem(s)` : 'in sync'}`
 )
 process.exitCode = problems.length ? 1 : 0

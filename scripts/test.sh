@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: types, lint, format, dist in sync, docs, workflows, then the tests
-# (unit tests on the sources with coverage, end-to-end tests on the bundled dist/index.js).
+# (unit tests on the sources with coverage, end-to-end tests on the bundled dist/index.js), then
+# the messages: every failure the test runs made the action print must have its row in the
+# troubleshooting tables (docs/troubleshooting.md and .ru.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -14,11 +16,15 @@ step "build tests"; rm -rf .build && npx tsc -p tsconfig.test.json
 step "docs";        node .build/scripts/docs.js
 step "tests on $(node --version)"
 mapfile -t tests < <(find .build/test -name '*.test.js' | sort)
+# The emulated runner (sandbox/runner.ts) appends every Error:/Warning: line the action prints here.
+messages="$PWD/.build/messages.jsonl"
+rm -f "$messages"
 set +e
-npx c8 --config .c8rc.json node --test --test-concurrency=2 "${tests[@]}" 2>&1 | tee .build/test-output.txt
+ACTION_MESSAGES_LOG="$messages" npx c8 --config .c8rc.json node --test --test-concurrency=2 "${tests[@]}" 2>&1 | tee .build/test-output.txt
 status=${PIPESTATUS[0]}
 set -e
 count() { grep -Eo "^(ℹ|#) $1 [0-9]+" .build/test-output.txt | grep -Eo '[0-9]+$' | tail -n 1; }
 echo
 echo "tests: $(count pass || echo 0) passed, $(count fail || echo 0) failed"
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+step "messages";    node .build/scripts/docs.js --messages "$messages"

@@ -8,7 +8,9 @@
  * - the curl recipes of "From the PHP scripts to the action" run in order in one bash, with the
  *   values typed on standard input: exchange, refresh, the lead call, and the hand-over to
  *   `gh secret set` (a stand-in that records what it was given); no secret may appear in their
- *   output, and a refused exchange must store nothing.
+ *   output, and a refused exchange must store nothing;
+ * - the Bitrix24 code exchange by hand (the same blocks in both READMEs and both docs/providers
+ *   files) runs the same way against the Bitrix24 stand-in.
  *
  * Everything talks to 127.0.0.1 and is awaited: no timers.
  */
@@ -20,6 +22,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { parse } from 'yaml'
 import { startAmoCrm, type AmoCrmServer } from '../../sandbox/amocrm.js'
+import { startBitrix24, type Bitrix24Server } from '../../sandbox/bitrix24.js'
 import { runStepScript, runSteps, type RunStep, type Workflow } from '../../sandbox/consumer.js'
 import { PROJECT_ROOT } from '../../sandbox/runner.js'
 
@@ -128,6 +131,35 @@ describe('workflow steps that pipe curl into jq', { skip }, () => {
   })
 })
 
+/**
+ * A directory with a `gh` stand-in (`gh secret set` reads the value from standard input: it keeps
+ * the value in `ghOut` and the arguments in `ghOut.args`) and an empty home.
+ */
+function shellDir(prefix: string): { dir: string; ghOut: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  mkdirSync(join(dir, 'bin'))
+  mkdirSync(join(dir, 'home'))
+  writeFileSync(join(dir, 'bin', 'gh'), '#!/bin/sh\nprintf "%s " "$@" > "$GH_OUT.args"\ncat > "$GH_OUT"\n')
+  chmodSync(join(dir, 'bin', 'gh'), 0o755)
+  return { dir, ghOut: join(dir, 'gh.out') }
+}
+
+/** `script` in one bash, as typed into one terminal, with `input` typed at its prompts. */
+async function runTyped(script: string, input: string[], dir: string, ghOut: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'bash',
+      ['--noprofile', '--norc', '-c', script],
+      { env: { PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`, HOME: join(dir, 'home'), GH_OUT: ghOut } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
+        resolve({ code, output: `${stdout}${stderr}` })
+      }
+    )
+    child.stdin?.end(input.join('\n') + '\n')
+  })
+}
+
 /** The ```bash blocks of a README's "From the PHP scripts to the action" section, in order. */
 function recipeBlocks(file: string): string[] {
   const text = read(file)
@@ -144,13 +176,7 @@ describe('the curl recipes of "From the PHP scripts to the action"', { skip }, (
 
   before(async () => {
     amo = await startAmoCrm()
-    dir = mkdtempSync(join(tmpdir(), 'recipes-'))
-    mkdirSync(join(dir, 'bin'))
-    mkdirSync(join(dir, 'home'))
-    ghOut = join(dir, 'gh.out')
-    // gh secret set reads the value from standard input: keep it, and the arguments.
-    writeFileSync(join(dir, 'bin', 'gh'), '#!/bin/sh\nprintf "%s " "$@" > "$GH_OUT.args"\ncat > "$GH_OUT"\n')
-    chmodSync(join(dir, 'bin', 'gh'), 0o755)
+    ;({ dir, ghOut } = shellDir('recipes-'))
   })
   after(async () => {
     await amo.close()
@@ -163,18 +189,7 @@ describe('the curl recipes of "From the PHP scripts to the action"', { skip }, (
     const script = recipeBlocks('README.md')
       .join('\n')
       .replace(/^account=.*$/m, `account=${amo.url}`)
-    return new Promise((resolve) => {
-      const child = execFile(
-        'bash',
-        ['--noprofile', '--norc', '-c', script],
-        { env: { PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`, HOME: join(dir, 'home'), GH_OUT: ghOut } },
-        (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
-          resolve({ code, output: `${stdout}${stderr}` })
-        }
-      )
-      child.stdin?.end(input.join('\n') + '\n')
-    })
+    return runTyped(script, input, dir, ghOut)
   }
 
   test('both READMEs carry the same recipes, with set -o pipefail and no secret on a command line', () => {
@@ -217,5 +232,80 @@ describe('the curl recipes of "From the PHP scripts to the action"', { skip }, (
     assert.equal(amo.issued.length, issuedBefore)
     assert.ok(!existsSync(ghOut), 'gh secret set ran after a refused exchange')
     assert.ok(!run.output.includes('not-the-secret-key'))
+  })
+})
+
+/** The documents that carry the Bitrix24 code exchange by hand. */
+const BITRIX24_DOCS = ['README.md', 'README.ru.md', 'docs/providers.md', 'docs/providers.ru.md']
+
+/** A document's ```bash blocks about Bitrix24, in order, without the indentation of the list they stand in. */
+function bitrix24Blocks(file: string): string[] {
+  return [...read(file).matchAll(/^( *)```bash\n([\s\S]*?)^ *```$/gm)]
+    .map((match) => {
+      const indent = new RegExp(`^ {0,${(match[1] ?? '').length}}`, 'gm')
+      return (match[2] ?? '').replace(indent, '')
+    })
+    .filter((block) => /bitrix/i.test(block))
+}
+
+describe('the Bitrix24 code exchange by hand', { skip }, () => {
+  let b24: Bitrix24Server
+  let dir: string
+  let ghOut: string
+
+  before(async () => {
+    b24 = await startBitrix24()
+    ;({ dir, ghOut } = shellDir('bitrix24-'))
+  })
+  after(async () => {
+    await b24.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Both blocks in one bash, the authorization server pointed at the stand-in. */
+  async function runExchange(input: string[]): Promise<{ code: number; output: string }> {
+    rmSync(ghOut, { force: true })
+    rmSync(`${ghOut}.args`, { force: true })
+    const script = bitrix24Blocks('README.md')
+      .join('\n')
+      .replace(/^server=.*$/m, `server=${b24.url}`)
+    return runTyped(script, input, dir, ghOut)
+  }
+
+  test('the READMEs and docs/providers carry the same two blocks, with set -o pipefail and no secret on a command line', () => {
+    const english = bitrix24Blocks('README.md')
+    assert.equal(english.length, 2)
+    for (const file of BITRIX24_DOCS) assert.deepEqual(bitrix24Blocks(file), english, `${file} differs from README.md`)
+    const all = english.join('\n')
+    assert.match(all, /^set -o pipefail$/m)
+    assert.match(all, /read -rsp 'client_secret: ' client_secret/)
+    assert.match(all, /--data @-/)
+    assert.doesNotMatch(all, /client_secret=\$|code=\$/, 'a secret would be expanded on a command line')
+  })
+
+  test('a fresh code buys a pair whose refresh token goes to gh secret set, and no secret is printed', async () => {
+    const code = b24.issueCode()
+    const issuedBefore = b24.issued.length
+    const run = await runExchange([b24.clientId, b24.clientSecret, code])
+    assert.equal(run.code, 0, run.output)
+    const issued = b24.issued.slice(issuedBefore)
+    assert.equal(issued.length, 1)
+    assert.match(run.output, new RegExp(`"member_id": "${b24.memberId}"`))
+    assert.equal(readFileSync(ghOut, 'utf8'), b24.currentRefreshToken(), 'gh secret set got the current refresh token')
+    assert.equal(readFileSync(`${ghOut}.args`, 'utf8').trim(), 'secret set BITRIX24_REFRESH_TOKEN --repo owner/name')
+    for (const secret of [b24.clientSecret, code, issued[0]?.access_token ?? '', issued[0]?.refresh_token ?? '']) {
+      assert.ok(secret && !run.output.includes(secret), 'a secret was printed')
+    }
+  })
+
+  test('a code past its 30 seconds is refused, and nothing is stored', async () => {
+    const code = b24.issueCode()
+    b24.expireCode(code)
+    const issuedBefore = b24.issued.length
+    const run = await runExchange([b24.clientId, b24.clientSecret, code])
+    assert.match(run.output, /refused: .*invalid_grant/)
+    assert.equal(b24.issued.length, issuedBefore)
+    assert.ok(!existsSync(ghOut), 'gh secret set ran after a refused exchange')
+    assert.ok(!run.output.includes(b24.clientSecret))
   })
 })
