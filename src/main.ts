@@ -41,7 +41,7 @@ function jobStartedAt(): Date {
 }
 
 function backoffBase(): number {
-  // For test rigs and soak runs only (README, "Development"); runners use the default.
+  // For test rigs and soak runs only (docs/development.md); runners use the default.
   const value = Number(process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS)
   return Number.isFinite(value) && value >= 0 && process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS !== '' ? value : 1000
 }

@@ -252,7 +252,7 @@ export async function exchangeToken(request: TokenRequest, deps: ExchangeDeps): 
     if (!(error instanceof Transient)) throw error
     const spent =
       grant.type === 'refresh_token'
-        ? ' The refresh token may or may not have been spent: the secret still holds it, and the next run will tell; if that run reports "Token has been revoked", a new authorization code is needed.'
+        ? ` The refresh token may or may not have been spent: the secret still holds it; ${provider.hints.spentNext}.`
         : ''
     const why = deps.retry.signal?.aborted
       ? `${label} did not issue tokens before the run was cancelled (no further attempt is started once cancelled): the last attempt got ${error.message}.`

@@ -470,7 +470,7 @@ describe('exchangeToken: retries', () => {
     assert.equal(error.status, undefined)
     assert.equal(
       error.message,
-      'amoCRM did not issue tokens after 3 attempts: the last one got the connection failed (ECONNRESET). Its token endpoint https://mycompany.amocrm.ru/oauth2/access_token may be down or unreachable from this runner; try again later. The refresh token may or may not have been spent: the secret still holds it, and the next run will tell; if that run reports "Token has been revoked", a new authorization code is needed.'
+      'amoCRM did not issue tokens after 3 attempts: the last one got the connection failed (ECONNRESET). Its token endpoint https://mycompany.amocrm.ru/oauth2/access_token may be down or unreachable from this runner; try again later. The refresh token may or may not have been spent: the secret still holds it; if the next run reports "Token has been revoked", a new authorization code is needed.'
     )
   })
 
