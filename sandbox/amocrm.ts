@@ -27,7 +27,7 @@
  * (node:crypto), not seeded.
  */
 import { randomBytes } from 'node:crypto'
-import { tokenChain, tokenServer } from './chain.js'
+import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './github.js'
 import { json, startCore, withTunables } from './http.js'
@@ -61,7 +61,8 @@ export interface AmoCrmOptions {
 
 export type { IssuedPair }
 
-export interface AmoCrmServer {
+/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
+export interface AmoCrmServer extends TokenServerBase {
   /** http://127.0.0.1:PORT — use it where the action expects https://{subdomain}.amocrm.ru */
   readonly url: string
   /** 127.0.0.1:PORT */
@@ -78,18 +79,8 @@ export interface AmoCrmServer {
   issueCode(): string
   /** Makes an issued code answer "Authorization code has expired". Throws for a code never issued. */
   expireCode(code: string): void
-  /** The one refresh token that the token endpoint accepts now, if any. */
-  currentRefreshToken(): string | undefined
-  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
-  isRevoked(token: string): boolean
   /** Every successful token answer, in order. */
   readonly issued: IssuedPair[]
-  /** Every request received, faulted ones included. */
-  readonly requests: RequestInfo[]
-  /** The most requests handled at once (arrival to answer sent or socket destroyed) since the start or `resetMaxInFlight()`. */
-  readonly maxInFlight: number
-  /** Restarts `maxInFlight` from the requests in flight now. */
-  resetMaxInFlight(): void
   /** Seed `token` as the current valid refresh token (revokes the previous one). One not shaped like amoCRM's (REFRESH_TOKEN_SHAPE) will answer "Cannot decrypt the refresh token". */
   setRefreshToken(token: string): void
 }

@@ -47,8 +47,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { nginxHtml } from './faults.js'
-import type { FaultHook, RequestInfo } from './faults.js'
-import { tokenChain, tokenServer } from './chain.js'
+import type { FaultHook } from './faults.js'
+import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './github.js'
 import { json, mediaType, startCore, withTunables } from './http.js'
@@ -83,7 +83,8 @@ export interface Bitrix24Options {
   faults?: FaultHook
 }
 
-export interface Bitrix24Server {
+/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
+export interface Bitrix24Server extends TokenServerBase {
   /** http://127.0.0.1:PORT — where the action expects https://oauth.bitrix.info (its `base-url`). */
   readonly url: string
   /** 127.0.0.1:PORT */
@@ -101,18 +102,8 @@ export interface Bitrix24Server {
   issueCode(): string
   /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
   expireCode(code: string): void
-  /** The one refresh token that the token endpoint accepts now, if any. */
-  currentRefreshToken(): string | undefined
-  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
-  isRevoked(token: string): boolean
   /** Every successful token answer, in order. */
   readonly issued: IssuedPair[]
-  /** Every request received, faulted ones included. */
-  readonly requests: RequestInfo[]
-  /** The most requests handled at once (arrival to answer sent or socket destroyed) since the start or `resetMaxInFlight()`. */
-  readonly maxInFlight: number
-  /** Restarts `maxInFlight` from the requests in flight now. */
-  resetMaxInFlight(): void
   /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
   setRefreshToken(token: string): void
 }

@@ -43,7 +43,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { FaultHook, RequestInfo } from './faults.js'
-import { tokenChain, tokenServer } from './chain.js'
+import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './github.js'
 import { isJsonMediaType, json, mediaType, startCore, withTunables } from './http.js'
@@ -84,7 +84,8 @@ export interface OAuth2Options {
   faults?: FaultHook
 }
 
-export interface OAuth2Server {
+/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
+export interface OAuth2Server extends TokenServerBase {
   /** http://127.0.0.1:PORT */
   readonly url: string
   /** `{url}{path}`: the action's `token-url`. */
@@ -103,18 +104,8 @@ export interface OAuth2Server {
   issueCode(): string
   /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
   expireCode(code: string): void
-  /** The one refresh token that the token endpoint accepts now, if any. */
-  currentRefreshToken(): string | undefined
-  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
-  isRevoked(token: string): boolean
   /** Every successful token answer, in order (not rotating: a refresh's `refresh_token` is the unchanged one, which the answer did not carry). */
   readonly issued: IssuedPair[]
-  /** Every request received, faulted ones included. */
-  readonly requests: RequestInfo[]
-  /** The most requests handled at once (arrival to answer sent or socket destroyed) since the start or `resetMaxInFlight()`. */
-  readonly maxInFlight: number
-  /** Restarts `maxInFlight` from the requests in flight now. */
-  resetMaxInFlight(): void
   /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
   setRefreshToken(token: string): void
 }
