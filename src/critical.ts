@@ -108,9 +108,9 @@ export class CancelGuard {
     if (at >= this.deadlineAt) return
     this.deadlineAt = at
     clearTimeout(this.deadlineTimer)
+    // Not unref'd: a write that waits only for this deadline must still be woken by it. uninstall()
+    // clears it, so it never keeps a finished run alive.
     this.deadlineTimer = setTimeout(() => this.ending.abort(new Error('the run was cancelled and its time is up')), at - now)
-    // The timer alone must not keep the process alive once everything else is done.
-    this.deadlineTimer.unref()
   }
 
   private onSignal(signal: NodeJS.Signals): void {
