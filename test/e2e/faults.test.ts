@@ -10,25 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
-import { faultQueue, nginxHtml, onlyWhen, type Fault, type RequestInfo } from '../../sandbox/faults.js'
-import { failure, keygen, REPO, RESCUE_CLI, sandbox, type Sandbox } from './harness.js'
+import { faultQueue, nginxHtml, onlyWhen } from '../../sandbox/faults.js'
+import { chainHolds, failure, keygen, putOf, REPO, RESCUE_CLI, sandbox, status, tokenCall, type Sandbox } from './harness.js'
 
 const run = promisify(execFile)
-
-const putOf = (name: string) => (r: RequestInfo) => r.method === 'PUT' && r.path.endsWith(`/secrets/${name}`)
-const tokenCall = (r: RequestInfo) => r.path.startsWith('/oauth2/access_token')
-const status = (code: number, extra: Partial<Extract<Fault, { kind: 'status' }>> = {}): Fault => ({
-  kind: 'status',
-  status: code,
-  ...extra
-})
-
-/** The secret and amoCRM agree: the chain holds. */
-function chainHolds(box: Sandbox, name = 'AMOCRM_REFRESH_TOKEN'): void {
-  const current = box.amo.currentRefreshToken()
-  assert.ok(current, 'amoCRM has a valid refresh token')
-  assert.equal(box.gh.secret(REPO, name)?.value, current, 'the secret holds amoCRM’s current refresh token')
-}
 
 describe('GitHub faults', () => {
   let box: Sandbox

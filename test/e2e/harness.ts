@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
 import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
+import type { Fault, RequestInfo } from '../../sandbox/faults.js'
 import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
 
 export const REPO = { repo: 'acme/crm-sync' } as const
@@ -125,4 +126,27 @@ export async function openRescueLine(log: string, privateKey: string, field?: st
     env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: privateKey }
   })
   return stdout
+}
+
+/** A PUT of the secret `name` (any target). */
+export const putOf =
+  (name: string) =>
+  (r: RequestInfo): boolean =>
+    r.method === 'PUT' && r.path.endsWith(`/secrets/${name}`)
+
+/** A request to amoCRM's token endpoint. */
+export const tokenCall = (r: RequestInfo): boolean => r.path.startsWith('/oauth2/access_token')
+
+/** A fault: this status instead of the service's answer. */
+export const status = (code: number, extra: Partial<Extract<Fault, { kind: 'status' }>> = {}): Fault => ({
+  kind: 'status',
+  status: code,
+  ...extra
+})
+
+/** The secret and amoCRM agree: the chain holds. */
+export function chainHolds(box: Sandbox, name = 'AMOCRM_REFRESH_TOKEN'): void {
+  const current = box.amo.currentRefreshToken()
+  assert.ok(current, 'amoCRM has a valid refresh token')
+  assert.equal(box.gh.secret(REPO, name)?.value, current, 'the secret holds amoCRM’s current refresh token')
 }

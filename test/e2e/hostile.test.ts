@@ -7,24 +7,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { faultQueue, onlyWhen, type Fault, type RequestInfo } from '../../sandbox/faults.js'
-import { errors, failure, keygen, openRescueLine, REPO, sandbox, type Sandbox } from './harness.js'
+import { faultQueue, onlyWhen } from '../../sandbox/faults.js'
+import { chainHolds, errors, failure, keygen, openRescueLine, putOf, REPO, sandbox, status, tokenCall, type Sandbox } from './harness.js'
 const SECRET = 'AMOCRM_REFRESH_TOKEN'
 const PROBE = 'AMOCRM_REFRESH_TOKEN_WRITE_CHECK'
-
-const putOf = (name: string) => (r: RequestInfo) => r.method === 'PUT' && r.path.endsWith(`/secrets/${name}`)
-const tokenCall = (r: RequestInfo) => r.path.startsWith('/oauth2/access_token')
-const status = (code: number, extra: Partial<Extract<Fault, { kind: 'status' }>> = {}): Fault => ({
-  kind: 'status',
-  status: code,
-  ...extra
-})
-
-function chainHolds(box: Sandbox, name = SECRET): void {
-  const current = box.amo.currentRefreshToken()
-  assert.ok(current, 'amoCRM has a valid refresh token')
-  assert.equal(box.gh.secret(REPO, name)?.value, current, 'the secret holds amoCRM’s current refresh token')
-}
 
 /** A promise and the function that settles it: the test decides when. */
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {

@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { onlyWhen, type RequestInfo } from '../../sandbox/faults.js'
-import { failure, REPO, sandbox } from './harness.js'
+import { onlyWhen } from '../../sandbox/faults.js'
+import { failure, REPO, sandbox, tokenCall } from './harness.js'
 
 const SECRET = 'AMOCRM_REFRESH_TOKEN'
-const tokenCall = (r: RequestInfo) => r.path.startsWith('/oauth2/access_token')
 const DAY = 24 * 3600 * 1000
 
 describe('amoCRM: tokens that can no longer be spent', () => {
