@@ -108,6 +108,20 @@ function origin(url: unknown): string | undefined {
   }
 }
 
+/**
+ * A 3xx that was not followed: it pointed away from the API's origin (same-origin redirects are
+ * followed by the client, http.ts). Nothing was done there, and nothing was sent there.
+ */
+export function redirectedAway(doing: string, location: unknown, redact: Redact): string {
+  let where = 'another address'
+  try {
+    if (typeof location === 'string' && location) where = excerpt(new URL(location).host, 120, redact) || where
+  } catch {
+    // a location that is no URL: "another address"
+  }
+  return `GitHub's API answered the request to ${doing} with a redirect to ${where}, which is not followed: tokens and secret values go only to the API's own address, so nothing was done there. Check GITHUB_API_URL / 'github-api-url' and any proxy in between.`
+}
+
 export function describeGitHubError(error: unknown, doing: string, target: Target, redact: Redact = (t) => t): string {
   if (error instanceof ActionError) return error.message
   const e = asHttpError(error)

@@ -1,18 +1,103 @@
 /**
- * The one HTTP client of the action, for amoCRM and GitHub alike: undici's fetch, through the
+ * The one HTTP client of the action, for the token endpoint and GitHub alike: undici, through the
  * proxy named by HTTPS_PROXY / HTTP_PROXY unless NO_PROXY exempts the host — the same rules, and
  * the same code, as @actions/http-client, which every official action uses.
+ *
+ * Two fetches, each shaped by what it carries:
+ * - the token endpoint's (`rawFetchFor`) hands over the body exactly as it came, undecoded: after a
+ *   2xx those bytes are the only copy of the new pair, and a body mislabelled `content-encoding: br`
+ *   must still be readable (token-endpoint.ts decodes, and falls back to the raw bytes);
+ * - GitHub's (`gitHubFetchFor`) follows redirects itself, and only within the API's origin: a
+ *   renamed repository answers 301/307 there, while a redirect elsewhere must never turn a sealed
+ *   secret's write into a "stored" (the 3xx is handed back, and the store says what happened).
  */
+import { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
-import { fetch as undiciFetch } from 'undici'
+import { fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici'
 
 export type Fetch = (url: string, init?: RequestInit) => Promise<Response>
 
+/** The proxy's dispatcher for requests to `baseUrl`'s host, or undefined for a direct connection. */
+function dispatcherFor(baseUrl: string): Dispatcher | undefined {
+  return new HttpClient().getAgentDispatcher(baseUrl) as Dispatcher | undefined
+}
+
 /** A fetch for requests to `baseUrl`'s host (the proxy decision is made per destination). */
 export function fetchFor(baseUrl: string): Fetch {
-  const dispatcher = new HttpClient().getAgentDispatcher(baseUrl)
+  const dispatcher = dispatcherFor(baseUrl)
   if (!dispatcher) return (url, init) => undiciFetch(url, init as never) as unknown as Promise<Response>
   return (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>
+}
+
+/** Statuses whose Response may not have a body. */
+const NULL_BODY = new Set([101, 204, 205, 304])
+
+/**
+ * A fetch whose Response carries the body as it came off the wire (no content decoding) and never
+ * follows a redirect. Only `method`, `headers`, `body` (a string) and `signal` of `init` are used.
+ */
+export function rawFetchFor(baseUrl: string): Fetch {
+  const dispatcher = dispatcherFor(baseUrl)
+  return async (url, init = {}) => {
+    const answer = await undiciRequest(url, {
+      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: init.headers as Record<string, string> | undefined,
+      body: typeof init.body === 'string' ? init.body : undefined,
+      signal: init.signal ?? undefined,
+      ...(dispatcher ? { dispatcher } : {})
+    })
+    const headers = new Headers()
+    for (const [name, value] of Object.entries(answer.headers)) {
+      for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one)
+    }
+    if (answer.statusCode < 200 || answer.statusCode > 599) {
+      await answer.body.dump().catch(() => undefined)
+      throw new TypeError('fetch failed', { cause: new Error(`the server answered with status ${answer.statusCode}`) })
+    }
+    if (NULL_BODY.has(answer.statusCode)) {
+      await answer.body.dump().catch(() => undefined)
+      return new Response(null, { status: answer.statusCode, headers })
+    }
+    return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, { status: answer.statusCode, headers })
+  }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+const MAX_REDIRECTS = 5
+
+/**
+ * GitHub's fetch: redirects are followed here, within `baseUrl`'s origin only (a renamed or
+ * transferred repository answers 301 for GET, 307 for the rest); a redirect to any other origin is
+ * handed back as the 3xx it is, so that nothing — no token, no sealed value — goes there, and no
+ * answer from there can count as GitHub's.
+ */
+export function gitHubFetchFor(baseUrl: string): Fetch {
+  const fetch = fetchFor(baseUrl)
+  const origin = new URL(baseUrl).origin
+  return async (url, init = {}) => {
+    let current = url
+    let method = (init.method ?? 'GET').toUpperCase()
+    let body = init.body
+    for (let hop = 0; ; hop++) {
+      const response = await fetch(current, { ...init, method, body, redirect: 'manual' })
+      const location = response.headers.get('location')
+      if (!REDIRECTS.has(response.status) || !location || hop >= MAX_REDIRECTS) return response
+      let next: URL
+      try {
+        next = new URL(location, current)
+      } catch {
+        return response
+      }
+      if (next.origin !== origin) return response
+      await response.body?.cancel().catch(() => undefined)
+      // As fetch does: 303 becomes a GET, and so does a POST answered 301/302; the rest keep method and body.
+      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+        method = 'GET'
+        body = undefined
+      }
+      current = next.href
+    }
+  }
 }
 
 /**
@@ -31,6 +116,7 @@ export function networkReason(error: unknown): string {
   }
   const proxy = /Proxy response \((\d{3})\)/.exec(text)
   if (proxy) return `the proxy refused the connection (${proxy[1]}): check HTTPS_PROXY and NO_PROXY`
+  if (chain.some((e) => e.name === 'TimeoutError' || e.name === 'AbortError')) return 'no answer within the time limit'
   // The innermost error with a code says most (ECONNREFUSED, ENOTFOUND, …); else its message.
   const coded = [...chain].reverse().find((e) => typeof (e as { code?: unknown }).code === 'string')
   const detail = coded ? String((coded as unknown as { code: string }).code) : (chain.at(-1)?.message ?? error.message)

@@ -8,7 +8,7 @@ import type { Client, Provider } from './providers/provider.js'
 import { parseSecureUrl } from './url.js'
 
 /** Inputs whose values are secrets: masked before anything else happens. */
-export const SECRET_INPUTS = ['client-secret', 'authorization-code', 'refresh-token', 'github-token', 'actions-token'] as const
+export const SECRET_INPUTS = ['client-secret', 'authorization-code', 'refresh-token', 'github-token', 'job-token'] as const
 
 export type Grant = { type: 'authorization_code'; code: string } | { type: 'refresh_token'; refreshToken: string }
 
@@ -26,7 +26,7 @@ export type Target =
   /** `visibility` undefined: an existing secret keeps its own; a new one is private. */
   | { kind: 'organization'; org: string; visibility: Visibility | undefined; selectedRepositories: RepoRef[] }
 
-/** This workflow run, for the queued-run check: read with `actions-token`. */
+/** This workflow run, for the queued-run check: read with `job-token`. */
 export interface RunRef extends RepoRef {
   runId: string
   /** GITHUB_RUN_ATTEMPT: 1 for a first attempt. */
@@ -47,7 +47,7 @@ export interface Settings {
   rescuePublicKey: string | undefined
   verifyWrite: boolean
   /** A token that can read this run (`actions: read`); undefined: the queued-run check is skipped. */
-  actionsToken: string | undefined
+  jobToken: string | undefined
   /** This run, when the runner said (GITHUB_REPOSITORY, GITHUB_RUN_ID). */
   run: RunRef | undefined
 }
@@ -70,6 +70,41 @@ function required(read: InputReader, name: string, what: string): string {
     )
   }
   return value
+}
+
+/**
+ * A refresh token is what the provider issued, and RFC 6749 allows spaces in one (VSCHAR,
+ * %x20–7E): only what cannot come back unchanged as an input is refused — control characters,
+ * line breaks and tabs (the runner trims the ends; the store refuses such a token, rotate.ts).
+ */
+function noControlCharacters(name: string, value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new InputError(name, 'contains a line break, a tab or another control character: copy the value again as one line.')
+  }
+  return value
+}
+
+/** An input whose value is an expression nobody evaluated: `${{ github.token }}` as text. */
+const UNEVALUATED = /^\$\{\{[\s\S]*\}\}$/
+
+/**
+ * The input reader, with one rule of its own: a value that is a literal, unevaluated `${{ … }}`
+ * expression is not a value. A runner always evaluates action.yml's defaults; a local tool may
+ * not (@github/local-action passes `${{ github.token }}` through as text). Such an input counts
+ * as unset, and `onLiteral` is told its name.
+ */
+export function evaluatedInputs(read: InputReader, onLiteral: (name: string) => void): InputReader {
+  const told = new Set<string>()
+  return (name) => {
+    const value = read(name)
+    if (!UNEVALUATED.test(value.trim())) return value
+    if (!told.has(name)) {
+      told.add(name)
+      onLiteral(name)
+    }
+    return ''
+  }
 }
 
 function noWhitespace(name: string, value: string): string {
@@ -176,7 +211,7 @@ function parseGrant(read: InputReader, provider: Provider, secret: string): Gran
   const code = read('authorization-code')
   if (code) return { type: 'authorization_code', code: noWhitespace('authorization-code', code) }
   const refreshToken = read('refresh-token')
-  if (refreshToken) return { type: 'refresh_token', refreshToken: noWhitespace('refresh-token', refreshToken) }
+  if (refreshToken) return { type: 'refresh_token', refreshToken: noControlCharacters('refresh-token', refreshToken) }
   throw new InputError(
     'refresh-token',
     `is empty and no 'authorization-code' was given: the first run needs 'authorization-code' (${provider.hints.firstCode}); later runs pass the stored secret, e.g. refresh-token: \${{ secrets.${secret} }}.`
@@ -330,8 +365,8 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
   const verifyWrite = parseBoolean('verify-write', read('verify-write'), true)
   // The input overrides the runner's GITHUB_API_URL; unlike the runner's value it must be https (or loopback).
   const githubApiUrl = parseSecureUrl('github-api-url', read('github-api-url')) ?? parseApiUrl(env.GITHUB_API_URL)
-  const actionsToken = read('actions-token')
-  if (actionsToken) noWhitespace('actions-token', actionsToken)
+  const jobToken = read('job-token')
+  if (jobToken) noWhitespace('job-token', jobToken)
 
   return {
     provider,
@@ -344,7 +379,7 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
     target,
     rescuePublicKey,
     verifyWrite,
-    actionsToken: actionsToken || undefined,
+    jobToken: jobToken || undefined,
     run: runOf(env)
   }
 }

@@ -8,10 +8,10 @@ import { CancelGuard } from './critical.js'
 import { ActionError, errorMessage } from './errors.js'
 import { inertOldCommands, SecretRegistry } from './redact.js'
 import { createOctokit } from './github-client.js'
-import { fetchFor } from './http.js'
-import { readSettings, SECRET_INPUTS } from './inputs.js'
+import { rawFetchFor } from './http.js'
+import { evaluatedInputs, readSettings, SECRET_INPUTS } from './inputs.js'
 import type { RetryPolicy } from './retry.js'
-import { rotate, STORED_MARK, type ActionIO, type RotationReport } from './rotate.js'
+import { rotate, storedMark, type ActionIO, type RotationReport } from './rotate.js'
 import { readRunTimes } from './run.js'
 import { GitHubSecretStore } from './secrets.js'
 import { exchangeToken } from './token-endpoint.js'
@@ -95,7 +95,14 @@ export async function run(): Promise<void> {
   try {
     // Step 1: mask every secret input before anything can print it, then validate everything.
     for (const name of SECRET_INPUTS) mask(core.getInput(name))
-    const settings = readSettings((name) => core.getInput(name), process.env)
+    const read = evaluatedInputs(
+      (name) => core.getInput(name),
+      (name) =>
+        core.notice(
+          `Input '${name}' is an unevaluated \${{ … }} expression, not a value: it is treated as unset. A runner evaluates action.yml's defaults; a local tool may not, so give the value in its .env (see .env.example).`
+        )
+    )
+    const settings = readSettings(read, process.env)
 
     const sleep = (ms: number): Promise<void> => guard.sleep(ms)
     const retry: RetryPolicy = {
@@ -120,10 +127,10 @@ export async function run(): Promise<void> {
       // After a cancel signal, writes give up before the runner kills the step.
       deadline: guard.deadline
     })
-    const providerFetch = fetchFor(settings.provider.origin)
+    const providerFetch = rawFetchFor(settings.provider.origin)
     // Once cancelled, no new attempt spends a token that there may be no time left to store.
     const spendRetry: RetryPolicy = { ...retry, signal: guard.cancelled }
-    const runOctokit = settings.actionsToken ? createOctokit(settings.actionsToken, settings.githubApiUrl) : undefined
+    const runOctokit = settings.jobToken ? createOctokit(settings.jobToken, settings.githubApiUrl) : undefined
     report = await rotate(settings, {
       io,
       store,
@@ -132,6 +139,7 @@ export async function run(): Promise<void> {
           fetch: providerFetch,
           retry: spendRetry,
           timeoutMs: TOKEN_ENDPOINT_TIMEOUT_MS,
+          deadline: guard.deadline,
           mask,
           redact,
           onRetry: io.info
@@ -140,7 +148,7 @@ export async function run(): Promise<void> {
       now: () => new Date(),
       jobStartedAt: jobStartedAt(),
       runTimes: () => readRunTimes(runOctokit, settings.run, RUN_LOOKUP_TIMEOUT_MS),
-      storedInThisJob: process.env[STORED_MARK] || undefined,
+      storedInThisJob: process.env[storedMark(settings.target, settings.refreshTokenSecret)] || undefined,
       recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
       sleep
     })

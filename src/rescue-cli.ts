@@ -3,15 +3,16 @@
  * amocrm-rescue: the user's side of a rescue.
  *
  *   amocrm-rescue keygen                 a new key pair: the public half goes into `rescue-public-key`
- *   amocrm-rescue open [FILE]            opens the rescue line found in FILE (or stdin): amocrm-rescue:v1:…,
- *                                        bitrix24-rescue:v1:… or oauth2-rescue:v1:…
+ *   amocrm-rescue open [FILE]            opens every rescue line found in FILE (or stdin): amocrm-rescue:v1:…,
+ *                                        bitrix24-rescue:v1:… or oauth2-rescue:v1:… — one line prints its
+ *                                        JSON, several a JSON array (one value per line with --field)
  *        --key-file PATH                 the private key, from a file (default: $AMOCRM_RESCUE_PRIVATE_KEY)
  *        --field NAME                    print one field (e.g. refresh_token) instead of the JSON
  *
  * Bundled into dist/rescue/index.js: `node dist/rescue/index.js …` from a clone of the action.
  */
 import { readFileSync } from 'node:fs'
-import { normalizeKey, openRescue, type RescueBundle } from './rescue.js'
+import { normalizeKey, openRescues, type RescueBundle } from './rescue.js'
 import { generateKeyPair, publicKeyOf } from './sealing.js'
 
 const USAGE = `usage:
@@ -57,16 +58,19 @@ async function main(argv: string[]): Promise<number> {
     const privateKey = normalizeKey(given)
     const file = args[0]
     const text = file ? readFileSync(file, 'utf8') : await readStdin()
-    const bundle = await openRescue(text, await publicKeyOf(privateKey), privateKey)
+    const bundles = await openRescues(text, await publicKeyOf(privateKey), privateKey)
+    if (bundles.length > 1) process.stderr.write(`${bundles.length} rescue lines opened with this key.\n`)
     if (field) {
-      // Only the bundle's own fields: never what an object inherits (constructor, toString, …).
-      const value: unknown = Object.hasOwn(bundle, field) ? bundle[field as keyof RescueBundle] : undefined
-      if (typeof value !== 'string' && typeof value !== 'number') {
-        throw new Error(`no field '${field}' in the rescue (fields: ${Object.keys(bundle).join(', ')})`)
+      for (const bundle of bundles) {
+        // Only the bundle's own fields: never what an object inherits (constructor, toString, …).
+        const value: unknown = Object.hasOwn(bundle, field) ? bundle[field as keyof RescueBundle] : undefined
+        if (typeof value !== 'string' && typeof value !== 'number') {
+          throw new Error(`no field '${field}' in the rescue (fields: ${Object.keys(bundle).join(', ')})`)
+        }
+        process.stdout.write(`${String(value)}\n`)
       }
-      process.stdout.write(`${String(value)}\n`)
     } else {
-      process.stdout.write(`${JSON.stringify(bundle, null, 2)}\n`)
+      process.stdout.write(`${JSON.stringify(bundles.length === 1 ? bundles[0] : bundles, null, 2)}\n`)
     }
     return 0
   }

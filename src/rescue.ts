@@ -31,17 +31,36 @@ export async function sealRescue(bundle: RescueBundle, publicKey: string, prefix
   return `${prefix}${await seal(JSON.stringify(bundle), publicKey)}`
 }
 
-/** Finds the rescue line in `text` (a log excerpt is fine), whatever its provider's prefix, and opens it. */
-export async function openRescue(text: string, publicKey: string, privateKey: string): Promise<RescueBundle> {
-  const match = /(?:amocrm|bitrix24|oauth2)-rescue:v1:([A-Za-z0-9+/=]+)/.exec(text)
-  if (!match?.[1]) throw new Error(`no rescue line (${RESCUE_PREFIXES.join('…, ')}…) found in the input`)
-  let json: string
-  try {
-    json = await unseal(match[1], publicKey, privateKey)
-  } catch {
-    throw new Error('the rescue line does not open with this private key (wrong key, or the line was cut or altered)')
+const RESCUE_LINE = /(?:amocrm|bitrix24|oauth2)-rescue:v1:([A-Za-z0-9+/=]+)/g
+
+/**
+ * Opens every rescue line in `text` (a whole log is fine: a job that rotates several accounts
+ * prints one line for each, and the summary repeats them), whatever their providers' prefixes.
+ * A line sealed to another key is skipped; none opening with this key is an error.
+ */
+export async function openRescues(text: string, publicKey: string, privateKey: string): Promise<RescueBundle[]> {
+  const sealed = [...new Set([...text.matchAll(RESCUE_LINE)].map((m) => m[1] ?? ''))].filter(Boolean)
+  if (sealed.length === 0) throw new Error(`no rescue line (${RESCUE_PREFIXES.join('…, ')}…) found in the input`)
+  const opened: RescueBundle[] = []
+  for (const box of sealed) {
+    try {
+      opened.push(JSON.parse(await unseal(box, publicKey, privateKey)) as RescueBundle)
+    } catch {
+      // sealed to another key, or cut or altered: not this key's
+    }
   }
-  return JSON.parse(json) as RescueBundle
+  if (opened.length === 0) {
+    throw new Error(
+      `the rescue line${sealed.length > 1 ? 's do' : ' does'} not open with this private key (wrong key, or the line was cut or altered)`
+    )
+  }
+  return opened
+}
+
+/** The first rescue line in `text` that opens with this key. */
+export async function openRescue(text: string, publicKey: string, privateKey: string): Promise<RescueBundle> {
+  const [first] = await openRescues(text, publicKey, privateKey)
+  return first as RescueBundle
 }
 
 /**

@@ -14,12 +14,13 @@
 import { createHash } from 'node:crypto'
 import type { CancelGuard } from './critical.js'
 import { ActionError, errorMessage } from './errors.js'
-import { probeName, type Settings } from './inputs.js'
+import { probeName, type Settings, type Target } from './inputs.js'
 import type { PairFacts } from './providers/provider.js'
 import { sealRescue, type RescueBundle } from './rescue.js'
 import type { RunLookup } from './run.js'
 import { loadSodium, seal } from './sealing.js'
-import type { SecretState, SecretStore } from './secrets.js'
+import type { SecretState, SecretStore, WriteResult } from './secrets.js'
+import { targetName } from './targets.js'
 import { grantName, TokenEndpointError, type TokenRequest, type TokenSet } from './token-endpoint.js'
 
 export interface ActionIO {
@@ -47,8 +48,17 @@ export interface RotationDeps {
   sleep: (ms: number) => Promise<void>
 }
 
-/** Exported after a store: a later step of the same job that spends this token is not stale. */
-export const STORED_MARK = 'AMOCRM_TOKEN_ACTION_STORED'
+/**
+ * The variable exported after a store, so that a later step of the same job that spends this token
+ * knows it is not stale. One per target and secret: a job that rotates several accounts keeps one
+ * mark for each, and one step's mark says nothing of another's token.
+ */
+export function storedMark(target: Target, secret: string): string {
+  const key = createHash('sha256')
+    .update(`${targetName(target).toLowerCase()}\n${secret.toUpperCase()}`)
+    .digest('hex')
+  return `TOKEN_ROTATION_STORED_${key.slice(0, 16).toUpperCase()}`
+}
 
 /** A one-way mark of a token (for STORED_MARK): says which token, reveals nothing of it. */
 export const tokenMark = (token: string): string => createHash('sha256').update(token).digest('hex').slice(0, 32)
@@ -69,10 +79,10 @@ export interface RotationReport {
   refreshByWhy: string | undefined
   accountId: string
   writeCheck: 'passed' | 'skipped' | undefined
-  refreshStored: 'created' | 'updated' | undefined
+  refreshStored: WriteResult | undefined
   /** The provider kept its refresh token (no new one in the answer): the secret was left as it was. */
   refreshKept: boolean
-  accessStored: 'created' | 'updated' | undefined
+  accessStored: WriteResult | undefined
   rescueLine: string | undefined
   failure: string | undefined
 }
@@ -113,11 +123,19 @@ function readWindow(settings: Settings, deps: RotationDeps, lookup: RunLookup | 
     return { since: deps.jobStartedAt, what: 'this job started (environment secrets are read when a job starts)' }
   }
   if (!lookup || 'unreadable' in lookup) return undefined
-  if (lookup.attempt > 1 && lookup.runStartedAt) {
-    return { since: lookup.runStartedAt, what: `attempt ${lookup.attempt} of this run started` }
+  if (lookup.attempt > 1) {
+    // A re-run reads the secrets again; a server that does not say when this attempt started
+    // (some GitHub Enterprise Server versions) leaves the job's own start, which is later still.
+    return lookup.runStartedAt
+      ? { since: lookup.runStartedAt, what: `attempt ${lookup.attempt} of this run started` }
+      : { since: deps.jobStartedAt, what: `this job (attempt ${lookup.attempt} of this run) started` }
   }
   return { since: lookup.createdAt, what: 'this run was queued (repository and organization secrets are read when a run is queued)' }
 }
+
+/** What a server with reuse detection does; said wherever a stale token is at stake. */
+const REUSE_REVOKES =
+  'a server that detects the reuse of a spent refresh token (RFC 9700 §4.14.2) revokes the whole grant, the newer token included'
 
 /** updated_at has whole seconds: only a later second is surely later. */
 const laterSecond = (a: Date, b: Date): boolean => Math.floor(a.getTime() / 1000) > Math.floor(b.getTime() / 1000)
@@ -165,8 +183,14 @@ async function readBefore(settings: Settings, deps: RotationDeps): Promise<Befor
     settings.rescuePublicKey ? proveRescueKey(settings.rescuePublicKey) : Promise.resolve()
   ])
   if (lookup && 'unreadable' in lookup) {
+    if (settings.provider.onReuse === 'may-revoke-grant') {
+      // A stale token is never sent where it could cost the whole grant: no times, no spend.
+      fail(
+        `This run's times could not be read (${lookup.unreadable}), so it cannot tell whether another run rotated the token after this run read the secret, and ${settings.provider.label} is not known to keep the newer token when a spent one comes back: ${REUSE_REVOKES}. So nothing was sent: nothing is lost, the ${deps.store.describe(settings.refreshTokenSecret)} still holds the token. Give the job 'permissions: actions: read' (in a private repository the job token needs it to read this run), or keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
+      )
+    }
     deps.io.info(
-      `This run's times could not be read (${lookup.unreadable}), so the check for a token that another run rotated after this one was queued is skipped. Give the job 'permissions: actions: read' (README: "Concurrency").`
+      `This run's times could not be read (${lookup.unreadable}), so the check for a token that another run rotated after this one was queued is skipped. Give the job 'permissions: actions: read' (README: "Concurrency"); ${settings.provider.label} refuses a spent token and keeps the newer one, so a stale one sent loses nothing.`
     )
   }
   return { refresh, access, probe, window: readWindow(settings, deps, lookup) }
@@ -200,7 +224,7 @@ async function proveWriteAccess(
     io.info(`Write check skipped (verify-write: false); the public key of the target was read.`)
     return {}
   }
-  const result = await store.write(probe, `write check by amocrm-token-action at ${deps.now().toISOString()}`)
+  const result = await store.write(probe, `write check by amocrm-token-action at ${deps.now().toISOString()}`, undefined, { probe: true })
   report.writeCheck = 'passed'
   if (result === 'updated') {
     // It existed after all (created between the look and the write): not ours to delete.
@@ -223,14 +247,16 @@ async function explainRevoked(error: TokenEndpointError, settings: Settings, dep
   const { provider } = settings
   const secret = settings.refreshTokenSecret
   // Updated after this run read the secret: later than what the pre-spend look found, or later
-  // than the moment the run's secrets were read, or at or after the job's start (surely after).
-  const jobSecond = Math.floor(deps.jobStartedAt.getTime() / 1000) * 1000
-  const changed = (date: Date | undefined): boolean =>
+  // than the moment the run's secrets were read, or later than the job's start. The same second as
+  // the job's start is only possibly later: GitHub's dates have whole seconds.
+  const surely = (date: Date | undefined): boolean =>
     date !== undefined &&
     (!before.refresh.exists ||
       (before.refresh.updatedAt !== undefined && laterSecond(date, before.refresh.updatedAt)) ||
       (before.window !== undefined && laterSecond(date, before.window.since)) ||
-      date.getTime() >= jobSecond)
+      laterSecond(date, deps.jobStartedAt))
+  const sameSecond = (date: Date | undefined): boolean =>
+    date !== undefined && Math.floor(date.getTime() / 1000) === Math.floor(deps.jobStartedAt.getTime() / 1000)
   let updatedAt: Date | undefined
   // Another run that spent the token a moment before us may still be writing its successor:
   // look again a few times before concluding that the token is gone.
@@ -241,11 +267,22 @@ async function explainRevoked(error: TokenEndpointError, settings: Settings, dep
     } catch {
       // keep what an earlier look found
     }
-    if (changed(updatedAt)) break
+    if (surely(updatedAt)) break
   }
   const base = error.said ?? `${provider.label} says the refresh token has been revoked`
-  if (updatedAt && changed(updatedAt)) {
-    return `${base}, and the ${deps.store.describe(secret)} was updated at ${updatedAt.toISOString()}, after this run read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
+  const described = deps.store.describe(secret)
+  // What the other run's newer token is worth now depends on what this provider does on reuse.
+  const afterRace =
+    provider.onReuse === 'refuses'
+      ? `Nothing is lost — the secret holds the newer token, and ${provider.label} refuses a spent token without touching the newer one.`
+      : `This run's token was already spent, and ${provider.label} is not known to keep the newer token when a spent one comes back: ${REUSE_REVOKES}. If the next run also reports the token invalid, a new authorization is needed: ${provider.newAuthorization}`
+  const overlap =
+    'Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").'
+  if (updatedAt && surely(updatedAt)) {
+    return `${base}, and the ${described} was updated at ${updatedAt.toISOString()}, after this run read it: another run rotated the token first. ${afterRace} ${overlap}`
+  }
+  if (updatedAt && sameSecond(updatedAt) && !before.window) {
+    return `${base}, and the ${described} was updated at ${updatedAt.toISOString()}, in the same second as this job started: GitHub's dates have whole seconds, so this run cannot tell whether another run rotated the token after this run read it. If one did: ${afterRace} If none did: ${provider.newAuthorization} Give the job 'permissions: actions: read' so that runs can tell (README: "Concurrency").`
   }
   const retried = error.maybeSpent
     ? ` It was met on a retry: an earlier attempt of this run may have reached ${provider.label} and spent the token (its answer was lost or was a server error), and the pair issued then was lost on the way.`
@@ -288,17 +325,37 @@ function rescueBundle(settings: Settings, tokens: TokenSet, report: RotationRepo
   }
 }
 
+/** GitHub's limit for a secret's value. */
+export const SECRET_MAX_BYTES = 48 * 1024
+
+/**
+ * Why a new refresh token cannot go into a secret and come back as an input unchanged, if it
+ * cannot: the runner trims an input's ends, a line break splits it, and GitHub keeps at most 48 KB.
+ */
+function unstorable(label: string, token: string): string | undefined {
+  const bytes = Buffer.byteLength(token)
+  // eslint-disable-next-line no-control-regex
+  const why = /[\u0000-\u001f\u007f]/.test(token)
+    ? 'it contains a control character (a line break or a tab), which does not survive the way back as an input'
+    : token !== token.trim()
+      ? 'it begins or ends with white space, which the runner trims from an input'
+      : bytes > SECRET_MAX_BYTES
+        ? `it is ${bytes} bytes, more than the 48 KB GitHub keeps in a secret`
+        : undefined
+  return why && `${label} issued a new refresh token that cannot be kept in a secret and read back unchanged: ${why}. It was not stored.`
+}
+
 const RESCUE_OPEN = `open it with the action's rescue tool (\`npx -y github:amocrm-actions/token-rotation#v1 open\`) and store the refresh token before the next run (README: "Rescue")`
 
 /** What to say when the new refresh token is not in the secret: where it is instead. */
-function whereItIs(settings: Settings, report: RotationReport, sealError: string | undefined): string {
+function whereItIs(settings: Settings, report: RotationReport, sealError: string | undefined, spent = true): string {
   if (report.rescueLine) {
     return `The new tokens were sealed to 'rescue-public-key' and printed above as one ${settings.provider.rescuePrefix}… line (also in the job summary): ${RESCUE_OPEN}.`
   }
   if (settings.rescuePublicKey) {
     return `Sealing the new tokens to 'rescue-public-key' failed too (${sealError ?? 'unknown'}): a later step with if: failure() can still save steps.<id>.outputs.refresh-token.`
   }
-  return `${settings.provider.label} has already revoked the old token, so the new one exists only in this run: a later step with if: failure() can save steps.<id>.outputs.refresh-token; without one, a new authorization code will be needed. Set 'rescue-public-key' so that a failed write is never a loss (README: "Rescue").`
+  return `${settings.provider.label} ${spent ? 'has already revoked the old token, so the new one exists only in this run' : 'may have revoked the old token; if it did, the new one exists only in this run'}: a later step with if: failure() can save steps.<id>.outputs.refresh-token; without one, a new authorization code will be needed. Set 'rescue-public-key' so that a failed write is never a loss (README: "Rescue").`
 }
 
 /**
@@ -343,15 +400,22 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
   guard.enter()
   const requestedAt = deps.now()
   let tokens: TokenSet
+  // An error answer that carried a new pair: secured like any pair below, then the run fails.
+  let pairInError: TokenEndpointError | undefined
   try {
     tokens = await deps.exchange({ provider, client: settings.client, grant: settings.grant })
   } catch (error) {
-    await probeDeleted
-    fail(
-      error instanceof TokenEndpointError && error.failure === 'revoked'
-        ? await explainRevoked(error, settings, deps, before)
-        : errorMessage(error)
-    )
+    if (error instanceof TokenEndpointError && error.pair) {
+      tokens = error.pair
+      pairInError = error
+    } else {
+      await probeDeleted
+      fail(
+        error instanceof TokenEndpointError && error.failure === 'revoked'
+          ? await explainRevoked(error, settings, deps, before)
+          : errorMessage(error)
+      )
+    }
   }
 
   // Step 5: the new pair exists only in this process. Make it safe before anything can fail.
@@ -361,11 +425,26 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
   report.expiresAt = facts.expiresAt
   report.accountId = facts.accountId
   report.apiUrl = facts.apiUrl || report.apiUrl
-  // A provider that keeps its refresh token (RFC 6749 §6) answers without a new one, or with the same.
   const spent = settings.grant.type === 'refresh_token' ? settings.grant.refreshToken : undefined
-  const kept = !provider.alwaysRotates && spent !== undefined && (!tokens.refreshToken || tokens.refreshToken === spent)
+  const same = spent !== undefined && tokens.refreshToken === spent
+  // A provider that keeps its refresh token (RFC 6749 §6) answers without a new one, or with the
+  // same. "Without" counts only for a whole answer with no refresh_token key: a key whose value was
+  // cut off, or an answer cut before its end, may have carried a new token that is now lost.
+  const kept =
+    !provider.alwaysRotates &&
+    spent !== undefined &&
+    !pairInError &&
+    (same || (!tokens.refreshToken && tokens.complete && !tokens.refreshIncomplete))
   const refreshToken = kept && spent !== undefined ? spent : tokens.refreshToken
-  const deadline = refreshToken && !kept ? provider.refreshBy(issuedAt) : undefined
+  // What stands between this answer and a stored token; the run fails after securing what arrived.
+  const problem = pairInError
+    ? pairInError.message
+    : kept || !refreshToken
+      ? undefined
+      : same
+        ? `${provider.label} answered with the very refresh token this run sent${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: ${provider.label} always issues a new one, so this is not a new token (an echo of the request, a proxy's answer) and it is not stored as one; the new token, if one was issued, did not arrive. The secret still holds the token this run sent: if the next run reports it spent, ${provider.newAuthorization}`
+        : unstorable(provider.label, refreshToken)
+  const deadline = refreshToken && !kept && !problem ? provider.refreshBy(issuedAt) : undefined
   report.refreshBy = deadline?.date
   report.refreshByWhy = deadline?.why
   try {
@@ -397,14 +476,26 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     `${provider.label} issued a new ${kept ? 'access token' : 'token pair'}${facts.expiresAt ? `; the access token expires at ${facts.expiresAt.toISOString()}` : ''}.`
   )
 
+  if (problem) {
+    stopListening()
+    printRescue()
+    await probeDeleted
+    fail(same ? problem : `${problem} ${whereItIs(settings, report, sealError, !pairInError)}`)
+  }
   if (!refreshToken) {
     stopListening()
     printRescue()
     await probeDeleted
-    if (!provider.alwaysRotates) {
+    if (!provider.alwaysRotates && !spent) {
       // The first exchange of a generic provider: no refresh token means the scope did not ask for one.
       fail(
         `${provider.label} answered the authorization code without a refresh token, so there is nothing to rotate: most providers issue one only for a scope such as offline_access (Xero, Atlassian) or offline.access (X); ask for it in the authorization request (and in 'scope' if the provider wants it at the token endpoint), then run again with a new code. The access token reached the step outputs.`
+      )
+    }
+    if (!provider.alwaysRotates) {
+      // A generic provider's answer that may have carried a new refresh token, and lost it.
+      fail(
+        `${provider.label}'s answer ${tokens.refreshIncomplete ? 'carried a refresh token that did not arrive whole' : 'was cut off before its end, where a new refresh token may have been'}${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: if the provider issued a new one, the old one is spent and the new one is lost. The ${report.refreshSecret} still holds the old token: if the next run reports it invalid, ${provider.newAuthorization} The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`
       )
     }
     fail(
@@ -438,10 +529,20 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     )
   } else if (refreshResult.value) {
     report.refreshStored = refreshResult.value
-    io.exportVariable(STORED_MARK, tokenMark(refreshToken))
-    io.info(`Stored the new refresh token in the ${report.refreshSecret} (${refreshResult.value}).`)
+    io.exportVariable(storedMark(settings.target, settings.refreshTokenSecret), tokenMark(refreshToken))
+    if (refreshResult.value === 'inferred') {
+      // No answer said so: the secret's date did. Someone else's change would look the same.
+      printRescue()
+      io.warning(
+        `The write of the ${report.refreshSecret} got no answer, and the secret changed after this run read it: the new refresh token most likely landed, but a change by someone else (a person's gh secret set, a new visibility) would look the same. ${report.rescueLine ? `The new tokens are in the rescue line above: if the next run reports the token invalid or revoked, ${RESCUE_OPEN}.` : `The step outputs carry the token for an if: failure() step; set 'rescue-public-key' so that such a run also leaves a sealed copy (README: "Rescue").`}`
+      )
+    } else {
+      io.info(`Stored the new refresh token in the ${report.refreshSecret} (${refreshResult.value}).`)
+    }
   }
-  if (report.rescueLine) io.info('The rescue line printed at the cancellation is not needed: the secret holds the same token.')
+  if (report.rescueLine && refreshResult.value !== 'inferred') {
+    io.info('The rescue line printed at the cancellation is not needed: the secret holds the same token.')
+  }
   if (report.accessStored) io.info(`Stored the access token in the ${report.accessSecret} (${report.accessStored}).`)
   if (tokens.anomaly)
     io.warning(

@@ -1,7 +1,7 @@
 /**
  * This workflow run's times, for the queued-run check: repository and organization secrets are
  * read when a run is queued (`created_at`), so a secret updated after that was not in this run's
- * hands. Read with `actions-token` (`actions: read`); one request, no retries: when it fails, the
+ * hands. Read with `job-token` (`actions: read`); one request, no retries: when it fails, the
  * check is skipped and the run goes on as before.
  */
 import type { Octokit } from '@octokit/rest'
@@ -24,7 +24,7 @@ const date = (value: unknown): Date | undefined => {
 
 export async function readRunTimes(octokit: Octokit | undefined, run: RunRef | undefined, timeoutMs: number): Promise<RunLookup> {
   if (!run) return { unreadable: 'GITHUB_RUN_ID or GITHUB_REPOSITORY is not set' }
-  if (!octokit) return { unreadable: "'actions-token' is empty" }
+  if (!octokit) return { unreadable: "'job-token' is empty" }
   try {
     const { data } = await octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', {
       owner: run.owner,

@@ -12,7 +12,15 @@
  */
 import type { Octokit } from '@octokit/rest'
 import { ActionError, errorMessage } from './errors.js'
-import { asHttpError, classifyGitHubError, describeGitHubError, GitHubError, outcomeUnknown, serverMessage } from './github-errors.js'
+import {
+  asHttpError,
+  classifyGitHubError,
+  describeGitHubError,
+  GitHubError,
+  outcomeUnknown,
+  redirectedAway,
+  serverMessage
+} from './github-errors.js'
 import type { RepoRef, Target, Visibility } from './inputs.js'
 import { excerpt, type Redact } from './redact.js'
 import { withRetries, type RetryPolicy } from './retry.js'
@@ -35,7 +43,17 @@ export interface SecretState {
   selectedIds?: number[]
 }
 
-export type WriteResult = 'created' | 'updated'
+/**
+ * How a write ended: GitHub answered 201 or 204 — or, for an attempt that got no answer, the
+ * secret's `updated_at` changed since the read before it: 'inferred' (most likely ours, but a
+ * change by anyone else would look the same).
+ */
+export type WriteResult = 'created' | 'updated' | 'inferred'
+
+export interface WriteOptions {
+  /** The write check's probe: it holds no credential, so an organization probe is always `private`. */
+  probe?: boolean
+}
 
 /** What `rotate` needs of a secret store. */
 export interface SecretStore {
@@ -54,7 +72,7 @@ export interface SecretStore {
    * is unknown is repeated only while the secret is still as it was. Without it (the probe), the
    * write is simply retried and an organization secret is made `private` unless the inputs say otherwise.
    */
-  write(name: string, value: string, before?: SecretState): Promise<WriteResult>
+  write(name: string, value: string, before?: SecretState, options?: WriteOptions): Promise<WriteResult>
   delete(name: string): Promise<void>
 }
 
@@ -135,10 +153,12 @@ export class GitHubSecretStore implements SecretStore {
       }
       let status: number
       let data: unknown
+      let response: { headers: Record<string, string | number | undefined> }
       try {
-        const response = await this.deps.octokit.request(requestRoute, { ...baseParams, ...params, request: { signal: this.signal() } })
-        status = response.status
-        data = response.data
+        const answered = await this.deps.octokit.request(requestRoute, { ...baseParams, ...params, request: { signal: this.signal() } })
+        status = answered.status
+        data = answered.data
+        response = answered
       } catch (error) {
         const e = asHttpError(error)
         const answer = e.status === undefined ? undefined : accept[e.status]
@@ -149,6 +169,10 @@ export class GitHubSecretStore implements SecretStore {
         return answer(e.response?.data)
       }
       const answer = accept[status]
+      if (!answer && status >= 300 && status < 400) {
+        // gitHubFetchFor follows redirects within the API's origin only: this one pointed elsewhere.
+        throw new GitHubError(redirectedAway(doing, response.headers.location, this.deps.redact), status)
+      }
       if (!answer) throw new GitHubError(`GitHub answered ${doing} with an unexpected status ${status}.`, status)
       return answer(data)
     }
@@ -314,8 +338,8 @@ export class GitHubSecretStore implements SecretStore {
     return { visibility, selected_repository_ids: ids }
   }
 
-  async write(name: string, value: string, before?: SecretState): Promise<WriteResult> {
-    const extra = await this.audience(before)
+  async write(name: string, value: string, before?: SecretState, options: WriteOptions = {}): Promise<WriteResult> {
+    const extra = options.probe && this.target.kind === 'organization' ? { visibility: 'private' } : await this.audience(before)
     const doing = `write the ${this.describe(name)}`
     // Before repeating an attempt that may have landed, look: if the secret changed since
     // `before`, that attempt landed (or a newer value came after it) — do not write again.
@@ -331,7 +355,7 @@ export class GitHubSecretStore implements SecretStore {
         )
       }
       if (!now.exists) return undefined
-      if (!before.exists) return 'created'
+      if (!before.exists) return 'inferred'
       if (now.updatedAt && before.updatedAt && now.updatedAt.getTime() === before.updatedAt.getTime()) return undefined
       if (!now.updatedAt || !before.updatedAt) {
         throw new GitHubError(
@@ -342,7 +366,7 @@ export class GitHubSecretStore implements SecretStore {
       this.deps.onRetry?.(
         `GitHub: the ${this.describe(name)} was updated at ${now.updatedAt.toISOString()}, after the attempt that got no clear answer: it landed (or a newer value came after it), so it is not written again.`
       )
-      return 'updated'
+      return 'inferred'
     }
     for (let keyAttempt = 1; ; keyAttempt++) {
       const key = await this.publicKey()

@@ -2,6 +2,7 @@
  * The job summary: what was done, where the token went, when things expire — never a secret value.
  */
 import type { RotationReport } from './rotate.js'
+import type { WriteResult } from './secrets.js'
 
 const day = (d: Date): string => d.toISOString().slice(0, 10)
 const time = (d: Date): string => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
@@ -56,8 +57,14 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
       ''
     )
   }
-  const stored = (what: 'created' | 'updated' | undefined, where: string | undefined): string | undefined =>
-    where === undefined ? undefined : what ? `${where} (${what})` : `**not stored** — ${where}`
+  const stored = (what: WriteResult | undefined, where: string | undefined): string | undefined =>
+    where === undefined
+      ? undefined
+      : what === 'inferred'
+        ? `${where} (most likely: the write got no answer, and the secret changed after this run read it)`
+        : what
+          ? `${where} (${what})`
+          : `**not stored** — ${where}`
   parts.push(
     table([
       ['Account', `${report.account}${report.accountId ? ` (ID ${report.accountId})` : ''}`],

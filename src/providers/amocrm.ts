@@ -256,6 +256,10 @@ export function amoCrm(name: 'amocrm' | 'kommo', account: Account): Provider {
     defaultSecret: name === 'kommo' ? 'KOMMO_REFRESH_TOKEN' : 'AMOCRM_REFRESH_TOKEN',
     rescuePrefix: 'amocrm-rescue:v1:',
     alwaysRotates: true,
+    // amoCRM answers with the PHP League oauth2-server's texts, whose refresh grant only refuses a
+    // revoked token ("Token has been revoked", RefreshTokenGrant::validateOldRefreshToken) and
+    // revokes nothing else: the newer token survives a stale one.
+    onReuse: 'refuses',
     extraFields: [],
     newAuthorization:
       'A new authorization code is needed: take one from the integration\'s Keys and scopes tab and run the workflow manually with it (README: "First run").',

@@ -104,6 +104,7 @@ export function bitrix24(origin: string): Provider {
     defaultSecret: 'BITRIX24_REFRESH_TOKEN',
     rescuePrefix: 'bitrix24-rescue:v1:',
     alwaysRotates: true,
+    onReuse: 'may-revoke-grant',
     extraFields: ['expires', 'client_endpoint', 'member_id'],
     newAuthorization: NEW_INSTALL,
     hints: {

@@ -100,6 +100,7 @@ export function oauth2(options: OAuth2Options): Provider {
     defaultSecret: 'OAUTH_REFRESH_TOKEN',
     rescuePrefix: 'oauth2-rescue:v1:',
     alwaysRotates: false,
+    onReuse: 'may-revoke-grant',
     extraFields: [],
     newAuthorization: NEW_AUTHORIZATION,
     hints: {

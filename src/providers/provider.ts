@@ -75,6 +75,13 @@ export interface Provider {
    * is an error. False for a generic provider, which may keep its refresh token (RFC 6749 §6).
    */
   readonly alwaysRotates: boolean
+  /**
+   * What the provider does when a spent refresh token comes back. 'refuses': it refuses that token
+   * and keeps the newer one, so sending a stale token costs nothing (amoCRM). 'may-revoke-grant':
+   * not known to keep it — a server with reuse detection (RFC 9700 §4.14.2) revokes the whole grant,
+   * the newer token included — so a token that may be stale is never sent.
+   */
+  readonly onReuse: 'refuses' | 'may-revoke-grant'
   /** Answer fields worth reading besides the RFC 6749 ones, even from an answer that is not clean JSON. */
   readonly extraFields: readonly string[]
   /** What to do when a new authorization is needed (one or two sentences). */

@@ -133,11 +133,11 @@ describe('GitHub: repository secrets are read when the run is queued', () => {
       const code = box.amo.issueCode()
       const first = await box.run(box.inputs({ 'authorization-code': code, 'refresh-token': '' }), { queuedAt: box.ghNow() - 60_000 })
       assert.equal(first.code, 0, first.log)
-      const mark = first.exportedEnv.AMOCRM_TOKEN_ACTION_STORED
-      assert.ok(mark, 'the stored token is marked for later steps')
+      const marks = Object.entries(first.exportedEnv).filter(([name]) => name.startsWith('TOKEN_ROTATION_STORED_'))
+      assert.equal(marks.length, 1, 'the stored token is marked for later steps, one mark for this target and secret')
       const second = await box.run(box.inputs({ 'refresh-token': first.outputs['refresh-token'] ?? '' }), {
         queuedAt: box.ghNow() - 60_000,
-        env: { AMOCRM_TOKEN_ACTION_STORED: mark }
+        env: Object.fromEntries(marks)
       })
       assert.equal(second.code, 0, second.log)
       assert.match(second.log, /stored by an earlier step of this job/)

@@ -184,6 +184,8 @@ describe('exchangeToken: success', () => {
     assert.deepEqual(tokens, {
       accessToken: ACCESS,
       refreshToken: REFRESH,
+      refreshIncomplete: false,
+      complete: true,
       tokenType: 'Bearer',
       expiresIn: 86400,
       serverTime: undefined,
@@ -208,6 +210,8 @@ describe('exchangeToken: success', () => {
     assert.deepEqual(await exchangeToken(request(), deps), {
       accessToken: 'opaque-access',
       refreshToken: 'opaque-refresh',
+      refreshIncomplete: false,
+      complete: true,
       tokenType: 'Bearer',
       expiresIn: undefined,
       serverTime: undefined,

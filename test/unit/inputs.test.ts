@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { InputError } from '../../src/errors.js'
-import { isSmallOrderKey, parseApiUrl, readSettings, type Settings } from '../../src/inputs.js'
+import { evaluatedInputs, isSmallOrderKey, parseApiUrl, readSettings, type Settings } from '../../src/inputs.js'
 import { loadSodium } from '../../src/sealing.js'
 
 type Values = Record<string, string | undefined>
@@ -65,7 +65,7 @@ describe('readSettings: a valid minimal configuration', () => {
       target: { kind: 'repository', owner: 'acme', repo: 'crm-sync' },
       rescuePublicKey: undefined,
       verifyWrite: true,
-      actionsToken: undefined,
+      jobToken: undefined,
       run: undefined
     })
   })
@@ -118,7 +118,6 @@ describe('readSettings: decisions on the edges', () => {
   for (const [input, value] of [
     ['client-id', '0b8f3c1e 5a1d'],
     ['client-secret', 'Zx8Qw3Rt\n5Yu7'],
-    ['refresh-token', 'def50200\ta1b2'],
     ['github-token', 'github_pat_11 AAAA'],
     ['authorization-code', 'def50200 code']
   ] as const) {
@@ -126,6 +125,43 @@ describe('readSettings: decisions on the edges', () => {
       rejects({ [input]: value }, input, /whitespace/)
     })
   }
+
+  // RFC 6749 allows spaces in a token (VSCHAR, %x20–7E): the refresh token the action stored must
+  // be accepted back; only what cannot come back unchanged is refused.
+  test('a refresh token with a space inside is accepted as it is', () => {
+    assert.deepEqual(settings({ 'refresh-token': 'def50200 a1b2 c3' }).grant, { type: 'refresh_token', refreshToken: 'def50200 a1b2 c3' })
+  })
+
+  for (const value of ['def50200\ta1b2', 'def50200\na1b2', 'def50200\u0000a1b2', 'def50200\u007fa1b2']) {
+    test(`a control character inside 'refresh-token' is rejected (${JSON.stringify(value)})`, () => {
+      rejects({ 'refresh-token': value }, 'refresh-token', /control character/)
+    })
+  }
+})
+
+describe('evaluatedInputs: a literal ${{ … }} is no value', () => {
+  test('an unevaluated expression reads as unset, and its input is named once', () => {
+    const told: string[] = []
+    const read = evaluatedInputs(
+      (name) => ({ 'job-token': '${{ github.token }}', scope: ' ${{env.X}} ', a: 'x ${{ y }}' })[name] ?? '',
+      (name) => told.push(name)
+    )
+    assert.equal(read('job-token'), '')
+    assert.equal(read('job-token'), '')
+    assert.equal(read('scope'), '')
+    // Text around an expression is a value (a runner would have replaced the expression in it).
+    assert.equal(read('a'), 'x ${{ y }}')
+    assert.equal(read('missing'), '')
+    assert.deepEqual(told, ['job-token', 'scope'])
+  })
+
+  test('readSettings through it: job-token as the literal default is no token', () => {
+    const read = evaluatedInputs(
+      (name) => ({ ...BASE, 'job-token': '${{ github.token }}' })[name] ?? '',
+      () => undefined
+    )
+    assert.equal(readSettings(read, ENV).jobToken, undefined)
+  })
 })
 
 describe('readSettings: subdomain', () => {
@@ -427,14 +463,14 @@ describe('readSettings: target', () => {
   })
 })
 
-describe('readSettings: the run and actions-token', () => {
+describe('readSettings: the run and job-token', () => {
   test('the run comes from GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT', () => {
     const s = settings(
-      { 'actions-token': 'ghs_job' },
+      { 'job-token': 'ghs_job' },
       { ...ENV, GITHUB_REPOSITORY: 'acme/crm-sync', GITHUB_RUN_ID: '123', GITHUB_RUN_ATTEMPT: '2' }
     )
     assert.deepEqual(s.run, { owner: 'acme', repo: 'crm-sync', runId: '123', attempt: 2 })
-    assert.equal(s.actionsToken, 'ghs_job')
+    assert.equal(s.jobToken, 'ghs_job')
     assert.equal(settings({}, { ...ENV, GITHUB_RUN_ID: 'x' }).run, undefined)
   })
 
@@ -451,8 +487,8 @@ describe('readSettings: the run and actions-token', () => {
     )
   })
 
-  test('actions-token with whitespace is refused', () => {
-    rejects({ 'actions-token': 'ghs a' }, 'actions-token', /whitespace/)
+  test('job-token with whitespace is refused', () => {
+    rejects({ 'job-token': 'ghs a' }, 'job-token', /whitespace/)
   })
 })
 

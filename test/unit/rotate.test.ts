@@ -6,7 +6,7 @@ import { TokenEndpointError as AmoCrmError, type TokenRequest, type TokenSet } f
 import { CancelGuard } from '../../src/critical.js'
 import type { Settings, Target } from '../../src/inputs.js'
 import { openRescue } from '../../src/rescue.js'
-import { rotate, STORED_MARK, tokenMark, type ActionIO, type RotationDeps, type RotationReport } from '../../src/rotate.js'
+import { rotate, storedMark, tokenMark, type ActionIO, type RotationDeps, type RotationReport } from '../../src/rotate.js'
 import { generateKeyPair } from '../../src/sealing.js'
 import type { RunLookup } from '../../src/run.js'
 import { GitHubError } from '../../src/github-errors.js'
@@ -33,6 +33,8 @@ const NEW_ACCESS = jwt({ exp: EXP, account_id: 31234567 })
 const TOKENS: TokenSet = {
   accessToken: NEW_ACCESS,
   refreshToken: NEW_REFRESH,
+  refreshIncomplete: false,
+  complete: true,
   tokenType: 'Bearer',
   expiresIn: 86400,
   serverTime: undefined,
@@ -59,7 +61,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     target: TARGET,
     rescuePublicKey: undefined,
     verifyWrite: true,
-    actionsToken: 'ghs_job_token',
+    jobToken: 'ghs_job_token',
     run: { owner: 'acme', repo: 'crm-sync', runId: '42', attempt: 1 },
     ...overrides
   }
@@ -281,7 +283,9 @@ describe('rotate: a successful run', () => {
     assert.ok(index(s.log, 'exchanged') < firstOutput)
     assert.ok(firstOutput < index(s.log, `write ${REFRESH_SECRET}`))
     // The stored token is marked for later steps of this job.
-    assert.deepEqual(s.exported, [[STORED_MARK, tokenMark(NEW_REFRESH)]])
+    assert.deepEqual(s.exported, [
+      [storedMark({ kind: 'repository', owner: 'acme', repo: 'crm-sync' }, REFRESH_SECRET), tokenMark(NEW_REFRESH)]
+    ])
     // The probe is deleted, and the run waits for that deletion.
     assert.deepEqual(s.deleted, [PROBE])
     assert.ok(index(s.log, `delete ${PROBE}`) < index(s.log, `write ${REFRESH_SECRET}`))
@@ -576,7 +580,7 @@ describe('rotate: the exchange fails', () => {
     const error = await rotationError(s.settings, s.deps)
     assert.equal(
       error.message,
-      `${BASE}, and the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync was updated at 2026-03-10T03:00:05.000Z, after this run read it: another run rotated the token first. Nothing is lost — the secret holds the newer token. Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
+      `${BASE}, and the repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync was updated at 2026-03-10T03:00:05.000Z, after this run read it: another run rotated the token first. Nothing is lost — the secret holds the newer token, and amoCRM refuses a spent token without touching the newer one. Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
     )
     assert.deepEqual(s.metadataReads, [REFRESH_SECRET], 'no need to look again')
     assert.deepEqual(s.sleeps, [])
@@ -988,13 +992,15 @@ describe('rotate: an answer without an access token', () => {
 
 describe('rotate: a generic provider that keeps its refresh token (RFC 6749 §6)', () => {
   const GENERIC = oauth2({ tokenUrl: 'https://auth.example.com/oauth/token', clientAuth: 'basic', bodyFormat: 'form', scope: undefined })
+  // A generic provider spends a refresh token only when this run's times say it is not stale.
+  const runTimes = async (): Promise<RunLookup> => ({ createdAt: new Date('2026-03-10T03:00:01Z'), runStartedAt: undefined, attempt: 1 })
 
   for (const [name, answer] of [
     ['no refresh token in the answer', ''],
     ['the same refresh token again', OLD_REFRESH]
   ] as const) {
     test(`${name}: the secret is left as it is, the outputs carry the current token, the run succeeds`, async () => {
-      const s = setup({ settings: { provider: GENERIC }, exchange: () => later({ ...TOKENS, refreshToken: answer }) })
+      const s = setup({ settings: { provider: GENERIC }, runTimes, exchange: () => later({ ...TOKENS, refreshToken: answer }) })
       const report = await rotate(s.settings, s.deps)
       assert.equal(report.failure, undefined)
       assert.equal(report.refreshKept, true)

@@ -67,7 +67,7 @@ describe('readRunTimes', () => {
   test('no run or no token: unreadable without a request', async () => {
     const fake = octokit(async () => ({ data: {} }))
     assert.deepEqual(await readRunTimes(fake.octokit, undefined, 1000), { unreadable: 'GITHUB_RUN_ID or GITHUB_REPOSITORY is not set' })
-    assert.deepEqual(await readRunTimes(undefined, RUN, 1000), { unreadable: "'actions-token' is empty" })
+    assert.deepEqual(await readRunTimes(undefined, RUN, 1000), { unreadable: "'job-token' is empty" })
     assert.equal(fake.calls.length, 0)
   })
 })

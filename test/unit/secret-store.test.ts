@@ -595,13 +595,14 @@ describe('SecretStore: describe', () => {
 describe('SecretStore: a write whose outcome is unknown is never repeated over a newer value', () => {
   const BEFORE = { name: SECRET, exists: true, updatedAt: new Date('2026-03-09T03:00:00Z') }
 
-  test('no answer, and the secret changed since: the attempt landed, nothing is written again', async () => {
+  test('no answer, and the secret changed since: the attempt landed (inferred), nothing is written again', async () => {
     const { store, calls, retries } = setup(REPO, {
       [REPO_KEY]: [key],
       [REPO_SECRET('PUT')]: [noAnswer(), { status: 204 }],
       [REPO_SECRET('GET')]: [{ status: 200, data: { updated_at: '2026-03-10T03:00:12Z' } }]
     })
-    assert.equal(await store.write(SECRET, VALUE, BEFORE), 'updated')
+    // Not 'updated': no answer said so, and anyone else's change would look the same.
+    assert.equal(await store.write(SECRET, VALUE, BEFORE), 'inferred')
     assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 1)
     assert.match(retries.at(-1) ?? '', /it landed \(or a newer value came after it\), so it is not written again/)
   })
@@ -616,13 +617,13 @@ describe('SecretStore: a write whose outcome is unknown is never repeated over a
     assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 2)
   })
 
-  test('a new secret that exists after a lost answer: created, not written again', async () => {
+  test('a new secret that exists after a lost answer: inferred, not written again', async () => {
     const { store, calls } = setup(REPO, {
       [REPO_KEY]: [key],
       [REPO_SECRET('PUT')]: [noAnswer(), { status: 204 }],
       [REPO_SECRET('GET')]: [{ status: 200, data: { updated_at: '2026-03-10T03:00:12Z' } }]
     })
-    assert.equal(await store.write(SECRET, VALUE, { name: SECRET, exists: false, updatedAt: undefined }), 'created')
+    assert.equal(await store.write(SECRET, VALUE, { name: SECRET, exists: false, updatedAt: undefined }), 'inferred')
     assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 1)
   })
 
