@@ -53,6 +53,8 @@ export interface AmoCrmOptions {
   codeTtlMs?: number
   /** A refresh token unused this long answers "Token has expired". Default 90 days. */
   refreshTokenTtlMs?: number
+  /** The refresh tokens it issues. Default `def50200` + 600 hex digits (a token with a space in it, RFC 6749's VSCHAR, for a test). */
+  newRefreshToken?: () => string
   /** Clock for codes, token expiry, `iat`/`exp`, `server_time`, `issued[].at`. Default Date.now. */
   now?: () => number
   latencyMs?: number
@@ -185,7 +187,7 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     refreshTokenTtlMs,
     now,
     newCode: () => `def50200${randomBytes(256).toString('hex')}`,
-    newRefreshToken: () => `def50200${randomBytes(300).toString('hex')}`
+    newRefreshToken: options.newRefreshToken ?? (() => `def50200${randomBytes(300).toString('hex')}`)
   })
   let origin = ''
 
@@ -256,8 +258,9 @@ export async function startAmoCrm(options: AmoCrmOptions = {}): Promise<AmoCrmSe
     if (grant === 'refresh_token') {
       const token = stringParam(params, 'refresh_token')
       if (!token) return badRequest('Check the `refresh_token` parameter')
-      if (!REFRESH_TOKEN_SHAPE.test(token)) {
-        // league/oauth2-server fails to decrypt a payload that is not one of its own.
+      if (!REFRESH_TOKEN_SHAPE.test(token) && token !== chain.currentRefreshToken()) {
+        // league/oauth2-server fails to decrypt a payload that is not one of its own (a token issued
+        // in another shape through `newRefreshToken` is one of its own).
         return problem(401, 'Cannot decrypt the refresh token', 'Unauthorized', 'Не удалось расшифровать refresh token')
       }
       const check = chain.spendRefreshToken(token) // single use: revoked the moment it is exchanged

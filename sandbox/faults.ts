@@ -40,9 +40,17 @@ export type Fault =
   /**
    * Process the request (state changes), then answer with the handler's status and headers but
    * `body(original)` as the body (Content-Length recomputed; Content-Type replaced by `contentType`
-   * when given). Answers without a body (204, 304, 1xx) go out unchanged.
+   * when given; `headers` added or replacing the handler's, by case-insensitive name; `status`
+   * instead of the handler's: a proxy that turns the service's answer into a 502, say). Answers
+   * without a body (204, 304, 1xx) go out unchanged.
    */
-  | { kind: 'transform'; body: (original: string) => string; contentType?: string }
+  | {
+      kind: 'transform'
+      body: (original: string) => string
+      contentType?: string
+      headers?: Record<string, string>
+      status?: number
+    }
   /**
    * Process the request (state changes), then send the status and headers with the FULL
    * Content-Length, only the first `bytes` bytes of the body, and destroy the socket: a body cut

@@ -140,7 +140,11 @@ function transformed(reply: Reply, fault: Extract<Fault, { kind: 'transform' }>)
     if (fault.contentType === undefined || name.toLowerCase() !== 'content-type') headers[name] = value
   }
   if (fault.contentType !== undefined) headers['Content-Type'] = fault.contentType
-  return { status: reply.status, headers, body: fault.body(reply.body ?? '') }
+  for (const [name, value] of Object.entries(fault.headers ?? {})) {
+    for (const existing of Object.keys(headers)) if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing]
+    headers[name] = value
+  }
+  return { status: fault.status ?? reply.status, headers, body: fault.body(reply.body ?? '') }
 }
 
 /** Headers with the full Content-Length, the first `bytes` bytes of the body, then the socket destroyed. */

@@ -9,11 +9,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
+import { bitrix24Inputs, startBitrix24, type Bitrix24Options, type Bitrix24Server } from '../../sandbox/bitrix24.js'
+import { oauth2Inputs, startOAuth2, type OAuth2Options, type OAuth2Server } from '../../sandbox/oauth2.js'
 import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
 import type { Fault, RequestInfo } from '../../sandbox/faults.js'
 import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
 
 export const REPO = { repo: 'acme/crm-sync' } as const
+
+/**
+ * ACTION_UNDER_TEST=DIR runs every end-to-end test against DIR/dist/index.js with DIR/action.yml's
+ * defaults instead of this checkout's: how a new test is shown to fail on an older bundle
+ * (`git worktree add /tmp/old <commit>`, then `ACTION_UNDER_TEST=/tmp/old node --test …`).
+ */
+const UNDER_TEST = process.env.ACTION_UNDER_TEST
+  ? { entry: join(process.env.ACTION_UNDER_TEST, 'dist', 'index.js'), actionYml: join(process.env.ACTION_UNDER_TEST, 'action.yml') }
+  : {}
 
 let runSeq = 0
 
@@ -58,7 +69,7 @@ export async function sandbox(options: { amo?: AmoCrmOptions; gh?: GitHubOptions
       runSeq += 1
       const runId = String(8_000_000 + runSeq)
       if (queuedAt !== null) gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? ghNow() })
-      const run = await runAction({ ...runOptions, inputs, env: box.env({ GITHUB_RUN_ID: runId, ...runOptions.env }) })
+      const run = await runAction({ ...UNDER_TEST, ...runOptions, inputs, env: box.env({ GITHUB_RUN_ID: runId, ...runOptions.env }) })
       for (const value of [inputs['client-secret'], inputs['authorization-code'], inputs['refresh-token'], inputs['github-token']]) {
         if (value) known.add(value)
       }
@@ -150,3 +161,80 @@ export function chainHolds(box: Sandbox, name = 'AMOCRM_REFRESH_TOKEN'): void {
   assert.ok(current, 'amoCRM has a valid refresh token')
   assert.equal(box.gh.secret(REPO, name)?.value, current, 'the secret holds amoCRM’s current refresh token')
 }
+
+export type TokenServer = Bitrix24Server | OAuth2Server
+
+/** The Bitrix24 or generic OAuth 2.0 stand-in with the GitHub stand-in, as `sandbox()` is for amoCRM. */
+export interface ProviderBox<S extends TokenServer> {
+  server: S
+  gh: GitHubServer
+  secret: string
+  inputs(extra?: Record<string, string>): Record<string, string>
+  run(
+    inputs: Record<string, string>,
+    options?: Omit<RunOptions, 'inputs'> & { queuedAt?: number }
+  ): Promise<ActionRun & { tokenRequests: number }>
+  /** A valid refresh token in the stand-in and in the secret (written an hour ago). */
+  seed(): string
+  chainHolds(): void
+  close(): Promise<void>
+}
+
+async function providerBox<S extends TokenServer>(
+  server: S,
+  secret: string,
+  inputsOf: (s: S, extra: Record<string, string>) => Record<string, string>
+): Promise<ProviderBox<S>> {
+  const gh = await startGitHub()
+  const known = new Set<string>([server.clientSecret, DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN])
+  const tokenRequests = (): number => server.requests.filter((r) => r.path.includes('/oauth/token')).length
+  const b: ProviderBox<S> = {
+    server,
+    gh,
+    secret,
+    inputs: (extra = {}) => inputsOf(server, { 'refresh-token': server.currentRefreshToken() ?? '', ...extra }),
+    async run(inputs, { queuedAt, ...options } = {}) {
+      runSeq += 1
+      const runId = String(7_000_000 + runSeq)
+      gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? Date.now() })
+      const before = tokenRequests()
+      const run = await runAction({
+        ...UNDER_TEST,
+        ...options,
+        inputs,
+        env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', GITHUB_RUN_ID: runId, ...options.env }
+      })
+      for (const value of Object.values(inputs))
+        if (value.length >= 12 && value !== server.url && !value.startsWith('http')) known.add(value)
+      for (const pair of server.issued) {
+        known.add(pair.access_token)
+        known.add(pair.refresh_token)
+      }
+      assert.deepEqual(leakedSecrets(run, [...known]), [], `a secret was printed:\n${run.stdout}\n${run.stderr}\n${run.summary}`)
+      return { ...run, tokenRequests: tokenRequests() - before }
+    },
+    seed() {
+      const token =
+        server instanceof Object && 'memberId' in server
+          ? 'f'.repeat(6) + Math.random().toString(16).slice(2).padEnd(64, '0')
+          : `seeded-${Math.random().toString(36).slice(2)}-${'x'.repeat(20)}`
+      server.setRefreshToken(token)
+      gh.setSecret(REPO, secret, token, undefined, Date.now() - 3600_000)
+      known.add(token)
+      return token
+    },
+    chainHolds() {
+      const current = server.currentRefreshToken()
+      assert.ok(current, 'the provider has a valid refresh token')
+      assert.equal(gh.secret(REPO, secret)?.value, current, 'the secret holds the provider’s current refresh token')
+    },
+    async close() {
+      await Promise.all([server.close(), gh.close()])
+    }
+  }
+  return b
+}
+
+export const bitrix = async (options: Bitrix24Options = {}) =>
+  providerBox(await startBitrix24(options), 'BITRIX24_REFRESH_TOKEN', bitrix24Inputs)
+export const generic = async (options: OAuth2Options = {}) => providerBox(await startOAuth2(options), 'OAUTH_REFRESH_TOKEN', oauth2Inputs)

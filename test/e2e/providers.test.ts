@@ -6,102 +6,23 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { bitrix24Inputs, startBitrix24, type Bitrix24Options, type Bitrix24Server } from '../../sandbox/bitrix24.js'
-import { faultQueue, onlyWhen, type Fault, type RequestInfo } from '../../sandbox/faults.js'
-import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubServer } from '../../sandbox/github.js'
-import { oauth2Inputs, startOAuth2, type OAuth2Options, type OAuth2Server } from '../../sandbox/oauth2.js'
-import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
-import { errors, keygen, openRescueLine } from './harness.js'
+import type { Bitrix24Server } from '../../sandbox/bitrix24.js'
+import { faultQueue, onlyWhen, type RequestInfo } from '../../sandbox/faults.js'
+import {
+  bitrix,
+  failure,
+  generic,
+  keygen,
+  openRescueLine,
+  putOf,
+  status,
+  REPO,
+  type ProviderBox as Box,
+  type TokenServer
+} from './harness.js'
 
-const REPO = { repo: 'acme/crm-sync' }
-
-type TokenServer = Bitrix24Server | OAuth2Server
-
-interface Box<S extends TokenServer> {
-  server: S
-  gh: GitHubServer
-  secret: string
-  inputs(extra?: Record<string, string>): Record<string, string>
-  run(
-    inputs: Record<string, string>,
-    options?: Omit<RunOptions, 'inputs'> & { queuedAt?: number }
-  ): Promise<ActionRun & { tokenRequests: number }>
-  /** A valid refresh token in the stand-in and in the secret (written an hour ago). */
-  seed(): string
-  chainHolds(): void
-  close(): Promise<void>
-}
-
-let runSeq = 0
-
-async function box<S extends TokenServer>(
-  server: S,
-  secret: string,
-  inputsOf: (s: S, extra: Record<string, string>) => Record<string, string>
-): Promise<Box<S>> {
-  const gh = await startGitHub()
-  const known = new Set<string>([server.clientSecret, DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN])
-  const tokenRequests = (): number => server.requests.filter((r) => r.path.includes('/oauth/token')).length
-  const b: Box<S> = {
-    server,
-    gh,
-    secret,
-    inputs: (extra = {}) => inputsOf(server, { 'refresh-token': server.currentRefreshToken() ?? '', ...extra }),
-    async run(inputs, { queuedAt, ...options } = {}) {
-      runSeq += 1
-      const runId = String(7_000_000 + runSeq)
-      gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? Date.now() })
-      const before = tokenRequests()
-      const run = await runAction({
-        ...options,
-        inputs,
-        env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', GITHUB_RUN_ID: runId, ...options.env }
-      })
-      for (const value of Object.values(inputs))
-        if (value.length >= 12 && value !== server.url && !value.startsWith('http')) known.add(value)
-      for (const pair of server.issued) {
-        known.add(pair.access_token)
-        known.add(pair.refresh_token)
-      }
-      assert.deepEqual(leakedSecrets(run, [...known]), [], `a secret was printed:\n${run.stdout}\n${run.stderr}\n${run.summary}`)
-      return { ...run, tokenRequests: tokenRequests() - before }
-    },
-    seed() {
-      const token =
-        server instanceof Object && 'memberId' in server
-          ? 'f'.repeat(6) + Math.random().toString(16).slice(2).padEnd(64, '0')
-          : `seeded-${Math.random().toString(36).slice(2)}-${'x'.repeat(20)}`
-      server.setRefreshToken(token)
-      gh.setSecret(REPO, secret, token, undefined, Date.now() - 3600_000)
-      known.add(token)
-      return token
-    },
-    chainHolds() {
-      const current = server.currentRefreshToken()
-      assert.ok(current, 'the provider has a valid refresh token')
-      assert.equal(gh.secret(REPO, secret)?.value, current, 'the secret holds the provider’s current refresh token')
-    },
-    async close() {
-      await Promise.all([server.close(), gh.close()])
-    }
-  }
-  return b
-}
-
-const bitrix = async (options: Bitrix24Options = {}) => box(await startBitrix24(options), 'BITRIX24_REFRESH_TOKEN', bitrix24Inputs)
-const generic = async (options: OAuth2Options = {}) => box(await startOAuth2(options), 'OAUTH_REFRESH_TOKEN', oauth2Inputs)
-
-/** The one failure of a run: exit 1, one error line. */
-function failure(run: ActionRun): string {
-  assert.equal(run.code, 1, `expected a failure:\n${run.log}`)
-  const lines = errors(run)
-  assert.equal(lines.length, 1, run.log)
-  return lines[0] ?? ''
-}
-
+/** A request to the Bitrix24 or OAuth 2.0 stand-in's token endpoint. */
 const tokenCall = (r: RequestInfo) => r.path.includes('/oauth/token')
-const putOf = (name: string) => (r: RequestInfo) => r.method === 'PUT' && r.path.endsWith(`/secrets/${name}`)
-const status = (code: number): Fault => ({ kind: 'status', status: code })
 
 describe('Bitrix24', () => {
   let b: Box<Bitrix24Server>
