@@ -1,17 +1,18 @@
 /**
  * node .build/sandbox/selftest.js: checks the Bitrix24 and generic OAuth 2.0 stand-ins over HTTP,
  * without the action — each documented answer, the chain (single use, rotation or not, idle
- * expiry, code lifetime) and the client-authentication rules. Exits 1 on the first failure.
- * `selfTest()` is exported so a test file can run the same checks.
+ * expiry, code lifetime, reuse detection or its absence) and the client-authentication rules.
+ * Exits 1 on the first failure. `selfTest()` is exported so a test file can run the same checks.
  *
  * Emulates: nothing (a client of the stand-ins). Deliberately not emulated: the action itself
- * (the e2e tests run it against the same stand-ins), the amoCRM stand-in (covered by the e2e suite).
+ * (the e2e tests run it against the same stand-ins), the rest of the amoCRM stand-in (covered by
+ * the e2e suite; only its refusal of a spent token, which keeps the family, is checked here).
  */
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { BITRIX24_TOKEN_SHAPE, startBitrix24 } from './bitrix24.js'
-import { decodeJwtPayload } from './amocrm.js'
-import { formEncode, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
+import { decodeJwtPayload, startAmoCrm } from './amocrm.js'
+import { formEncode, REUSE_DETECTION_REFUSAL, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
 
 interface Answer {
   status: number
@@ -184,6 +185,8 @@ async function oauth2Checks(): Promise<void> {
     assert.ok(server.isRevoked(r1) && server.currentRefreshToken() === r2)
     answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: r1 }))
     assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_grant'])
+    // Without reuse detection the spent token alone is refused: the family lives on.
+    assert.deepEqual([server.currentRefreshToken(), server.familyRevocations], [r2, []])
 
     // Basic without form-encoding the secret (its '+' reads as a space): 401 with a challenge.
     const raw = `Basic ${Buffer.from(`${server.clientId}:${server.clientSecret}`).toString('base64')}`
@@ -308,9 +311,82 @@ async function oauth2Checks(): Promise<void> {
   })
 }
 
+/**
+ * Reuse detection (RFC 9700 §4.14.2, oidc-provider's behaviour) against its absence (the League
+ * server's, amoCRM's): a spent refresh token presented again.
+ */
+async function reuseChecks(): Promise<void> {
+  await withOAuth2({ reuseDetection: true }, async (server) => {
+    const refresh = (token: string) => call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: token }))
+    const refused = { error: 'invalid_grant', error_description: REUSE_DETECTION_REFUSAL }
+    let answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code: server.issueCode() }))
+    const r1 = String(answer.body.refresh_token)
+    const r2 = String((await refresh(r1)).body.refresh_token)
+    const r3 = String((await refresh(r2)).body.refresh_token)
+    assert.equal(server.currentRefreshToken(), r3)
+
+    // A token never issued: refused, nothing revoked.
+    answer = await refresh('never-issued')
+    assert.deepEqual([answer.status, answer.body], [400, refused])
+    assert.deepEqual([server.currentRefreshToken(), server.familyRevocations.length], [r3, 0])
+
+    // The spent r1 comes back: refused, and the family goes with it, r3 included.
+    answer = await refresh(r1)
+    assert.deepEqual([answer.status, answer.body], [400, refused])
+    assert.equal(answer.headers.get('cache-control'), 'no-store')
+    assert.equal(server.currentRefreshToken(), undefined)
+    assert.ok(server.isRevoked(r3))
+    assert.deepEqual(
+      server.familyRevocations.map(({ presented, revoked }) => ({ presented, revoked })),
+      [{ presented: r1, revoked: r3 }]
+    )
+    assert.equal(server.familyRevocations[0]?.at, Date.UTC(2026, 0, 10, 9, 0, 0), 'at: the stand-in clock')
+    // r3 was never spent: a plain refusal; r2 (spent, same family) is forgotten with the family.
+    for (const token of [r3, r2, r1]) assert.deepEqual((await refresh(token)).body, refused)
+    assert.equal(server.familyRevocations.length, 1)
+
+    // A new authorization starts a new family; a spent token of an older family revokes that one
+    // only (it had no live token left), the new family's token stays good.
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code: server.issueCode() }))
+    const c1 = String(answer.body.refresh_token)
+    server.setRefreshToken('seeded-1')
+    const s2 = String((await refresh('seeded-1')).body.refresh_token)
+    assert.ok(server.isRevoked(c1), 'the seed replaced the code grant’s token')
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code: server.issueCode() }))
+    const c2 = String(answer.body.refresh_token)
+    assert.deepEqual((await refresh('seeded-1')).body, refused)
+    const last = server.familyRevocations.at(-1)
+    assert.deepEqual([last?.presented, last?.revoked], ['seeded-1', undefined])
+    assert.equal(server.currentRefreshToken(), c2)
+    assert.deepEqual((await refresh(s2)).body, refused, 's2 was replaced by the code grant, not spent')
+    assert.equal((await refresh(c2)).status, 200)
+    assert.equal(server.familyRevocations.length, 2)
+  })
+
+  // amoCRM (League): the spent token alone is refused, the newest one stays good.
+  const amo = await startAmoCrm()
+  try {
+    const exchange = (params: Record<string, string>) =>
+      call(`${amo.url}/oauth2/access_token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ client_id: amo.clientId, client_secret: amo.clientSecret, redirect_uri: amo.redirectUri, ...params })
+      })
+    const r1 = String((await exchange({ grant_type: 'authorization_code', code: amo.issueCode() })).body.refresh_token)
+    const r2 = String((await exchange({ grant_type: 'refresh_token', refresh_token: r1 })).body.refresh_token)
+    const answer = await exchange({ grant_type: 'refresh_token', refresh_token: r1 })
+    assert.deepEqual([answer.status, answer.body.hint], [401, 'Token has been revoked'])
+    assert.deepEqual([amo.currentRefreshToken(), amo.familyRevocations], [r2, []])
+    assert.equal((await exchange({ grant_type: 'refresh_token', refresh_token: r2 })).status, 200)
+  } finally {
+    await amo.close()
+  }
+}
+
 export async function selfTest(): Promise<void> {
   await bitrix24Checks()
   await oauth2Checks()
+  await reuseChecks()
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
