@@ -1,17 +1,22 @@
 /**
  * node .build/sandbox/selftest.js: checks the Bitrix24 and generic OAuth 2.0 stand-ins over HTTP,
  * without the action — each documented answer, the chain (single use, rotation or not, idle
- * expiry, code lifetime, reuse detection or its absence) and the client-authentication rules.
- * Exits 1 on the first failure. `selfTest()` is exported so a test file can run the same checks.
+ * expiry, code lifetime, reuse detection or its absence) and the client-authentication rules —
+ * and the `drip` fault. Exits 1 on the first failure. `selfTest()` is exported so a test file can
+ * run the same checks.
  *
  * Emulates: nothing (a client of the stand-ins). Deliberately not emulated: the action itself
  * (the e2e tests run it against the same stand-ins), the rest of the amoCRM stand-in (covered by
  * the e2e suite; only its refusal of a spent token, which keeps the family, is checked here).
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { BITRIX24_TOKEN_SHAPE, startBitrix24 } from './bitrix24.js'
 import { decodeJwtPayload, startAmoCrm } from './amocrm.js'
+import { faultQueue, type Fault } from './faults.js'
 import { formEncode, REUSE_DETECTION_REFUSAL, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
 
 interface Answer {
@@ -383,10 +388,101 @@ async function reuseChecks(): Promise<void> {
   }
 }
 
+/** A raw request that keeps the time and size of every body piece as it arrives. */
+function rawRequest(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string }
+): Promise<{ status: number; contentLength: number; pieces: Array<{ at: number; bytes: number }>; body: string; error?: Error }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method, headers: init.headers }, (res) => {
+      const pieces: Array<{ at: number; bytes: number }> = []
+      const chunks: Buffer[] = []
+      const done = (error?: Error) =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentLength: Number(res.headers['content-length']),
+          pieces,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ...(error ? { error } : {})
+        })
+      res.on('data', (chunk: Buffer) => {
+        pieces.push({ at: performance.now(), bytes: chunk.length })
+        chunks.push(chunk)
+      })
+      res.on('end', () => done())
+      res.on('error', done)
+      res.on('aborted', () => done(new Error('aborted')))
+    })
+    req.on('error', reject)
+    req.end(init.body)
+  })
+}
+
+/** The drip fault: a 2xx whose body trickles in after the server acted. */
+async function dripChecks(): Promise<void> {
+  const refreshInit = (server: OAuth2Server) => {
+    const init = tokenRequest(server, { grant_type: 'refresh_token', refresh_token: server.currentRefreshToken() ?? '' })
+    return { method: 'POST', headers: init.headers as Record<string, string>, body: String(init.body) }
+  }
+  await withOAuth2({}, async (server) => {
+    server.setRefreshToken('drip-1')
+    // 'finish': every byte arrives, a piece at a time, each at least everyMs after the one before.
+    server.faults = faultQueue({ kind: 'drip', bytes: 64, everyMs: 30 })
+    const finished = await rawRequest(server.tokenUrl, refreshInit(server))
+    assert.equal(finished.status, 200)
+    assert.equal(Buffer.byteLength(finished.body), finished.contentLength)
+    const rotated = JSON.parse(finished.body) as Record<string, unknown>
+    assert.equal(rotated.refresh_token, server.currentRefreshToken())
+    const pieces = Math.ceil(finished.contentLength / 64)
+    assert.ok(pieces >= 3, `a body of ${finished.contentLength} bytes`)
+    assert.ok(finished.pieces.every((piece) => piece.bytes <= 64))
+    // Each piece's timer is set when the one before fired: the last piece comes (pieces − 1) ×
+    // everyMs after the first at least (a loose bound: a timer may fire a little early against
+    // the wall clock, never by a whole period).
+    const [first, last] = [finished.pieces[0]?.at ?? 0, finished.pieces.at(-1)?.at ?? 0]
+    assert.ok(last - first >= (pieces - 1) * 30 - 10, `the body trickled in: ${Math.round(last - first)} ms`)
+
+    // A client whose timeout is shorter than the trickle gives up; the server has rotated anyway.
+    const before = server.currentRefreshToken()
+    server.faults = faultQueue({ kind: 'drip', bytes: 16, everyMs: 40 })
+    const init = refreshInit(server)
+    const gaveUp = await fetch(server.tokenUrl, { ...init, signal: AbortSignal.timeout(60) })
+      .then((response) => response.text())
+      .then(
+        () => 'read the whole body',
+        (error: unknown) => (error as Error).name
+      )
+    assert.equal(gaveUp, 'TimeoutError', 'the client gave up on the body')
+    assert.ok(server.currentRefreshToken() !== before && server.isRevoked(before ?? ''), 'the token rotated on the server')
+
+    // 'reset': the body stops short of its end, the token rotated all the same.
+    const spent = server.currentRefreshToken()
+    server.faults = faultQueue({ kind: 'drip', bytes: 40, everyMs: 5, end: 'reset' })
+    const reset = await rawRequest(server.tokenUrl, refreshInit(server))
+    assert.ok(reset.error, 'the connection was dropped')
+    assert.ok(Buffer.byteLength(reset.body) < reset.contentLength, `short of the end: ${reset.body.length}/${reset.contentLength}`)
+    assert.ok(server.isRevoked(spent ?? ''))
+  })
+
+  // close() during a drip: the stand-in closes, its drip timer with it, so nothing keeps a process
+  // alive (a minute-long piece would): a child process that closes mid-drip exits by itself.
+  const child = [
+    `import { startOAuth2 } from ${JSON.stringify(new URL('./oauth2.js', import.meta.url).href)}`,
+    `const server = await startOAuth2({ faults: () => (${JSON.stringify({ kind: 'drip', bytes: 1, everyMs: 60_000 } satisfies Fault)}) })`,
+    `const response = await fetch(server.url + '/api/me')`,
+    `const body = response.text().then(() => 'whole', (error) => error.name)`,
+    `await server.close()`,
+    `console.log(response.status, await body)`
+  ].join('\n')
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', child], { timeout: 20_000 })
+  assert.equal(stdout.trim(), '401 TypeError', 'headers arrived, the body was cut by close()')
+}
+
 export async function selfTest(): Promise<void> {
   await bitrix24Checks()
   await oauth2Checks()
   await reuseChecks()
+  await dripChecks()
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
