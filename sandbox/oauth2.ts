@@ -40,10 +40,12 @@
  * Deliberately not emulated: the authorization endpoint and PKCE (`issueCode()` hands out a code),
  * public clients, `client_secret_jwt`/`private_key_jwt`/mTLS client auth, grace periods for the
  * previous refresh token (Xero 30 min, Atlassian 10 min), revoking access tokens with a family
- * (reuse detection revokes refresh tokens only), the rest of oidc-provider, Atlassian's 403 for a
- * dead refresh token and HubSpot's refresh_token echoed by a non-rotating server (inject them with status/transform faults), a code answered without a
- * refresh token (X without `offline.access`: a transform fault), scope narrowing checks on
- * refresh, token introspection and revocation endpoints, rate limits, other paths (404 JSON).
+ * (reuse detection revokes refresh tokens only), the rest of oidc-provider
+ * (test/e2e/oidc-provider.ts starts the real one), Atlassian's 403 for a dead refresh token and
+ * HubSpot's refresh_token echoed by a non-rotating server (inject them with status/transform
+ * faults), a code answered without a refresh token (X without `offline.access`: a transform
+ * fault), scope narrowing checks on refresh, token introspection and revocation endpoints, rate
+ * limits, other paths (404 JSON).
  * Token values are random (node:crypto).
  */
 import { randomBytes } from 'node:crypto'
