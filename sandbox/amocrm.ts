@@ -10,7 +10,10 @@
  *   `refreshTokenTtlMs` (default 90 days) answers 401 "Token has expired". A refresh token not
  *   shaped like amoCRM's (REFRESH_TOKEN_SHAPE: `def50200` + lower-case hex) answers 401 "Cannot
  *   decrypt the refresh token" (a damaged secret); a well-shaped one that is not the current one
- *   (spent, replaced or never issued) answers 401 "Token has been revoked".
+ *   (spent, replaced or never issued) answers 401 "Token has been revoked". Only the presented
+ *   token is refused: a spent one coming back leaves the newest refresh token valid (League's
+ *   refresh grant checks the presented token's own revocation and revokes nothing else; no reuse
+ *   detection in the sense of RFC 9700 §4.14.2, unlike the generic stand-in's `reuseDetection`).
  * - `GET /api/v4/account` and `GET /api/v4/leads/{id}[?with=contacts]` with a Bearer access token
  *   (valid until its `exp`; refreshing does not revoke earlier access tokens), hal+json answers,
  *   fixture leads 1001-1003, 204 for an unknown lead, like amoCRM.

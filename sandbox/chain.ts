@@ -13,15 +13,26 @@
  * - Idle expiry: a refresh token unused for `refreshTokenTtlMs` (counted from its issue, its
  *   seeding or, when not rotating, its last use) is refused as `expired` and stays current (a
  *   later seed replaces it).
+ * - Reuse detection (`reuseDetection: true`, RFC 9700 §4.14.2, as panva's oidc-provider does it):
+ *   a refresh token that was spent (exchanged by a rotating chain) and comes back is refused as
+ *   `reused` and revokes its family — the tokens descending from one code grant or one seed by
+ *   refresh — so the current refresh token stops working too when it belongs to that family;
+ *   each such revocation is recorded in `familyRevocations`. The family's spent tokens are
+ *   forgotten with it (oidc-provider deletes every token of the grant), so presenting any of them
+ *   later is a plain `revoked` without a second revocation. A token replaced without being spent
+ *   (by a code grant or a seed) is a plain `revoked`, one never issued a plain `unknown`. Off
+ *   (default): a spent token is a plain `revoked` and the family is kept (the League OAuth
+ *   server's behaviour, amoCRM's).
  * - Access tokens valid until the expiry they were registered with; refreshing does not revoke
  *   earlier access tokens.
  * - An injectable clock `now()` for all of the above and `issued[].at`.
  *
  * Deliberately not emulated: the wire format and error wording (each stand-in maps the reasons
- * `unknown`/`used`/`revoked`/`expired` to its provider's answers), several clients or chains,
- * grace periods for the previous refresh token (Xero 30 min, Atlassian 10 min), reuse detection
- * that revokes the current token when a spent one comes back (RFC 9700 §4.14.2), absolute
- * lifetimes, access tokens bound to a refresh token.
+ * `unknown`/`used`/`revoked`/`expired`/`reused` to its provider's answers), several clients or chains,
+ * grace periods for the previous refresh token (Xero 30 min, Atlassian 10 min), several live
+ * families at once (a code grant or a seed replaces the previous family, where a real server would
+ * keep each grant alive), revocation of access tokens with their family, absolute lifetimes,
+ * access tokens bound to a refresh token.
  */
 import type { RequestInfo } from './faults.js'
 import type { Core } from './http.js'
@@ -42,6 +53,11 @@ export interface TokenChainOptions {
   refreshTokenTtlMs: number
   /** true (default): every answer carries a new refresh token and the spent one is revoked. */
   rotate?: boolean
+  /**
+   * true: a spent refresh token presented again is refused as `reused` and revokes its family
+   * (RFC 9700 §4.14.2). Default false: it is a plain `revoked`, the family kept.
+   */
+  reuseDetection?: boolean
   /** Default Date.now. */
   now?: () => number
   newCode: () => string
@@ -49,11 +65,22 @@ export interface TokenChainOptions {
 }
 
 export type CodeCheck = { ok: true } | { ok: false; reason: 'unknown' | 'used' | 'expired' }
-export type RefreshCheck = { ok: true } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' }
+export type RefreshCheck = { ok: true } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'reused' }
+
+/** A family revoked by reuse detection: a spent refresh token came back. */
+export interface FamilyRevocation {
+  /** now() when the spent token came back. */
+  at: number
+  /** The spent refresh token that was presented. */
+  presented: string
+  /** The current refresh token that stopped working with it; undefined when the family had none left (replaced by a code grant or a seed, or already revoked). */
+  revoked: string | undefined
+}
 
 export interface TokenChain {
   readonly now: () => number
   readonly rotate: boolean
+  readonly reuseDetection: boolean
   /** A new authorization code, valid codeTtlMs from now(), single use. */
   issueCode(): string
   /** Makes an issued code answer `expired`. Throws for a code never issued. */
@@ -63,7 +90,8 @@ export interface TokenChain {
   /**
    * Checks a refresh token and, when it is good, spends it: rotating, it is revoked at once (issue
    * the next pair in the same synchronous step); not rotating, its idle clock restarts.
-   * `unknown`: never issued or seeded here; `revoked`: issued or seeded, no longer current.
+   * `unknown`: never issued or seeded here; `revoked`: issued or seeded, no longer current;
+   * `reused` (reuse detection only): spent before, and now its family is revoked.
    */
   spendRefreshToken(token: string): RefreshCheck
   /**
@@ -83,26 +111,37 @@ export interface TokenChain {
   setRefreshToken(token: string): void
   /** Every successful token answer, in order. */
   readonly issued: IssuedPair[]
+  /** Every family revoked by reuse detection, in order (always empty without it). */
+  readonly familyRevocations: FamilyRevocation[]
 }
 
 export function tokenChain(options: TokenChainOptions): TokenChain {
   const now = options.now ?? Date.now
   const rotate = options.rotate ?? true
+  const reuseDetection = options.reuseDetection ?? false
   const codes = new Map<string, { issuedAt: number; used: boolean; expired: boolean }>()
   const knownRefreshTokens = new Set<string>()
   const accessTokens = new Map<string, number /* exp, ms */>()
   const issued: IssuedPair[] = []
-  /** The current refresh token and when its idle time started. */
-  let current: { token: string; since: number } | undefined
+  const familyRevocations: FamilyRevocation[] = []
+  /** Spent refresh tokens (rotating chains only) → their family, for reuse detection. */
+  const spent = new Map<string, number>()
+  /** Families: a code grant or a seed starts one, a refresh continues it. */
+  let families = 0
+  /** The current refresh token, when its idle time started, and its family. */
+  let current: { token: string; since: number; family: number } | undefined
+  /** The family of the token spent by the last spendRefreshToken(), until issue() continues it. */
+  let pendingFamily: number | undefined
 
-  const setCurrent = (token: string, since: number): void => {
+  const setCurrent = (token: string, since: number, family: number): void => {
     knownRefreshTokens.add(token)
-    current = { token, since }
+    current = { token, since, family }
   }
 
   return {
     now,
     rotate,
+    reuseDetection,
     issueCode() {
       const code = options.newCode()
       codes.set(code, { issuedAt: now(), used: false, expired: false })
@@ -122,20 +161,37 @@ export function tokenChain(options: TokenChainOptions): TokenChain {
       return { ok: true }
     },
     spendRefreshToken(token) {
-      if (!current || token !== current.token) return { ok: false, reason: knownRefreshTokens.has(token) ? 'revoked' : 'unknown' }
+      if (!current || token !== current.token) {
+        const family = spent.get(token)
+        if (reuseDetection && family !== undefined) {
+          // The whole family goes, its spent tokens with it (oidc-provider deletes every token
+          // of the grant): replaying any of them later finds nothing to revoke.
+          for (const [value, of] of spent) if (of === family) spent.delete(value)
+          const revoked = current?.family === family ? current.token : undefined
+          if (revoked !== undefined) current = undefined
+          familyRevocations.push({ at: now(), presented: token, revoked })
+          return { ok: false, reason: 'reused' }
+        }
+        return { ok: false, reason: knownRefreshTokens.has(token) ? 'revoked' : 'unknown' }
+      }
       const at = now()
       if (at - current.since >= options.refreshTokenTtlMs) return { ok: false, reason: 'expired' }
-      if (rotate)
-        current = undefined // single use: revoked the moment it is exchanged
-      else current.since = at
+      if (rotate) {
+        spent.set(current.token, current.family)
+        // Single use: revoked the moment it is exchanged. The family stays pending for issue().
+        pendingFamily = current.family
+        current = undefined
+      } else current.since = at
       return { ok: true }
     },
     issue(grant, accessToken, at) {
       let refreshToken: string | undefined
       if (grant === 'authorization_code' || rotate || !current) {
         refreshToken = options.newRefreshToken()
-        setCurrent(refreshToken, at)
+        const family = grant === 'refresh_token' && pendingFamily !== undefined ? pendingFamily : ++families
+        setCurrent(refreshToken, at, family)
       }
+      pendingFamily = undefined
       const pair: IssuedPair = { grant, access_token: accessToken, refresh_token: refreshToken ?? current?.token ?? '', at }
       issued.push(pair)
       return { refreshToken, pair }
@@ -150,9 +206,10 @@ export function tokenChain(options: TokenChainOptions): TokenChain {
     currentRefreshToken: () => current?.token,
     isRevoked: (token) => knownRefreshTokens.has(token) && current?.token !== token,
     setRefreshToken(token) {
-      setCurrent(token, now())
+      setCurrent(token, now(), ++families)
     },
-    issued
+    issued,
+    familyRevocations
   }
 }
 
@@ -168,6 +225,8 @@ export interface TokenServerBase {
   currentRefreshToken(): string | undefined
   isRevoked(token: string): boolean
   readonly issued: IssuedPair[]
+  /** Families revoked by reuse detection (the generic stand-in's `reuseDetection`); empty otherwise. */
+  readonly familyRevocations: FamilyRevocation[]
   readonly requests: RequestInfo[]
   readonly maxInFlight: number
   resetMaxInFlight(): void
@@ -188,6 +247,7 @@ export function tokenServer<T extends object>(core: Core, chain: TokenChain, ext
     currentRefreshToken: () => chain.currentRefreshToken(),
     isRevoked: (token: string) => chain.isRevoked(token),
     issued: chain.issued,
+    familyRevocations: chain.familyRevocations,
     requests: core.requests,
     get maxInFlight() {
       return core.maxInFlight

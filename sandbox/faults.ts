@@ -7,12 +7,16 @@
  * already acted on the request (the dangerous case for single-use refresh tokens), slowness,
  * malformed 2xx bodies (`transform`: trailing junk, a PHP notice before the JSON, null fields),
  * bodies cut off mid-way (`cut`: the full Content-Length announced, fewer bytes sent, then the
- * connection closed) and answers held until a test releases them or drops them (`hold`: e.g. a
- * secret write that landed but whose answer arrives only after another run, or never).
+ * connection closed), bodies trickling in (`drip`: the status and headers at once, then the body
+ * a few bytes at a time, e.g. over longer than the client's timeout — a token the service already
+ * rotated, arriving too slowly, in full or cut short) and answers held until a test releases them
+ * or drops them (`hold`: e.g. a secret write that landed but whose answer arrives only after
+ * another run, or never).
  *
- * Deliberately not emulated: slow-drip bodies (a body trickling in over time), TLS errors, DNS
- * failures, HTTP/2. Faults are decided per request, after its body has been read, so a hook can
- * look at the method, path and parsed body.
+ * Deliberately not emulated: TLS errors, DNS failures, HTTP/2, slow requests (the server reads
+ * the whole request at once), headers that trickle in themselves (`drip` sends them at once).
+ * Faults are decided per request, after its body has been read, so a hook can look at the method,
+ * path and parsed body.
  *
  * Determinism: `faultQueue` is fully deterministic; `randomFaults` is deterministic when given
  * `seededRandom(seed)` and the requests arrive in the same order.
@@ -57,6 +61,16 @@ export type Fault =
    * off mid-way. `bytes` ≥ the body's length sends it all before closing.
    */
   | { kind: 'cut'; bytes: number }
+  /**
+   * Process the request (state changes), then send the status and headers at once with the FULL
+   * Content-Length, and the body `bytes` bytes at a time, one piece every `everyMs` ms (the first
+   * `everyMs` after the headers): the whole body has arrived ⌈length / bytes⌉ × `everyMs` after
+   * the headers. `end`: 'finish' (default) completes the answer; 'reset' destroys the socket
+   * where the last piece is due instead, so the body stops short of its end. Answers without a
+   * body (204, 304, 1xx, an empty body, a HEAD answer) go out at once, unchanged. The stand-in's
+   * `close()` stops a drip (its timer is cleared); so does the client going away.
+   */
+  | { kind: 'drip'; bytes: number; everyMs: number; end?: 'finish' | 'reset' }
   /**
    * Process the request now (`process`, default true: state changes at once), then hold the answer
    * until `until` settles: 'answer' → send the handler's answer (with `process: false`, the

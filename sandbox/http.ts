@@ -13,14 +13,18 @@
  *   transform     → call the handler, wait latencyMs, answer with the transformed body
  *   cut           → call the handler, wait latencyMs, send headers (full Content-Length) and the
  *                   first `bytes` bytes of the body, destroy the socket
+ *   drip          → call the handler, wait latencyMs, send headers (full Content-Length), then
+ *                   `bytes` bytes every `everyMs` ms; end the answer, or ('reset') destroy the
+ *                   socket where the last piece is due
  *   hold          → call the handler (unless process: false), wait for `until`; 'answer' → (call
  *                   the handler if not yet,) wait latencyMs, answer; 'reset' → destroy the socket
  *   none          → call the handler, wait latencyMs, answer
  * Handlers are synchronous, so every state change of one request is atomic.
  * `maxInFlight`: the most requests in flight at once (from the request's arrival to its answer
  * sent or its socket destroyed) since the start or the last `resetMaxInFlight()`.
- * `close()` clears pending latency timers and destroys every connection (held ones included):
- * nothing is left behind, and a held request released after close() does nothing.
+ * `close()` clears pending latency and drip timers and destroys every connection (held and
+ * dripping ones included): nothing is left behind, and a held request released after close()
+ * does nothing.
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -159,6 +163,57 @@ function sendCut(req: IncomingMessage, res: ServerResponse, reply: Reply, bytes:
   res.write(part, () => req.socket.destroy())
 }
 
+/**
+ * Headers with the full Content-Length at once, then the body `fault.bytes` bytes every
+ * `fault.everyMs` ms on timers kept in `timers` (so close() clears them); the timer is cleared as
+ * soon as the connection closes, so a client that gave up leaves nothing pending.
+ */
+function sendDrip(
+  req: IncomingMessage,
+  res: ServerResponse,
+  reply: Reply,
+  fault: Extract<Fault, { kind: 'drip' }>,
+  timers: Set<NodeJS.Timeout>
+): void {
+  if (res.destroyed || res.writableEnded) return
+  if (hasNoBody(reply.status) || !reply.body || req.method === 'HEAD') {
+    send(res, reply)
+    return
+  }
+  const body = Buffer.from(reply.body, 'utf8')
+  const step = Math.max(1, Math.floor(fault.bytes))
+  const everyMs = Math.max(0, fault.everyMs)
+  res.writeHead(reply.status, { ...reply.headers, 'Content-Length': String(body.length) })
+  res.flushHeaders()
+  let offset = 0
+  let timer: NodeJS.Timeout | undefined
+  const stop = (): void => {
+    if (timer === undefined) return
+    clearTimeout(timer)
+    timers.delete(timer)
+    timer = undefined
+  }
+  res.once('close', stop)
+  const next = (): void => {
+    timer = setTimeout(() => {
+      if (timer !== undefined) timers.delete(timer)
+      timer = undefined
+      if (res.destroyed) return
+      const end = Math.min(body.length, offset + step)
+      if (end === body.length) {
+        if (fault.end === 'reset') req.socket.destroy()
+        else res.end(body.subarray(offset))
+        return
+      }
+      res.write(body.subarray(offset, end))
+      offset = end
+      next()
+    }, everyMs)
+    timers.add(timer)
+  }
+  next()
+}
+
 function send(res: ServerResponse, reply: Reply): void {
   if (res.destroyed || res.writableEnded) return
   const headers: Record<string, string> = { ...reply.headers }
@@ -284,6 +339,11 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
     if (fault?.kind === 'cut') {
       await wait(state.latencyMs)
       sendCut(req, res, reply, fault.bytes)
+      return
+    }
+    if (fault?.kind === 'drip') {
+      await wait(state.latencyMs)
+      if (!closed) sendDrip(req, res, reply, fault, timers)
       return
     }
     await wait(state.latencyMs + (fault?.kind === 'delay' ? Math.max(0, fault.ms) : 0))

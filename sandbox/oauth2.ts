@@ -19,8 +19,13 @@
  *   with `Cache-Control: no-store` and `Pragma: no-cache`. Rotating (`rotate`, default true): every
  *   answer carries a new refresh token and the spent one is revoked at once (no grace period);
  *   not rotating: a refresh answer has no `refresh_token` and the same one stays valid (the code
- *   grant always issues one). Idle expiry `refreshTokenTtlMs` (default 90 days). Codes: 10 minutes
- *   (§4.1.2's recommended maximum), single use.
+ *   grant always issues one). Reuse detection (`reuseDetection`, off by default; RFC 9700
+ *   §4.14.2, as panva's oidc-provider does it): a spent refresh token presented again revokes its
+ *   family, the current refresh token included (chain.ts; recorded in `familyRevocations`), and
+ *   every refused refresh token then gets oidc-provider's one answer, 400 `invalid_grant` "grant
+ *   request is invalid", so that the answer does not tell the client whether it revoked anything
+ *   (no more than oidc-provider's does). Idle expiry `refreshTokenTtlMs` (default 90 days).
+ *   Codes: 10 minutes (§4.1.2's recommended maximum), single use.
  * - Errors (§5.2): 400 `invalid_grant` (unknown, spent, replaced or expired refresh token or code;
  *   a redirect_uri that does not match), `invalid_request` (a missing parameter, a body the server
  *   does not parse, both client-auth methods), `unsupported_grant_type`, `invalid_scope` (the code
@@ -34,11 +39,13 @@
  *
  * Deliberately not emulated: the authorization endpoint and PKCE (`issueCode()` hands out a code),
  * public clients, `client_secret_jwt`/`private_key_jwt`/mTLS client auth, grace periods for the
- * previous refresh token (Xero 30 min, Atlassian 10 min), reuse detection that revokes the chain
- * (RFC 9700), Atlassian's 403 for a dead refresh token and HubSpot's refresh_token echoed by a
- * non-rotating server (inject them with status/transform faults), a code answered without a
- * refresh token (X without `offline.access`: a transform fault), scope narrowing checks on
- * refresh, token introspection and revocation endpoints, rate limits, other paths (404 JSON).
+ * previous refresh token (Xero 30 min, Atlassian 10 min), revoking access tokens with a family
+ * (reuse detection revokes refresh tokens only), the rest of oidc-provider
+ * (test/e2e/oidc-provider.ts starts the real one), Atlassian's 403 for a dead refresh token and
+ * HubSpot's refresh_token echoed by a non-rotating server (inject them with status/transform
+ * faults), a code answered without a refresh token (X without `offline.access`: a transform
+ * fault), scope narrowing checks on refresh, token introspection and revocation endpoints, rate
+ * limits, other paths (404 JSON).
  * Token values are random (node:crypto).
  */
 import { randomBytes } from 'node:crypto'
@@ -62,6 +69,12 @@ export interface OAuth2Options {
   bodyFormat?: 'form' | 'json'
   /** true (default): every answer carries a new refresh token, the spent one is revoked at once. */
   rotate?: boolean
+  /**
+   * true: a spent refresh token presented again answers 400 invalid_grant "grant request is
+   * invalid" and revokes its family, the current refresh token included (RFC 9700 §4.14.2, like
+   * oidc-provider). Default false: only the presented token is refused.
+   */
+  reuseDetection?: boolean
   /** When set, the code grant must request this scope (space-separated `scope` containing it), else `invalid_scope`. */
   requireScope?: string
   /** The scope granted when the request names none. Default 'read write'. */
@@ -100,6 +113,7 @@ export interface OAuth2Server extends TokenServerBase {
   readonly clientAuth: 'basic' | 'body'
   readonly bodyFormat: 'form' | 'json'
   readonly rotate: boolean
+  readonly reuseDetection: boolean
   /** A new authorization code, valid codeTtlMs (10 min) from now(), single use. */
   issueCode(): string
   /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
@@ -109,6 +123,12 @@ export interface OAuth2Server extends TokenServerBase {
   /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
   setRefreshToken(token: string): void
 }
+
+/**
+ * oidc-provider's `error_description` for every invalid_grant (its InvalidGrant class), whatever
+ * the cause: the answer to every refused refresh token when reuse detection is on.
+ */
+export const REUSE_DETECTION_REFUSAL = 'grant request is invalid'
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' }
 const JSON_TYPE = 'application/json;charset=UTF-8'
@@ -158,6 +178,7 @@ export async function startOAuth2(options: OAuth2Options = {}): Promise<OAuth2Se
     codeTtlMs: options.codeTtlMs ?? 10 * 60 * 1000,
     refreshTokenTtlMs: options.refreshTokenTtlMs ?? 90 * 24 * 3600 * 1000,
     rotate,
+    reuseDetection: options.reuseDetection ?? false,
     now,
     newCode: () => base64url(randomBytes(24)),
     newRefreshToken: () => base64url(randomBytes(48))
@@ -259,6 +280,7 @@ export async function startOAuth2(options: OAuth2Options = {}): Promise<OAuth2Se
       const token = params.refresh_token
       if (!token) return tokenError(400, 'invalid_request', 'Missing parameter: refresh_token.')
       const check = chain.spendRefreshToken(token)
+      if (!check.ok && chain.reuseDetection) return tokenError(400, 'invalid_grant', REUSE_DETECTION_REFUSAL)
       if (!check.ok) {
         const why = check.reason === 'expired' ? 'has expired' : check.reason === 'revoked' ? 'has been revoked' : 'is invalid'
         return tokenError(400, 'invalid_grant', `The refresh token ${why}.`)
@@ -299,7 +321,15 @@ export async function startOAuth2(options: OAuth2Options = {}): Promise<OAuth2Se
   origin = core.origin
 
   return withTunables<OAuth2Server>(
-    tokenServer(core, chain, { tokenUrl: `${core.origin}${path}`, clientId, clientSecret, clientAuth, bodyFormat, rotate }),
+    tokenServer(core, chain, {
+      tokenUrl: `${core.origin}${path}`,
+      clientId,
+      clientSecret,
+      clientAuth,
+      bodyFormat,
+      rotate,
+      reuseDetection: chain.reuseDetection
+    }),
     core
   )
 }

@@ -1,17 +1,23 @@
 /**
  * node .build/sandbox/selftest.js: checks the Bitrix24 and generic OAuth 2.0 stand-ins over HTTP,
  * without the action — each documented answer, the chain (single use, rotation or not, idle
- * expiry, code lifetime) and the client-authentication rules. Exits 1 on the first failure.
- * `selfTest()` is exported so a test file can run the same checks.
+ * expiry, code lifetime, reuse detection or its absence) and the client-authentication rules —
+ * and the `drip` fault. Exits 1 on the first failure. `selfTest()` is exported so a test file can
+ * run the same checks.
  *
  * Emulates: nothing (a client of the stand-ins). Deliberately not emulated: the action itself
- * (the e2e tests run it against the same stand-ins), the amoCRM stand-in (covered by the e2e suite).
+ * (the e2e tests run it against the same stand-ins), the rest of the amoCRM stand-in (covered by
+ * the e2e suite; only its refusal of a spent token, which keeps the family, is checked here).
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { BITRIX24_TOKEN_SHAPE, startBitrix24 } from './bitrix24.js'
-import { decodeJwtPayload } from './amocrm.js'
-import { formEncode, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
+import { decodeJwtPayload, startAmoCrm } from './amocrm.js'
+import { faultQueue, type Fault } from './faults.js'
+import { formEncode, REUSE_DETECTION_REFUSAL, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
 
 interface Answer {
   status: number
@@ -184,6 +190,8 @@ async function oauth2Checks(): Promise<void> {
     assert.ok(server.isRevoked(r1) && server.currentRefreshToken() === r2)
     answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: r1 }))
     assert.deepEqual([answer.status, answer.body.error], [400, 'invalid_grant'])
+    // Without reuse detection the spent token alone is refused: the family lives on.
+    assert.deepEqual([server.currentRefreshToken(), server.familyRevocations], [r2, []])
 
     // Basic without form-encoding the secret (its '+' reads as a space): 401 with a challenge.
     const raw = `Basic ${Buffer.from(`${server.clientId}:${server.clientSecret}`).toString('base64')}`
@@ -308,9 +316,173 @@ async function oauth2Checks(): Promise<void> {
   })
 }
 
+/**
+ * Reuse detection (RFC 9700 §4.14.2, oidc-provider's behaviour) against its absence (the League
+ * server's, amoCRM's): a spent refresh token presented again.
+ */
+async function reuseChecks(): Promise<void> {
+  await withOAuth2({ reuseDetection: true }, async (server) => {
+    const refresh = (token: string) => call(server.tokenUrl, tokenRequest(server, { grant_type: 'refresh_token', refresh_token: token }))
+    const refused = { error: 'invalid_grant', error_description: REUSE_DETECTION_REFUSAL }
+    let answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code: server.issueCode() }))
+    const r1 = String(answer.body.refresh_token)
+    const r2 = String((await refresh(r1)).body.refresh_token)
+    const r3 = String((await refresh(r2)).body.refresh_token)
+    assert.equal(server.currentRefreshToken(), r3)
+
+    // A token never issued: refused, nothing revoked.
+    answer = await refresh('never-issued')
+    assert.deepEqual([answer.status, answer.body], [400, refused])
+    assert.deepEqual([server.currentRefreshToken(), server.familyRevocations.length], [r3, 0])
+
+    // The spent r1 comes back: refused, and the family goes with it, r3 included.
+    answer = await refresh(r1)
+    assert.deepEqual([answer.status, answer.body], [400, refused])
+    assert.equal(answer.headers.get('cache-control'), 'no-store')
+    assert.equal(server.currentRefreshToken(), undefined)
+    assert.ok(server.isRevoked(r3))
+    assert.deepEqual(
+      server.familyRevocations.map(({ presented, revoked }) => ({ presented, revoked })),
+      [{ presented: r1, revoked: r3 }]
+    )
+    assert.equal(server.familyRevocations[0]?.at, Date.UTC(2026, 0, 10, 9, 0, 0), 'at: the stand-in clock')
+    // r3 was never spent: a plain refusal; r2 (spent, same family) is forgotten with the family.
+    for (const token of [r3, r2, r1]) assert.deepEqual((await refresh(token)).body, refused)
+    assert.equal(server.familyRevocations.length, 1)
+
+    // A new authorization starts a new family; a spent token of an older family revokes that one
+    // only (it had no live token left), the new family's token stays good.
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code: server.issueCode() }))
+    const c1 = String(answer.body.refresh_token)
+    server.setRefreshToken('seeded-1')
+    const s2 = String((await refresh('seeded-1')).body.refresh_token)
+    assert.ok(server.isRevoked(c1), 'the seed replaced the code grant’s token')
+    answer = await call(server.tokenUrl, tokenRequest(server, { grant_type: 'authorization_code', code: server.issueCode() }))
+    const c2 = String(answer.body.refresh_token)
+    assert.deepEqual((await refresh('seeded-1')).body, refused)
+    const last = server.familyRevocations.at(-1)
+    assert.deepEqual([last?.presented, last?.revoked], ['seeded-1', undefined])
+    assert.equal(server.currentRefreshToken(), c2)
+    assert.deepEqual((await refresh(s2)).body, refused, 's2 was replaced by the code grant, not spent')
+    assert.equal((await refresh(c2)).status, 200)
+    assert.equal(server.familyRevocations.length, 2)
+  })
+
+  // amoCRM (League): the spent token alone is refused, the newest one stays good.
+  const amo = await startAmoCrm()
+  try {
+    const exchange = (params: Record<string, string>) =>
+      call(`${amo.url}/oauth2/access_token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ client_id: amo.clientId, client_secret: amo.clientSecret, redirect_uri: amo.redirectUri, ...params })
+      })
+    const r1 = String((await exchange({ grant_type: 'authorization_code', code: amo.issueCode() })).body.refresh_token)
+    const r2 = String((await exchange({ grant_type: 'refresh_token', refresh_token: r1 })).body.refresh_token)
+    const answer = await exchange({ grant_type: 'refresh_token', refresh_token: r1 })
+    assert.deepEqual([answer.status, answer.body.hint], [401, 'Token has been revoked'])
+    assert.deepEqual([amo.currentRefreshToken(), amo.familyRevocations], [r2, []])
+    assert.equal((await exchange({ grant_type: 'refresh_token', refresh_token: r2 })).status, 200)
+  } finally {
+    await amo.close()
+  }
+}
+
+/** A raw request that keeps the time and size of every body piece as it arrives. */
+function rawRequest(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string }
+): Promise<{ status: number; contentLength: number; pieces: Array<{ at: number; bytes: number }>; body: string; error?: Error }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method, headers: init.headers }, (res) => {
+      const pieces: Array<{ at: number; bytes: number }> = []
+      const chunks: Buffer[] = []
+      const done = (error?: Error) =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentLength: Number(res.headers['content-length']),
+          pieces,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ...(error ? { error } : {})
+        })
+      res.on('data', (chunk: Buffer) => {
+        pieces.push({ at: performance.now(), bytes: chunk.length })
+        chunks.push(chunk)
+      })
+      res.on('end', () => done())
+      res.on('error', done)
+      res.on('aborted', () => done(new Error('aborted')))
+    })
+    req.on('error', reject)
+    req.end(init.body)
+  })
+}
+
+/** The drip fault: a 2xx whose body trickles in after the server acted. */
+async function dripChecks(): Promise<void> {
+  const refreshInit = (server: OAuth2Server) => {
+    const init = tokenRequest(server, { grant_type: 'refresh_token', refresh_token: server.currentRefreshToken() ?? '' })
+    return { method: 'POST', headers: init.headers as Record<string, string>, body: String(init.body) }
+  }
+  await withOAuth2({}, async (server) => {
+    server.setRefreshToken('drip-1')
+    // 'finish': every byte arrives, a piece at a time, each at least everyMs after the one before.
+    server.faults = faultQueue({ kind: 'drip', bytes: 64, everyMs: 30 })
+    const finished = await rawRequest(server.tokenUrl, refreshInit(server))
+    assert.equal(finished.status, 200)
+    assert.equal(Buffer.byteLength(finished.body), finished.contentLength)
+    const rotated = JSON.parse(finished.body) as Record<string, unknown>
+    assert.equal(rotated.refresh_token, server.currentRefreshToken())
+    const pieces = Math.ceil(finished.contentLength / 64)
+    assert.ok(pieces >= 3, `a body of ${finished.contentLength} bytes`)
+    assert.ok(finished.pieces.every((piece) => piece.bytes <= 64))
+    // Each piece's timer is set when the one before fired: the last piece comes (pieces − 1) ×
+    // everyMs after the first at least (a loose bound: a timer may fire a little early against
+    // the wall clock, never by a whole period).
+    const [first, last] = [finished.pieces[0]?.at ?? 0, finished.pieces.at(-1)?.at ?? 0]
+    assert.ok(last - first >= (pieces - 1) * 30 - 10, `the body trickled in: ${Math.round(last - first)} ms`)
+
+    // A client whose timeout is shorter than the trickle gives up; the server has rotated anyway.
+    const before = server.currentRefreshToken()
+    server.faults = faultQueue({ kind: 'drip', bytes: 16, everyMs: 40 })
+    const init = refreshInit(server)
+    const gaveUp = await fetch(server.tokenUrl, { ...init, signal: AbortSignal.timeout(60) })
+      .then((response) => response.text())
+      .then(
+        () => 'read the whole body',
+        (error: unknown) => (error as Error).name
+      )
+    assert.equal(gaveUp, 'TimeoutError', 'the client gave up on the body')
+    assert.ok(server.currentRefreshToken() !== before && server.isRevoked(before ?? ''), 'the token rotated on the server')
+
+    // 'reset': the body stops short of its end, the token rotated all the same.
+    const spent = server.currentRefreshToken()
+    server.faults = faultQueue({ kind: 'drip', bytes: 40, everyMs: 5, end: 'reset' })
+    const reset = await rawRequest(server.tokenUrl, refreshInit(server))
+    assert.ok(reset.error, 'the connection was dropped')
+    assert.ok(Buffer.byteLength(reset.body) < reset.contentLength, `short of the end: ${reset.body.length}/${reset.contentLength}`)
+    assert.ok(server.isRevoked(spent ?? ''))
+  })
+
+  // close() during a drip: the stand-in closes, its drip timer with it, so nothing keeps a process
+  // alive (a minute-long piece would): a child process that closes mid-drip exits by itself.
+  const child = [
+    `import { startOAuth2 } from ${JSON.stringify(new URL('./oauth2.js', import.meta.url).href)}`,
+    `const server = await startOAuth2({ faults: () => (${JSON.stringify({ kind: 'drip', bytes: 1, everyMs: 60_000 } satisfies Fault)}) })`,
+    `const response = await fetch(server.url + '/api/me')`,
+    `const body = response.text().then(() => 'whole', (error) => error.name)`,
+    `await server.close()`,
+    `console.log(response.status, await body)`
+  ].join('\n')
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', child], { timeout: 20_000 })
+  assert.equal(stdout.trim(), '401 TypeError', 'headers arrived, the body was cut by close()')
+}
+
 export async function selfTest(): Promise<void> {
   await bitrix24Checks()
   await oauth2Checks()
+  await reuseChecks()
+  await dripChecks()
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,7 +1,8 @@
 /**
  * The Bitrix24 and generic OAuth 2.0 stand-ins themselves answer as their providers document
- * (sandbox/selftest.ts: about 80 checks over HTTP, with a fake clock for the expiries), so that the
- * provider tests above test the action against something true.
+ * (sandbox/selftest.ts: about 100 checks over HTTP, with a fake clock for the expiries: reuse
+ * detection and its absence, the drip fault among them), so that the provider tests above test the
+ * action against something true.
  */
 import { test } from 'node:test'
 import { selfTest } from '../../sandbox/selftest.js'
