@@ -22,7 +22,7 @@ export const REPO = { repo: 'acme/crm-sync' } as const
  * defaults instead of this checkout's: how a new test is shown to fail on an older bundle
  * (`git worktree add /tmp/old <commit>`, then `ACTION_UNDER_TEST=/tmp/old node --test …`).
  */
-const UNDER_TEST = process.env.ACTION_UNDER_TEST
+export const UNDER_TEST = process.env.ACTION_UNDER_TEST
   ? { entry: join(process.env.ACTION_UNDER_TEST, 'dist', 'index.js'), actionYml: join(process.env.ACTION_UNDER_TEST, 'action.yml') }
   : {}
 

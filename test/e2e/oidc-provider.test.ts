@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from '../../sandbox/github.js'
 import { startOAuth2 } from '../../sandbox/oauth2.js'
 import { leakedSecrets, runAction } from '../../sandbox/runner.js'
-import { REPO } from './harness.js'
+import { REPO, UNDER_TEST } from './harness.js'
 import { basicAuthorization, startOidcProvider, type OidcProviderServer } from './oidc-provider.js'
 
 /** oidc-provider's answer to every refused grant (its InvalidGrant): the cause is not told. */
@@ -142,7 +142,14 @@ describe('the bundled action against oidc-provider', () => {
         'github-token': DEMO_GITHUB_TOKEN,
         'refresh-token': first
       }
-      const run = await runAction({ inputs, env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' } })
+      // The run's times are readable (queued now): at a server that revokes a grant on reuse, the
+      // action spends a refresh token only when it knows the token is not stale.
+      gh.addRun(REPO.repo, { id: 9_100_001, createdAt: Date.now() })
+      const run = await runAction({
+        ...UNDER_TEST,
+        inputs,
+        env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', GITHUB_RUN_ID: '9100001' }
+      })
       assert.equal(run.code, 0, run.log)
       const stored = gh.secret(REPO, 'OAUTH_REFRESH_TOKEN')?.value ?? ''
       assert.ok(stored !== '' && stored !== first, 'the secret holds the rotated refresh token')

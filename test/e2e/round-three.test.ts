@@ -27,8 +27,12 @@ import {
   RESCUE_CLI,
   sandbox,
   tokenCall,
+  UNDER_TEST,
   type Sandbox
 } from './harness.js'
+import { startOidcProvider } from './oidc-provider.js'
+import { DEMO_GITHUB_TOKEN, startGitHub } from '../../sandbox/github.js'
+import { runAction } from '../../sandbox/runner.js'
 
 const SECRET = 'AMOCRM_REFRESH_TOKEN'
 const exec = promisify(execFile)
@@ -276,3 +280,92 @@ describe('the rescue tool opens every rescue line of a log', () => {
     }
   })
 })
+
+describe('a 2xx whose body trickles in', () => {
+  test('longer than the 30 s request time-out, never silent for long: the whole pair is read and stored', async () => {
+    const box = await sandbox()
+    try {
+      box.seed()
+      // About 1,100 bytes, 16 every half second: over 30 s in all.
+      box.amo.faults = onlyWhen(tokenCall, faultQueue({ kind: 'drip', bytes: 16, everyMs: 500 }))
+      const run = await box.run(box.inputs(), { timeoutMs: 90_000 })
+      assert.equal(run.code, 0, run.log)
+      assert.ok(run.durationMs > 30_000, `the body took ${run.durationMs} ms: the case is a body longer than the time-out`)
+      chainHolds(box)
+    } finally {
+      await box.close()
+    }
+  })
+})
+
+describe('a server that revokes the whole grant when a spent token comes back (RFC 9700 §4.14.2)', () => {
+  test('the stand-in: without this run’s times a possibly stale token is never sent, and the newer token lives', async () => {
+    const b = await generic({ reuseDetection: true })
+    try {
+      const stale = b.seed()
+      // Another run rotated: the provider and the secret hold the newer token.
+      const newer = b.server.currentRefreshToken() === stale ? await rotateOnce(b.server.tokenUrl, b.server, stale) : ''
+      b.gh.setSecret(REPO, b.secret, newer, undefined, Date.now() - 30_000)
+      const run = await b.run(b.inputs({ 'refresh-token': stale }), { jobToken: 'ghs_no_actions_read' })
+      const message = failure(run)
+      assert.match(
+        message,
+        /^This run's times could not be read .* is not known to keep the newer token .* So nothing was sent: nothing is lost/
+      )
+      assert.match(message, /'permissions: actions: read'/)
+      assert.equal(run.tokenRequests, 0)
+      assert.deepEqual(b.server.familyRevocations, [])
+      assert.equal(b.server.currentRefreshToken(), newer, 'the newer token is alive')
+      assert.equal(b.gh.secret(REPO, b.secret)?.value, newer)
+    } finally {
+      await b.close()
+    }
+  })
+
+  test('oidc-provider, the real one: the same — nothing is sent, the grant is not revoked', async () => {
+    const op = await startOidcProvider()
+    const gh = await startGitHub()
+    try {
+      const stale = await op.issueRefreshToken()
+      const rotated = await op.refresh(stale)
+      const newer = String(rotated.body.refresh_token)
+      assert.ok(rotated.status === 200 && newer && newer !== stale)
+      gh.setSecret(REPO, 'OAUTH_REFRESH_TOKEN', newer, undefined, Date.now() - 30_000)
+      const run = await runAction({
+        ...UNDER_TEST,
+        inputs: {
+          provider: 'oauth2',
+          'token-url': op.tokenUrl,
+          'client-id': op.clientId,
+          'client-secret': op.clientSecret,
+          'github-token': DEMO_GITHUB_TOKEN,
+          'refresh-token': stale
+        },
+        // A job token that cannot read the run (no actions: read).
+        jobToken: 'ghs_no_actions_read',
+        env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
+      })
+      assert.equal(run.code, 1, run.log)
+      assert.match(run.log, /So nothing was sent: nothing is lost/)
+      assert.deepEqual(op.revokedGrants, [], 'the grant was not revoked')
+      assert.equal((await op.refresh(newer)).status, 200, 'the newer token still works')
+    } finally {
+      await Promise.all([op.close(), gh.close()])
+    }
+  })
+})
+
+/** Spends `token` at the generic stand-in's token endpoint, as another run would: the newer token. */
+async function rotateOnce(tokenUrl: string, server: { clientId: string; clientSecret: string }, token: string): Promise<string> {
+  const response = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(server.clientId)}:${encodeURIComponent(server.clientSecret)}`).toString('base64')}`
+    },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }).toString()
+  })
+  const body = (await response.json()) as { refresh_token?: string }
+  assert.equal(response.status, 200)
+  return body.refresh_token ?? ''
+}

@@ -10,7 +10,7 @@ import { rotate, storedMark, tokenMark, type ActionIO, type RotationDeps, type R
 import { generateKeyPair } from '../../src/sealing.js'
 import type { RunLookup } from '../../src/run.js'
 import { GitHubError } from '../../src/github-errors.js'
-import type { PublicKey, SecretState, SecretStore } from '../../src/secrets.js'
+import type { PublicKey, SecretState, SecretStore, WriteResult } from '../../src/secrets.js'
 
 const ACCOUNT = resolveAccount('mycompany', 'amocrm.ru', undefined)
 const PROVIDER = amoCrm('amocrm', ACCOUNT)
@@ -71,7 +71,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
 const later = <T>(value: T, ms = 2): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms))
 
 interface StoreScript {
-  write?: (name: string, value: string) => Promise<'created' | 'updated'>
+  write?: (name: string, value: string) => Promise<WriteResult>
   delete?: (name: string) => Promise<void>
   /** The refresh secret's metadata after the spend (undefined: no such secret); before it too, unless `before` says. */
   metadata?: (name: string) => Promise<{ updatedAt: Date | undefined } | undefined>
@@ -106,14 +106,11 @@ function fakeStore(log: string[], script: StoreScript) {
       log.push('selectedRepositoryIds done')
       return ids
     },
-    async write(name: string, value: string, _before?: SecretState): Promise<'created' | 'updated'> {
+    async write(name: string, value: string, _before?: SecretState): Promise<WriteResult> {
       log.push(`write ${name}`)
       writes.push({ name, value })
       try {
-        const result = await (script.write ?? ((n: string) => later<'created' | 'updated'>(n.startsWith(PROBE) ? 'created' : 'updated')))(
-          name,
-          value
-        )
+        const result = await (script.write ?? ((n: string) => later<WriteResult>(n.startsWith(PROBE) ? 'created' : 'updated')))(name, value)
         log.push(`written ${name}`)
         return result
       } catch (error) {
@@ -1034,5 +1031,193 @@ describe('rotate: a generic provider that keeps its refresh token (RFC 6749 §6)
     const s = setup({ exchange: () => later({ ...TOKENS, refreshToken: '' }) })
     const { message } = await rotationError(s.settings, s.deps)
     assert.match(message, /^amoCRM answered without a refresh token: the old one is spent\. A new authorization code is needed/)
+  })
+})
+
+describe('rotate: round three', () => {
+  const GENERIC = oauth2({ tokenUrl: 'https://auth.example.com/oauth/token', clientAuth: 'basic', bodyFormat: 'form', scope: undefined })
+  const readable = async (): Promise<RunLookup> => ({ createdAt: new Date('2026-03-10T03:00:01Z'), runStartedAt: undefined, attempt: 1 })
+
+  test('a provider that may revoke the grant on reuse: without the run’s times nothing is spent', async () => {
+    const s = setup({ settings: { provider: GENERIC } })
+    const { message } = await rotationError(s.settings, s.deps)
+    assert.equal(s.requests.length, 0)
+    assert.deepEqual(s.writes, [], 'not even the probe')
+    assert.match(
+      message,
+      /^This run's times could not be read \(not in this test\), so it cannot tell .* So nothing was sent: nothing is lost/
+    )
+    assert.match(message, /RFC 9700 §4\.14\.2/)
+  })
+
+  test('amoCRM (refuses a spent token, keeps the newer one): without the times it spends, and says why that is safe', async () => {
+    const s = setup()
+    const report = await rotate(s.settings, s.deps)
+    assert.equal(report.failure, undefined)
+    assert.ok(s.infos.some((line) => /is skipped\. Give the job 'permissions: actions: read' .*amoCRM refuses a spent token/.test(line)))
+  })
+
+  test('the "another run" diagnosis at a provider that may revoke the grant says a new authorization may be needed', async () => {
+    const revoked = new AmoCrmError(
+      'x',
+      'revoked',
+      false,
+      400,
+      'auth.example.com says the refresh token is invalid, expired or revoked (400 invalid_grant)'
+    )
+    const s = setup({
+      settings: { provider: GENERIC },
+      runTimes: readable,
+      store: {
+        before: async () => ({ updatedAt: new Date('2026-03-09T03:00:00Z') }),
+        metadata: async () => ({ updatedAt: new Date('2026-03-10T03:00:09Z') })
+      },
+      exchange: () => Promise.reject(revoked)
+    })
+    const { message } = await rotationError(s.settings, s.deps)
+    assert.match(
+      message,
+      /another run rotated the token first\. This run's token was already spent, and auth\.example\.com is not known to keep the newer token/
+    )
+    assert.match(message, /If the next run also reports the token invalid, a new authorization is needed/)
+    assert.doesNotMatch(message, /Nothing is lost/)
+  })
+
+  test('updated in the same second as the job started, run times unknown: hedged, not stated as fact', async () => {
+    const revoked = new AmoCrmError(
+      'x',
+      'revoked',
+      false,
+      401,
+      'amoCRM says the refresh token has been revoked (401 Token has been revoked)'
+    )
+    const s = setup({
+      jobStartedAt: new Date('2026-03-10T03:00:05.600Z'),
+      // The pre-spend look and the looks after the refusal all find the same date: the job's second.
+      store: { metadata: async () => ({ updatedAt: new Date('2026-03-10T03:00:05Z') }) },
+      exchange: () => Promise.reject(revoked)
+    })
+    const { message } = await rotationError(s.settings, s.deps)
+    assert.match(message, /in the same second as this job started: GitHub's dates have whole seconds, so this run cannot tell/)
+    assert.match(message, /If one did: Nothing is lost .* If none did: A new authorization code is needed/)
+  })
+
+  test('a re-run whose run_started_at GitHub did not give: the job’s own start, never the first attempt’s queue time', async () => {
+    const s = setup({
+      runTimes: async () => ({ createdAt: new Date('2026-03-10T02:00:00Z'), runStartedAt: undefined, attempt: 2 }),
+      // Updated after the first attempt was queued, before this job started: the token in hand is the newest.
+      store: { metadata: async () => ({ updatedAt: new Date('2026-03-10T02:30:00Z') }) }
+    })
+    const report = await rotate(s.settings, s.deps)
+    assert.equal(report.failure, undefined)
+    assert.equal(s.requests.length, 1)
+  })
+
+  test('one stored mark per target and secret: another account’s step does not hide this one', () => {
+    const repo: Target = { kind: 'repository', owner: 'acme', repo: 'crm-sync' }
+    const other: Target = { kind: 'repository', owner: 'acme', repo: 'website' }
+    assert.match(storedMark(repo, 'AMO_A_REFRESH_TOKEN'), /^TOKEN_ROTATION_STORED_[0-9A-F]{16}$/)
+    assert.notEqual(storedMark(repo, 'AMO_A_REFRESH_TOKEN'), storedMark(repo, 'AMO_B_REFRESH_TOKEN'))
+    assert.notEqual(storedMark(repo, 'AMO_A_REFRESH_TOKEN'), storedMark(other, 'AMO_A_REFRESH_TOKEN'))
+    // Secret names are case-insensitive on GitHub: so is the mark.
+    assert.equal(storedMark(repo, 'amo_a_refresh_token'), storedMark(repo, 'AMO_A_REFRESH_TOKEN'))
+  })
+
+  for (const [name, token, why] of [
+    ['a line break', 'new\nrefresh', /contains a control character/],
+    ['white space at an end', 'new-refresh ', /begins or ends with white space/],
+    ['more than 48 KB', 'r'.repeat(48 * 1024 + 1), /is 49153 bytes, more than the 48 KB GitHub keeps in a secret/]
+  ] as const) {
+    test(`a new refresh token with ${name}: not stored, rescued, the run fails`, async () => {
+      const { publicKey, privateKey } = await generateKeyPair()
+      const s = setup({ settings: { rescuePublicKey: publicKey }, exchange: () => later({ ...TOKENS, refreshToken: token }) })
+      const { message, report } = await rotationError(s.settings, s.deps)
+      assert.match(message, why)
+      assert.match(message, /It was not stored\. The new tokens were sealed to 'rescue-public-key'/)
+      assert.deepEqual(
+        s.writes.map((w) => w.name),
+        [PROBE]
+      )
+      assert.equal((await openRescue(report.rescueLine ?? '', publicKey, privateKey)).refresh_token, token)
+    })
+  }
+
+  test('the spent token handed back by a provider that always rotates: not stored, the run fails', async () => {
+    const s = setup({ exchange: () => later({ ...TOKENS, refreshToken: OLD_REFRESH }) })
+    const { message } = await rotationError(s.settings, s.deps)
+    assert.match(message, /answered with the very refresh token this run sent/)
+    assert.deepEqual(
+      s.writes.map((w) => w.name),
+      [PROBE]
+    )
+  })
+
+  for (const [name, answer, said] of [
+    [
+      'a refresh_token that did not arrive whole',
+      { refreshToken: '', refreshIncomplete: true, complete: false },
+      /carried a refresh token that did not arrive whole/
+    ],
+    [
+      'an answer cut before its end',
+      { refreshToken: '', complete: false },
+      /was cut off before its end, where a new refresh token may have been/
+    ]
+  ] as const) {
+    test(`generic: ${name} is never "kept"`, async () => {
+      const s = setup({ settings: { provider: GENERIC }, runTimes: readable, exchange: () => later({ ...TOKENS, ...answer }) })
+      const { message, report } = await rotationError(s.settings, s.deps)
+      assert.match(message, said)
+      assert.equal(report.refreshKept, false)
+      assert.deepEqual(
+        s.writes.map((w) => w.name),
+        [PROBE]
+      )
+      assert.ok(s.outputs.some(([output, value]) => output === 'access-token' && value === NEW_ACCESS))
+    })
+  }
+
+  test('a pair inside an error answer: outputs set, rescued, nothing stored, the run fails', async () => {
+    const { publicKey, privateKey } = await generateKeyPair()
+    const pair = new AmoCrmError(
+      'amoCRM answered 502, an error status, with what looks like a new token pair in the body: …',
+      'pair-in-error',
+      true,
+      502,
+      undefined,
+      TOKENS
+    )
+    const s = setup({ settings: { rescuePublicKey: publicKey }, exchange: () => Promise.reject(pair) })
+    const { message, report } = await rotationError(s.settings, s.deps)
+    assert.match(message, /^amoCRM answered 502, an error status .* amoCRM may have revoked the old token|The new tokens were sealed/)
+    assert.deepEqual(
+      s.writes.map((w) => w.name),
+      [PROBE]
+    )
+    assert.ok(s.outputs.some(([output, value]) => output === 'refresh-token' && value === NEW_REFRESH))
+    assert.equal((await openRescue(report.rescueLine ?? '', publicKey, privateKey)).refresh_token, NEW_REFRESH)
+  })
+
+  test('a pair inside an error answer, no rescue key: the words say the old token may be spent, not that it is', async () => {
+    const pair = new AmoCrmError('amoCRM answered 502 …', 'pair-in-error', true, 502, undefined, TOKENS)
+    const s = setup({ exchange: () => Promise.reject(pair) })
+    const { message } = await rotationError(s.settings, s.deps)
+    assert.match(message, /amoCRM may have revoked the old token; if it did, the new one exists only in this run/)
+  })
+
+  test('a write inferred from the secret’s date: green, with a warning and the rescue line', async () => {
+    const { publicKey, privateKey } = await generateKeyPair()
+    const s = setup({
+      settings: { rescuePublicKey: publicKey },
+      store: { write: (name) => later<WriteResult>(name === REFRESH_SECRET ? 'inferred' : name === PROBE ? 'created' : 'updated') }
+    })
+    const report = await rotate(s.settings, s.deps)
+    assert.equal(report.failure, undefined)
+    assert.equal(report.refreshStored, 'inferred')
+    assert.match(
+      s.warnings[0] ?? '',
+      /got no answer, and the secret changed after this run read it: the new refresh token most likely landed/
+    )
+    assert.equal((await openRescue(report.rescueLine ?? '', publicKey, privateKey)).refresh_token, NEW_REFRESH)
   })
 })
