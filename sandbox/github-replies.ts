@@ -4,8 +4,10 @@
  *
  * Emulates: `application/json; charset=utf-8`, `x-github-request-id` (a sequence per server),
  * `x-ratelimit-*` with a constant, never-exhausted budget (reset an hour after now()), errors as
- * `{ message, documentation_url, status }`. Deliberately not emulated: rate limiting itself,
- * ETags, media types other than JSON.
+ * `{ message, documentation_url, status }`, and the pagination every paginated list shares:
+ * `per_page` (default 30, at most 100), `page` and GitHub's `Link` header (prev, next, last, first;
+ * none when everything fits on the first page). Deliberately not emulated: rate limiting itself,
+ * ETags, media types other than JSON, cursor pagination.
  */
 import { json } from './http.js'
 import type { Reply } from './http.js'
@@ -38,6 +40,27 @@ export interface RouteContext {
   /** http://127.0.0.1:PORT + prefix. */
   url(): string
   replies: Replies
+}
+
+/** `per_page` (default 30, 1..100) and `page` (default 1) of a list request, like GitHub. */
+export function pageParams(url: URL): { perPage: number; page: number } {
+  const perPageRaw = Number.parseInt(url.searchParams.get('per_page') ?? '', 10)
+  const pageRaw = Number.parseInt(url.searchParams.get('page') ?? '', 10)
+  const perPage = Number.isFinite(perPageRaw) && perPageRaw >= 1 ? Math.min(perPageRaw, 100) : 30
+  const page = Number.isFinite(pageRaw) && pageRaw >= 1 ? pageRaw : 1
+  return { perPage, page }
+}
+
+/** GitHub's `Link` header (prev, next, last, first), or undefined when everything fits on one page. */
+export function linkHeader(base: string, perPage: number, page: number, total: number): string | undefined {
+  const last = Math.max(1, Math.ceil(total / perPage))
+  if (last === 1 && page === 1) return undefined
+  const at = (n: number, rel: string) => `<${base}?per_page=${perPage}&page=${n}>; rel="${rel}"`
+  const links: string[] = []
+  if (page > 1) links.push(at(Math.min(page - 1, last), 'prev'))
+  if (page < last) links.push(at(page + 1, 'next'), at(last, 'last'))
+  if (page > 1) links.push(at(1, 'first'))
+  return links.join(', ')
 }
 
 export function createReplies(store: GitHubStore, url: () => string): Replies {

@@ -33,7 +33,7 @@
  * App error wording, anything else (404 "Not Found").
  *
  * Parts: github-store.ts (repositories, scopes and their keys, runs, writes), github-replies.ts
- * (GitHub's headers and error bodies), github-routes.ts (prefix, authentication, repository and
+ * (GitHub's headers, error bodies and pagination), github-routes.ts (prefix, authentication, repository and
  * run routes), github-secrets.ts (the secrets routes); this file holds the public API.
  */
 import sodium from 'libsodium-wrappers'
