@@ -95,13 +95,16 @@ export function createReplies(store: GitHubStore, url: () => string): Replies {
       node_id: `R_kgDO${Buffer.from(String(repo.id)).toString('base64url')}`,
       name: repo.name,
       full_name: `${repo.owner}/${repo.name}`,
-      private: true,
+      // An internal repository is private to outsiders: `private` is true for it too.
+      private: repo.visibility !== 'public',
+      visibility: repo.visibility ?? 'private',
       owner: {
         login: repo.owner,
         type: store.organizations.some((o) => lc(o) === lc(repo.owner)) ? 'Organization' : 'User'
       },
       html_url: `https://github.com/${repo.owner}/${repo.name}`,
-      url: `${url()}/repos/${repo.owner}/${repo.name}`
+      url: `${url()}/repos/${repo.owner}/${repo.name}`,
+      has_issues: repo.hasIssues ?? true
     })
   }
 }

@@ -17,21 +17,40 @@ import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './github.js'
 import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, type RouteContext } from './github-replies.js'
 import { secretsRoutes } from './github-secrets.js'
 import { isoSeconds, lc } from './github-store.js'
+import { DEMO_JOB_TOKEN } from './tokens.js'
 
-/** The token's grant, or the 401 answer. */
-function authenticate(ctx: RouteContext, info: RequestInfo): TokenGrant | Reply {
+/** Who makes a request: the token's grant and the login of what it creates. */
+export interface Actor {
+  grant: TokenGrant
+  login: string
+}
+
+/** The actor, or the 401 answer. */
+function authenticate(ctx: RouteContext, info: RequestInfo): Actor | Reply {
   const { tokens } = ctx.store
   const header = info.headers.authorization
   if (typeof header !== 'string' || header.trim() === '') return ctx.replies.error(401, 'Requires authentication')
   const token = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(header)?.[1]
   const grant = token !== undefined && Object.hasOwn(tokens, token) ? tokens[token] : undefined
-  return grant ?? ctx.replies.error(401, 'Bad credentials')
+  if (token === undefined || grant === undefined) return ctx.replies.error(401, 'Bad credentials')
+  // The job token acts as the GitHub Actions app's bot; any other token as a user.
+  return { grant, login: grant.login ?? (token === DEMO_JOB_TOKEN ? 'github-actions[bot]' : 'octocat') }
+}
+
+/** `YYYY-MM-DD HH:MM:SS UTC`, the form GitHub sends most (it also sends `… +0000`: give a string for that). */
+export function expirationHeader(expiresAt: number | string): string {
+  if (typeof expiresAt === 'string') return expiresAt
+  const iso = new Date(expiresAt).toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`
 }
 
 const canSee = (grant: TokenGrant, repo: RepoSpec): boolean =>
   grant.repos === undefined || grant.repos.some((r) => lc(r) === lc(`${repo.owner}/${repo.name}`))
 
-type RepoRoute = (repo: RepoSpec, rest: string[], incoming: Incoming, grant: TokenGrant) => Reply
+/** In a public repository any token that can see it reads without the permission, as on GitHub. */
+export const isPublic = (repo: RepoSpec): boolean => repo.visibility === 'public'
+
+type RepoRoute = (repo: RepoSpec, rest: string[], incoming: Incoming, actor: Actor) => Reply
 
 /** Everything under /repos/{o}/{r} (or /repositories/{id}): `rest` is what follows. */
 function repositoryRoutes(ctx: RouteContext, secretsRoute: ReturnType<typeof secretsRoutes>): RepoRoute {
@@ -65,13 +84,13 @@ function repositoryRoutes(ctx: RouteContext, secretsRoute: ReturnType<typeof sec
     }
   }
 
-  return (repo, rest, incoming, grant) => {
+  return (repo, rest, incoming, { grant }) => {
     const full = lc(`${repo.owner}/${repo.name}`)
     const method = incoming.info.method
     if (rest.length === 0) return method === 'GET' ? reply(200, repoJson(repo)) : notFound()
     if (rest[0] === 'actions' && rest[1] === 'runs' && rest[2] !== undefined && rest.length === 3) {
       if (method !== 'GET') return notFound()
-      if (!grant.actionsRead) return forbidden(RUNS_DOCS)
+      if (!isPublic(repo) && !grant.actionsRead && !grant.actionsWrite) return forbidden(RUNS_DOCS)
       const run = store.runs.get(full)?.get(rest[2])
       return run ? reply(200, runJson(repo, run.spec, run.number)) : notFound()
     }
@@ -108,11 +127,9 @@ export function gitHubHandler(ctx: RouteContext): Handler {
   const secretsRoute = secretsRoutes(ctx)
   const repoRoute = repositoryRoutes(ctx, secretsRoute)
 
-  return (incoming) => {
+  const route = (incoming: Incoming, actor: Actor): Reply => {
+    const { grant } = actor
     const pathname = incoming.url.pathname
-    if (prefix !== '' && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return notFound()
-    const grant = authenticate(ctx, incoming.info)
-    if ('status' in grant) return grant
 
     let segments: string[]
     try {
@@ -130,7 +147,7 @@ export function gitHubHandler(ctx: RouteContext): Handler {
     if (root === 'repositories' && a !== undefined) {
       const repo = /^[1-9]\d*$/.test(a) ? store.repoById.get(Number(a)) : undefined
       if (!repo || !canSee(grant, repo)) return notFound()
-      return repoRoute(repo, b === undefined ? [] : [b, ...rest], incoming, grant)
+      return repoRoute(repo, b === undefined ? [] : [b, ...rest], incoming, actor)
     }
     if (root === 'repos' && a !== undefined && b !== undefined) {
       const repo = store.repoByName.get(lc(`${a}/${b}`))
@@ -139,7 +156,7 @@ export function gitHubHandler(ctx: RouteContext): Handler {
         if (moved && canSee(grant, moved)) return redirect(ctx, moved, rest, incoming)
       }
       if (!repo || !canSee(grant, repo)) return notFound()
-      return repoRoute(repo, rest, incoming, grant)
+      return repoRoute(repo, rest, incoming, actor)
     }
     if (root === 'orgs' && a !== undefined && b === 'actions' && rest[0] === 'secrets') {
       const state = store.scopes.get(`org:${lc(a)}`)
@@ -148,5 +165,17 @@ export function gitHubHandler(ctx: RouteContext): Handler {
       return secretsRoute(state, rest.slice(1), incoming)
     }
     return notFound()
+  }
+
+  return (incoming) => {
+    const pathname = incoming.url.pathname
+    if (prefix !== '' && pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return notFound()
+    const actor = authenticate(ctx, incoming.info)
+    if ('status' in actor) return actor
+    const answer = route(incoming, actor)
+    // GitHub names a personal access token's expiry on every answer to it, errors and redirects included.
+    const { expiresAt } = actor.grant
+    if (expiresAt === undefined) return answer
+    return { ...answer, headers: { ...answer.headers, 'GitHub-Authentication-Token-Expiration': expirationHeader(expiresAt) } }
   }
 }

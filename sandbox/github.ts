@@ -9,7 +9,19 @@
  *   "Bad credentials"; repository not visible → 404 for everything under it; missing permission →
  *   403 "Resource not accessible by integration". The default tokens: DEMO_GITHUB_TOKEN (every
  *   secrets permission, no `actions: read`) and DEMO_JOB_TOKEN (the job's GITHUB_TOKEN:
- *   `actions: read` only — it can neither read nor write secrets).
+ *   `actions: read` and `issues: write` — it can neither read nor write secrets).
+ * - A personal access token's expiry (`expiresAt`): every answer to it but a 401 carries
+ *   `GitHub-Authentication-Token-Expiration: 2027-01-07 10:00:00 UTC` (or the string given, for the
+ *   `+0000` form GitHub also sends); App and job tokens have none. Sources: GitHub's changelog
+ *   "Expiration options for personal access tokens" (2021-07-26) and the public roadmap issue
+ *   github/roadmap#203 ("The time and date of expiration will be returned in the response
+ *   header"); both formats as clients met them: google/go-github#2031 and #2650 ("tokens that
+ *   include the timezone offset instead of the timezone"), WebKit/WebKit#53897 ("'YYYY-MM-DD
+ *   HH:MM:SS UTC' or 'YYYY-MM-DD HH:MM:SS ±HHMM'").
+ * - Repository visibility (`visibility`, default private): the repository JSON's `private` and
+ *   `visibility` (an internal repository is `private: true`); in a public one any token that can
+ *   see it reads runs without `actions: read`, as the REST reference says ("Anyone with read
+ *   access to the repository can use this endpoint").
  * - `GET /repos/{o}/{r}` and `GET /repositories/{id}` (by id, as the redirect target); a
  *   transferred or renamed repository (`transferredFrom`): its old `/repos/{old}/{name}…` answers
  *   301 (GET/HEAD; 307 for other methods) with `Location: {url}/repositories/{id}…` and GitHub's
@@ -50,8 +62,20 @@ export interface TokenGrant {
   repoSecrets?: boolean
   envSecrets?: boolean
   orgSecrets?: boolean
-  /** `actions: read`: workflow runs (`GET /repos/{o}/{r}/actions/runs/{id}`). */
+  /** `actions: read`: workflow runs and workflows of a private repository (public ones need no permission). */
   actionsRead?: boolean
+  /** `actions: write` (implies read): enable and disable a workflow. */
+  actionsWrite?: boolean
+  /** `issues: read` lists and reads issues of a private repository; `write` also creates, edits and comments. */
+  issues?: 'read' | 'write'
+  /** The `user.login` of what this token creates (issues, comments); default 'github-actions[bot]' for DEMO_JOB_TOKEN, 'octocat' otherwise. */
+  login?: string
+  /**
+   * The token expires (a personal access token with an expiry): every answer to a request with it,
+   * errors included (but not a 401), carries `GitHub-Authentication-Token-Expiration`. A number (ms)
+   * is sent as `YYYY-MM-DD HH:MM:SS UTC`; a string verbatim (GitHub also sends `… +0000`).
+   */
+  expiresAt?: number | string
   /** 'owner/name' the token can see; default all repositories. */
   repos?: string[]
 }
@@ -64,6 +88,10 @@ export interface RepoSpec {
   environments?: string[]
   /** 'oldowner/oldname' before a transfer or rename: `/repos/oldowner/oldname…` redirects to `/repositories/{id}…`. */
   transferredFrom?: string
+  /** Default 'private'. In a public repository any token that can see it reads issues, workflows and runs without a permission. */
+  visibility?: 'public' | 'private' | 'internal'
+  /** Default true; false: every issues route answers 410 "Issues are disabled for this repo". */
+  hasIssues?: boolean
 }
 
 /** A workflow run, as added with `addRun`. */
@@ -105,7 +133,11 @@ export interface SecretWrite {
 export interface GitHubOptions {
   /** Path prefix of the API ('' default; '/api/v3' for GHES). */
   prefix?: string
-  /** Default: { [DEMO_GITHUB_TOKEN]: every secrets permission, [DEMO_JOB_TOKEN]: actionsRead only }, every repository. */
+  /**
+   * Default: { [DEMO_GITHUB_TOKEN]: every secrets permission, [DEMO_JOB_TOKEN]: `actions: read` and
+   * `issues: write` (what a private repository's workflow grants the job with the README's
+   * `permissions:`) }, every repository.
+   */
   tokens?: Record<string, TokenGrant>
   /** Default: acme/crm-sync (700001), acme/website (700002), acme/billing (700003). */
   repositories?: RepoSpec[]
@@ -167,7 +199,7 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
     now: options.now ?? Date.now,
     tokens: options.tokens ?? {
       [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true },
-      [DEMO_JOB_TOKEN]: { actionsRead: true }
+      [DEMO_JOB_TOKEN]: { actionsRead: true, issues: 'write' }
     },
     repositories: (
       options.repositories ?? [
