@@ -2,7 +2,8 @@
  * The GitHub stand-in's request handler (part of github.ts, not used on its own): the path prefix,
  * authentication, then the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflow
  * runs, the redirect of a transferred repository) and the organization secrets, handing every
- * `…/secrets` path to github-secrets.ts.
+ * `…/secrets` path to github-secrets.ts and every `…/issues` path to github-issues.ts; the token's
+ * expiry header on every answer to it.
  *
  * Emulates: what github.ts describes for tokens (401 "Requires authentication" / "Bad
  * credentials", 404 for a repository the token cannot see, 403 "Resource not accessible by
@@ -14,16 +15,11 @@ import type { Handler, Incoming, Reply } from './http.js'
 import { json } from './http.js'
 import type { RequestInfo } from './faults.js'
 import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './github.js'
-import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, type RouteContext } from './github-replies.js'
-import { secretsRoutes } from './github-secrets.js'
-import { isoSeconds, lc } from './github-store.js'
+import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, type Actor, type RouteContext } from './github-replies.js'
+import { issuesRoutes, type IssuesRoute } from './github-issues.js'
+import { secretsRoutes, type SecretsRoute } from './github-secrets.js'
+import { isPublic, isoSeconds, lc } from './github-store.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
-
-/** Who makes a request: the token's grant and the login of what it creates. */
-export interface Actor {
-  grant: TokenGrant
-  login: string
-}
 
 /** The actor, or the 401 answer. */
 function authenticate(ctx: RouteContext, info: RequestInfo): Actor | Reply {
@@ -47,13 +43,10 @@ export function expirationHeader(expiresAt: number | string): string {
 const canSee = (grant: TokenGrant, repo: RepoSpec): boolean =>
   grant.repos === undefined || grant.repos.some((r) => lc(r) === lc(`${repo.owner}/${repo.name}`))
 
-/** In a public repository any token that can see it reads without the permission, as on GitHub. */
-export const isPublic = (repo: RepoSpec): boolean => repo.visibility === 'public'
-
 type RepoRoute = (repo: RepoSpec, rest: string[], incoming: Incoming, actor: Actor) => Reply
 
 /** Everything under /repos/{o}/{r} (or /repositories/{id}): `rest` is what follows. */
-function repositoryRoutes(ctx: RouteContext, secretsRoute: ReturnType<typeof secretsRoutes>): RepoRoute {
+function repositoryRoutes(ctx: RouteContext, secretsRoute: SecretsRoute, issuesRoute: IssuesRoute): RepoRoute {
   const { store } = ctx
   const { reply, notFound, forbidden, repoJson } = ctx.replies
 
@@ -84,10 +77,12 @@ function repositoryRoutes(ctx: RouteContext, secretsRoute: ReturnType<typeof sec
     }
   }
 
-  return (repo, rest, incoming, { grant }) => {
+  return (repo, rest, incoming, actor) => {
+    const { grant } = actor
     const full = lc(`${repo.owner}/${repo.name}`)
     const method = incoming.info.method
     if (rest.length === 0) return method === 'GET' ? reply(200, repoJson(repo)) : notFound()
+    if (rest[0] === 'issues') return issuesRoute(repo, rest.slice(1), incoming, actor)
     if (rest[0] === 'actions' && rest[1] === 'runs' && rest[2] !== undefined && rest.length === 3) {
       if (method !== 'GET') return notFound()
       if (!isPublic(repo) && !grant.actionsRead && !grant.actionsWrite) return forbidden(RUNS_DOCS)
@@ -125,7 +120,7 @@ export function gitHubHandler(ctx: RouteContext): Handler {
   const { store, prefix } = ctx
   const { notFound, forbidden } = ctx.replies
   const secretsRoute = secretsRoutes(ctx)
-  const repoRoute = repositoryRoutes(ctx, secretsRoute)
+  const repoRoute = repositoryRoutes(ctx, secretsRoute, issuesRoutes(ctx))
 
   const route = (incoming: Incoming, actor: Actor): Reply => {
     const { grant } = actor

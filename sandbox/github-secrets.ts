@@ -14,7 +14,7 @@ import sodium from 'libsodium-wrappers'
 import { json } from './http.js'
 import type { Incoming, Reply } from './http.js'
 import type { OrgVisibility, StoredSecret } from './github.js'
-import { JSON_UTF8, linkHeader, pageParams, type RouteContext } from './github-replies.js'
+import { JSON_UTF8, jsonBody, linkHeader, pageParams, type RouteContext } from './github-replies.js'
 import { isoSeconds, validName, type ScopeState } from './github-store.js'
 
 const BASE64_ORIGINAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
@@ -36,17 +36,9 @@ export function secretsRoutes(ctx: RouteContext): SecretsRoute {
   }
 
   function putSecret(state: ScopeState, rawName: string, incoming: Incoming): Reply {
-    let body: unknown = incoming.info.body
-    if (incoming.tooLarge) return error(413, 'Payload too large')
-    if (incoming.invalidJson) return error(400, 'Problems parsing JSON')
-    if (typeof body === 'string') {
-      // GitHub parses the body as JSON whatever the Content-Type says.
-      try {
-        body = JSON.parse(body) as unknown
-      } catch {
-        return error(400, 'Problems parsing JSON')
-      }
-    }
+    const parsed = jsonBody(incoming, error)
+    if ('reply' in parsed) return parsed.reply
+    const { body } = parsed
     const nameProblem = validName(rawName)
     if (nameProblem) return invalid(`Invalid request.\n\n${nameProblem}`)
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {

@@ -27,6 +27,13 @@
  *   301 (GET/HEAD; 307 for other methods) with `Location: {url}/repositories/{id}…` and GitHub's
  *   JSON, and `/repositories/{id}/…` serves everything `/repos/{o}/{r}/…` does.
  * - `GET /repos/{o}/{r}/actions/runs/{id}` for runs added with `addRun` (404 otherwise).
+ * - Issues (github-issues.ts says what exactly, with its sources): list with `state`, `labels`,
+ *   `creator` and pagination, create (labels the repository lacks are created), get, update (close
+ *   with `state_reason`, reopen), comments (list, create); pull requests listed among them with a
+ *   `pull_request` key; 422 for a missing title or a body over 65,536 characters, 410 when the
+ *   repository has issues turned off (`hasIssues: false`), 403 with `X-Accepted-GitHub-Permissions:
+ *   issues=write` / `issues=read` without the permission. What a token creates is by its `login`.
+ *   Tests read them with `issues(repo)` and seed them (pull requests too) with `addIssue`.
  * - public-key, list, get (metadata only), put (sealed box, validated and decrypted with a real
  *   X25519 keypair per scope), delete for repository, environment and organization secrets;
  *   `GET /orgs/{org}/actions/secrets/{name}/repositories` with `per_page` (default 30, max 100),
@@ -44,16 +51,17 @@
  * public repositories, a job token limited to its own repository, the difference between PAT and
  * App error wording, anything else (404 "Not Found").
  *
- * Parts: github-store.ts (repositories, scopes and their keys, runs, writes), github-replies.ts
+ * Parts: github-store.ts (repositories, scopes and their keys, runs, writes, issues), github-replies.ts
  * (GitHub's headers, error bodies and pagination), github-routes.ts (prefix, authentication, repository and
- * run routes), github-secrets.ts (the secrets routes); this file holds the public API.
+ * run routes), github-secrets.ts (the secrets routes), github-issues.ts (the issues routes); this
+ * file holds the public API.
  */
 import sodium from 'libsodium-wrappers'
 import { startCore, withTunables } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 import { createReplies } from './github-replies.js'
 import { gitHubHandler } from './github-routes.js'
-import { createStore, isoSeconds, lc, validName, type RunRecord, type ScopeState } from './github-store.js'
+import { createStore, isoSeconds, lc, validName, type IssueState, type RunRecord, type ScopeState } from './github-store.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
 
 export { DEMO_JOB_TOKEN }
@@ -106,6 +114,57 @@ export interface WorkflowRunSpec {
   attempt?: number
   /** `event`, default 'workflow_dispatch'. */
   event?: string
+}
+
+/** Why an issue is in its state (GitHub's `state_reason`). */
+export type IssueStateReason = 'completed' | 'not_planned' | 'duplicate' | 'reopened'
+
+/** A comment on an issue, as `issues()` returns it. */
+export interface IssueCommentRecord {
+  id: number
+  body: string
+  /** The `user.login` of its author. */
+  login: string
+  /** ms */
+  createdAt: number
+  updatedAt: number
+}
+
+/** An issue (or a pull request: `pullRequest`), as `issues()` returns it. */
+export interface IssueRecord {
+  number: number
+  id: number
+  title: string
+  body: string | null
+  state: 'open' | 'closed'
+  stateReason: IssueStateReason | null
+  /** Label names, as the repository's labels spell them. */
+  labels: string[]
+  /** The `user.login` of its author. */
+  login: string
+  pullRequest: boolean
+  /** ms */
+  createdAt: number
+  updatedAt: number
+  closedAt: number | null
+  /** In the order they were made. */
+  comments: IssueCommentRecord[]
+}
+
+/** An issue (or pull request) seeded with `addIssue`. */
+export interface IssueSeed {
+  title: string
+  body?: string | null
+  /** Names; labels the repository lacks are created. */
+  labels?: string[]
+  /** Default 'open'; 'closed' is closed at `createdAt`, as completed. */
+  state?: 'open' | 'closed'
+  /** A pull request: listed by the issues routes with a `pull_request` key. */
+  pullRequest?: boolean
+  /** The author's login; default 'octocat'. */
+  login?: string
+  /** ms; default now(). */
+  createdAt?: number
 }
 
 export type SecretScope = { repo: string } | { repo: string; environment: string } | { org: string }
@@ -187,6 +246,10 @@ export interface GitHubServer {
   resetMaxInFlight(): void
   /** Every successful PUT, decrypted, in order. */
   readonly writes: SecretWrite[]
+  /** The repository's issues and pull requests with their comments (copies), in number order. Throws for an unknown repository. */
+  issues(repo: string): IssueRecord[]
+  /** Seeds an issue or pull request (no request) with the repository's next number; returns it. Throws for an unknown repository. */
+  addIssue(repo: string, seed: IssueSeed): IssueRecord
 }
 
 export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
@@ -224,6 +287,26 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
   url = `${core.origin}${prefix}`
 
   const publicKeyOf = (state: ScopeState) => ({ key_id: state.keys.keyId, key: state.keys.key })
+  const mustRepo = (caller: string, repo: string): RepoSpec => {
+    const spec = repoByName.get(lc(repo))
+    if (!spec) throw new Error(`${caller}: unknown repository ${repo}`)
+    return spec
+  }
+  const issueRecord = (issue: IssueState): IssueRecord => ({
+    number: issue.number,
+    id: issue.id,
+    title: issue.title,
+    body: issue.body,
+    state: issue.state,
+    stateReason: issue.stateReason,
+    labels: issue.labels.map((label) => label.name),
+    login: issue.login,
+    pullRequest: issue.pullRequest,
+    createdAt: issue.createdAt,
+    updatedAt: issue.updatedAt,
+    closedAt: issue.closedAt,
+    comments: issue.comments.map((comment) => ({ ...comment }))
+  })
 
   return withTunables<GitHubServer>(
     {
@@ -253,8 +336,7 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         state.secrets.set(upper, stored)
       },
       addRun(repo, run) {
-        const spec = repoByName.get(lc(repo))
-        if (!spec) throw new Error(`addRun: unknown repository ${repo}`)
+        const spec = mustRepo('addRun', repo)
         const key = lc(`${spec.owner}/${spec.name}`)
         const list = runs.get(key) ?? new Map<string, RunRecord>()
         runs.set(key, list)
@@ -272,7 +354,33 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         return core.maxInFlight
       },
       resetMaxInFlight: () => core.resetMaxInFlight(),
-      writes
+      writes,
+      issues(repo) {
+        return store.issueBoard(mustRepo('issues', repo)).issues.map(issueRecord)
+      },
+      addIssue(repo, seed) {
+        const board = store.issueBoard(mustRepo('addIssue', repo))
+        const at = seed.createdAt ?? now()
+        const closed = seed.state === 'closed'
+        const login = seed.login ?? 'octocat'
+        const issue: IssueState = {
+          ...store.nextIssue(board),
+          title: seed.title,
+          body: seed.body ?? null,
+          state: closed ? 'closed' : 'open',
+          stateReason: closed ? 'completed' : null,
+          labels: [...new Set((seed.labels ?? []).map((name) => store.label(board, name)))],
+          login,
+          pullRequest: seed.pullRequest ?? false,
+          createdAt: at,
+          updatedAt: at,
+          closedAt: closed ? at : null,
+          closedBy: closed ? login : null,
+          comments: []
+        }
+        board.issues.push(issue)
+        return issueRecord(issue)
+      }
     },
     core
   )
