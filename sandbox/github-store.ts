@@ -1,8 +1,8 @@
 /**
  * The GitHub stand-in's state (part of github.ts, not used on its own): repositories (by name, by
  * id, by their name before a transfer), the secret scopes (repository, environment, organization)
- * each with its X25519 keypair and its secrets, workflow runs, the log of writes, each
- * repository's issues (pull requests among them: they share the numbers) and labels.
+ * each with its X25519 keypair and its secrets, workflows and workflow runs, the log of writes,
+ * each repository's issues (pull requests among them: they share the numbers) and labels.
  *
  * Emulates: what github.ts describes for keys (a real libsodium keypair per scope, 19-digit
  * key ids in a deterministic sequence per server), case-insensitive names (secrets stored
@@ -10,7 +10,17 @@
  * github-routes.ts), persistence (state lives as long as the server).
  */
 import sodium from 'libsodium-wrappers'
-import type { IssueStateReason, RepoSpec, SecretScope, SecretWrite, StoredSecret, TokenGrant, WorkflowRunSpec } from './github.js'
+import type {
+  IssueStateReason,
+  RepoSpec,
+  SecretScope,
+  SecretWrite,
+  StoredSecret,
+  TokenGrant,
+  WorkflowRunSpec,
+  WorkflowSpec,
+  WorkflowState
+} from './github.js'
 
 export interface KeyState {
   keyId: string
@@ -73,6 +83,29 @@ export interface IssueBoard {
   labels: Map<string, LabelState>
 }
 
+/**
+ * The workflow every repository has unless its spec lists its own: the one the runner's
+ * GITHUB_WORKFLOW_REF names and the workflow runs' JSON (`workflow_id`, `path`) points at.
+ */
+export const DEFAULT_WORKFLOW: Readonly<Required<WorkflowSpec>> = {
+  id: 161335,
+  path: '.github/workflows/rotate.yml',
+  name: 'Rotate amoCRM token',
+  state: 'active'
+}
+
+export interface WorkflowEntry {
+  id: number
+  path: string
+  name: string
+  state: WorkflowState
+  createdAt: number
+  updatedAt: number
+  /** now() of each successful enable / disable. */
+  enableCalls: number[]
+  disableCalls: number[]
+}
+
 export interface RunRecord {
   spec: WorkflowRunSpec
   /** `run_number`: the order in which runs were added to the repository. */
@@ -94,6 +127,8 @@ export interface GitHubStore {
   runs: Map<string, Map<string, RunRecord>>
   /** Every successful PUT, decrypted, in order. */
   writes: SecretWrite[]
+  /** The repository's workflow with that id or file name (the last segment of its path), or undefined. */
+  workflow(repo: RepoSpec, idOrFile: string | number): WorkflowEntry | undefined
   /** The repository's issues and labels (created empty on first use). */
   issueBoard(repo: RepoSpec): IssueBoard
   /** The repository's label of that name (case-insensitive), created (grey, no description) when it has none. */
@@ -203,6 +238,24 @@ export function createStore(options: {
   let commentSeq = 1_900_000_000
   let labelSeq = 5_100_000_000
   const boards = new Map<string, IssueBoard>()
+  const workflows = new Map<string, WorkflowEntry[]>()
+  const createdAt = now()
+  for (const repo of repositories) {
+    workflows.set(
+      lc(`${repo.owner}/${repo.name}`),
+      (repo.workflows ?? [DEFAULT_WORKFLOW]).map((spec) => ({
+        id: spec.id,
+        path: spec.path,
+        // A workflow without a `name:` is named by its path on GitHub.
+        name: spec.name ?? spec.path,
+        state: spec.state ?? 'active',
+        createdAt,
+        updatedAt: createdAt,
+        enableCalls: [],
+        disableCalls: []
+      }))
+    )
+  }
 
   return {
     now,
@@ -215,6 +268,12 @@ export function createStore(options: {
     scopes,
     runs: new Map(),
     writes: [],
+    workflow(repo, idOrFile) {
+      const list = workflows.get(lc(`${repo.owner}/${repo.name}`)) ?? []
+      const key = String(idOrFile)
+      // GitHub takes the id or the file name in place of `workflow_id`.
+      return /^\d+$/.test(key) ? list.find((w) => w.id === Number(key)) : list.find((w) => w.path.split('/').at(-1) === key)
+    },
     issueBoard(repo) {
       const key = lc(`${repo.owner}/${repo.name}`)
       let board = boards.get(key)

@@ -27,6 +27,21 @@
  *   301 (GET/HEAD; 307 for other methods) with `Location: {url}/repositories/{id}…` and GitHub's
  *   JSON, and `/repositories/{id}/…` serves everything `/repos/{o}/{r}/…` does.
  * - `GET /repos/{o}/{r}/actions/runs/{id}` for runs added with `addRun` (404 otherwise).
+ * - Workflows (`RepoSpec.workflows`, default DEFAULT_WORKFLOW: `.github/workflows/rotate.yml`, id
+ *   161335, the one the runs' JSON names): `GET /repos/{o}/{r}/actions/workflows/{id or file name}`
+ *   with its `state` (active, deleted, disabled_fork, disabled_inactivity, disabled_manually), `PUT
+ *   …/enable` (→ active) and `…/disable` (→ disabled_manually) answering 204; an unknown workflow →
+ *   404. Reading needs `actions: read` in a private repository (none in a public one: "Anyone with
+ *   read access to the repository can use this endpoint"), enabling and disabling `actions: write`
+ *   (`actionsWrite`); without: 403 with `X-Accepted-GitHub-Permissions: actions=read` /
+ *   `actions=write`. Sources: the REST reference "REST API endpoints for workflows"
+ *   (https://docs.github.com/rest/actions/workflows: "Get a workflow", "Enable a workflow" — "You
+ *   can replace workflow_id with the workflow file name. For example, you could use main.yaml" —
+ *   and "Disable a workflow") and the states of its description as @octokit/openapi-types carries
+ *   them; "Disabling and enabling a workflow" (docs.github.com/actions): "In a public repository,
+ *   scheduled workflows are automatically disabled when no repository activity has occurred in 60
+ *   days". Tests read a workflow's state and the times of its enable calls with `workflow()` and
+ *   set a state with `setWorkflowState()`.
  * - Issues (github-issues.ts says what exactly, with its sources): list with `state`, `labels`,
  *   `creator` and pagination, create (labels the repository lacks are created), get, update (close
  *   with `state_reason`, reopen), comments (list, create); pull requests listed among them with a
@@ -61,10 +76,20 @@ import { startCore, withTunables } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 import { createReplies } from './github-replies.js'
 import { gitHubHandler } from './github-routes.js'
-import { createStore, isoSeconds, lc, validName, type IssueState, type RunRecord, type ScopeState } from './github-store.js'
+import {
+  createStore,
+  DEFAULT_WORKFLOW,
+  isoSeconds,
+  lc,
+  validName,
+  type IssueState,
+  type RunRecord,
+  type ScopeState,
+  type WorkflowEntry
+} from './github-store.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
 
-export { DEMO_JOB_TOKEN }
+export { DEMO_JOB_TOKEN, DEFAULT_WORKFLOW }
 
 export interface TokenGrant {
   repoSecrets?: boolean
@@ -100,6 +125,34 @@ export interface RepoSpec {
   visibility?: 'public' | 'private' | 'internal'
   /** Default true; false: every issues route answers 410 "Issues are disabled for this repo". */
   hasIssues?: boolean
+  /** The repository's workflows; default [DEFAULT_WORKFLOW] (.github/workflows/rotate.yml, id 161335, active). */
+  workflows?: WorkflowSpec[]
+}
+
+/** GitHub's states of a workflow; scheduled workflows of a public repository fall into `disabled_inactivity` after 60 days without activity. */
+export type WorkflowState = 'active' | 'deleted' | 'disabled_fork' | 'disabled_inactivity' | 'disabled_manually'
+
+/** A workflow of a repository (`RepoSpec.workflows`). */
+export interface WorkflowSpec {
+  id: number
+  /** e.g. '.github/workflows/rotate.yml'; its last segment is the file name that stands for the id in the routes. */
+  path: string
+  /** Default: the path, as GitHub names a workflow without `name:`. */
+  name?: string
+  /** Default 'active'. */
+  state?: WorkflowState
+}
+
+/** A workflow, as `workflow()` returns it. */
+export interface WorkflowRecord {
+  id: number
+  path: string
+  name: string
+  state: WorkflowState
+  /** now() of each successful `PUT …/enable`, in order. */
+  enableCalls: number[]
+  /** now() of each successful `PUT …/disable`, in order. */
+  disableCalls: number[]
 }
 
 /** A workflow run, as added with `addRun`. */
@@ -250,6 +303,10 @@ export interface GitHubServer {
   issues(repo: string): IssueRecord[]
   /** Seeds an issue or pull request (no request) with the repository's next number; returns it. Throws for an unknown repository. */
   addIssue(repo: string, seed: IssueSeed): IssueRecord
+  /** The workflow with that id or file name ('rotate.yml'), a copy. Throws for an unknown repository or workflow. */
+  workflow(repo: string, idOrFile: string | number): WorkflowRecord
+  /** Sets a workflow's state without a request (e.g. 'disabled_inactivity', as GitHub does after 60 idle days). Throws like `workflow`. */
+  setWorkflowState(repo: string, idOrFile: string | number, state: WorkflowState): void
 }
 
 export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
@@ -291,6 +348,11 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
     const spec = repoByName.get(lc(repo))
     if (!spec) throw new Error(`${caller}: unknown repository ${repo}`)
     return spec
+  }
+  const mustWorkflow = (caller: string, repo: string, idOrFile: string | number): WorkflowEntry => {
+    const entry = store.workflow(mustRepo(caller, repo), idOrFile)
+    if (!entry) throw new Error(`${caller}: ${repo} has no workflow ${idOrFile}`)
+    return entry
   }
   const issueRecord = (issue: IssueState): IssueRecord => ({
     number: issue.number,
@@ -380,6 +442,20 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         }
         board.issues.push(issue)
         return issueRecord(issue)
+      },
+      workflow(repo, idOrFile) {
+        const entry = mustWorkflow('workflow', repo, idOrFile)
+        return {
+          id: entry.id,
+          path: entry.path,
+          name: entry.name,
+          state: entry.state,
+          enableCalls: [...entry.enableCalls],
+          disableCalls: [...entry.disableCalls]
+        }
+      },
+      setWorkflowState(repo, idOrFile, state) {
+        mustWorkflow('setWorkflowState', repo, idOrFile).state = state
       }
     },
     core
