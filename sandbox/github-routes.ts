@@ -19,7 +19,8 @@ import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './github.js'
 import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, WORKFLOWS_DOCS, type Actor, type RouteContext } from './github-replies.js'
 import { issuesRoutes, type IssuesRoute } from './github-issues.js'
 import { secretsRoutes, type SecretsRoute } from './github-secrets.js'
-import { DEFAULT_WORKFLOW, isPublic, isoSeconds, lc, type WorkflowEntry } from './github-store.js'
+import { DEFAULT_WORKFLOW } from './events.js'
+import { isPublic, isoSeconds, lc, type WorkflowEntry } from './github-store.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
 
 /** The actor, or the 401 answer. */

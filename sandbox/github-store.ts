@@ -18,9 +18,9 @@ import type {
   StoredSecret,
   TokenGrant,
   WorkflowRunSpec,
-  WorkflowSpec,
   WorkflowState
 } from './github.js'
+import { DEFAULT_WORKFLOW } from './events.js'
 
 export interface KeyState {
   keyId: string
@@ -81,17 +81,6 @@ export interface IssueState {
 export interface IssueBoard {
   issues: IssueState[]
   labels: Map<string, LabelState>
-}
-
-/**
- * The workflow every repository has unless its spec lists its own: the one the runner's
- * GITHUB_WORKFLOW_REF names and the workflow runs' JSON (`workflow_id`, `path`) points at.
- */
-export const DEFAULT_WORKFLOW: Readonly<Required<WorkflowSpec>> = {
-  id: 161335,
-  path: '.github/workflows/rotate.yml',
-  name: 'Rotate amoCRM token',
-  state: 'active'
 }
 
 export interface WorkflowEntry {

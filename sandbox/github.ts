@@ -42,6 +42,9 @@
  *   scheduled workflows are automatically disabled when no repository activity has occurred in 60
  *   days". Tests read a workflow's state and the times of its enable calls with `workflow()` and
  *   set a state with `setWorkflowState()`.
+ * - `scheduleEvent(repo)` / `dispatchEvent(repo)`: the payload GitHub writes to GITHUB_EVENT_PATH
+ *   for a run of the repository's workflow (events.ts gives the sources), carrying this stand-in's
+ *   JSON of the repository (`private`, `visibility`), to pass as `runAction`'s `event`.
  * - Issues (github-issues.ts says what exactly, with its sources): list with `state`, `labels`,
  *   `creator` and pagination, create (labels the repository lacks are created), get, update (close
  *   with `state_reason`, reopen), comments (list, create); pull requests listed among them with a
@@ -76,9 +79,9 @@ import { startCore, withTunables } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 import { createReplies } from './github-replies.js'
 import { gitHubHandler } from './github-routes.js'
+import { DEFAULT_WORKFLOW, dispatchEvent, scheduleEvent, type ActionEvent } from './events.js'
 import {
   createStore,
-  DEFAULT_WORKFLOW,
   isoSeconds,
   lc,
   validName,
@@ -89,7 +92,7 @@ import {
 } from './github-store.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
 
-export { DEMO_JOB_TOKEN, DEFAULT_WORKFLOW }
+export { DEMO_JOB_TOKEN, DEFAULT_WORKFLOW, scheduleEvent, dispatchEvent, type ActionEvent }
 
 export interface TokenGrant {
   repoSecrets?: boolean
@@ -307,6 +310,14 @@ export interface GitHubServer {
   workflow(repo: string, idOrFile: string | number): WorkflowRecord
   /** Sets a workflow's state without a request (e.g. 'disabled_inactivity', as GitHub does after 60 idle days). Throws like `workflow`. */
   setWorkflowState(repo: string, idOrFile: string | number, state: WorkflowState): void
+  /**
+   * The `schedule` event GitHub sends a run of the repository's workflow (events.ts), with the
+   * repository's JSON (`private`, `visibility`): pass it as `runAction`'s `event`. Throws for an
+   * unknown repository.
+   */
+  scheduleEvent(repo: string, options?: { cron?: string; workflow?: string }): ActionEvent
+  /** The `workflow_dispatch` event, likewise (`inputs`, `ref`, `sender`, `workflow`). */
+  dispatchEvent(repo: string, options?: { inputs?: Record<string, string>; ref?: string; sender?: string; workflow?: string }): ActionEvent
 }
 
 export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
@@ -456,7 +467,9 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
       },
       setWorkflowState(repo, idOrFile, state) {
         mustWorkflow('setWorkflowState', repo, idOrFile).state = state
-      }
+      },
+      scheduleEvent: (repo, options) => scheduleEvent(replies.repoJson(mustRepo('scheduleEvent', repo)), options),
+      dispatchEvent: (repo, options) => dispatchEvent(replies.repoJson(mustRepo('dispatchEvent', repo)), options)
     },
     core
   )
