@@ -65,14 +65,17 @@
  * Deliberately not emulated: rate limiting and secondary limits (inject them with a status fault
  * and `x-ratelimit-*` / `retry-after` headers), pagination of other lists (the secrets lists
  * ignore `per_page`/`page`), conditional requests / ETags, Dependabot and Codespaces secrets,
- * variables, other workflow-run routes (list, jobs, logs, cancel), unauthenticated access to
- * public repositories, a job token limited to its own repository, the difference between PAT and
- * App error wording, anything else (404 "Not Found").
+ * variables, other workflow-run routes (list, jobs, logs, cancel), listing workflows, workflow
+ * dispatches, the search API (the action finds its issue through the list), what github-issues.ts
+ * leaves out, unauthenticated access to public repositories, a job token limited to its own
+ * repository, `X-Accepted-GitHub-Permissions` on the secrets routes' 403s, the difference between
+ * PAT and App error wording, anything else (404 "Not Found").
  *
- * Parts: github-store.ts (repositories, scopes and their keys, runs, writes, issues), github-replies.ts
- * (GitHub's headers, error bodies and pagination), github-routes.ts (prefix, authentication, repository and
- * run routes), github-secrets.ts (the secrets routes), github-issues.ts (the issues routes); this
- * file holds the public API.
+ * Parts: github-store.ts (repositories, scopes and their keys, runs, workflows, writes, issues),
+ * github-replies.ts (GitHub's headers, error bodies and pagination), github-routes.ts (prefix,
+ * authentication, repository, workflow and run routes), github-secrets.ts (the secrets routes),
+ * github-issues.ts (the issues routes), events.ts (the default workflow and its event payloads);
+ * this file holds the public API.
  */
 import sodium from 'libsodium-wrappers'
 import { startCore, withTunables } from './http.js'
