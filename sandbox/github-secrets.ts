@@ -2,7 +2,7 @@
  * The GitHub stand-in's secrets routes (part of github.ts, not used on its own): everything under a
  * resolved scope's `…/secrets` — list, public-key, get (metadata only), put (sealed box, validated
  * and decrypted with the scope's keypair), delete, and an organization secret's selected
- * repositories with `per_page`/`page`, `total_count` and GitHub's `Link` header.
+ * repositories with `total_count`, paginated like every list (github-replies.ts).
  *
  * Emulates: GitHub's validation of a PUT and its 422 wording (name rules, missing or mistyped
  * fields, visibility values, repositories outside the organization, a stale `key_id`, base64 and
@@ -14,31 +14,10 @@ import sodium from 'libsodium-wrappers'
 import { json } from './http.js'
 import type { Incoming, Reply } from './http.js'
 import type { OrgVisibility, StoredSecret } from './github.js'
-import { JSON_UTF8, type RouteContext } from './github-replies.js'
+import { JSON_UTF8, jsonBody, linkHeader, pageParams, type RouteContext } from './github-replies.js'
 import { isoSeconds, validName, type ScopeState } from './github-store.js'
 
 const BASE64_ORIGINAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-/** `per_page` (default 30, 1..100) and `page` (default 1) of a list request, like GitHub. */
-function pageParams(url: URL): { perPage: number; page: number } {
-  const perPageRaw = Number.parseInt(url.searchParams.get('per_page') ?? '', 10)
-  const pageRaw = Number.parseInt(url.searchParams.get('page') ?? '', 10)
-  const perPage = Number.isFinite(perPageRaw) && perPageRaw >= 1 ? Math.min(perPageRaw, 100) : 30
-  const page = Number.isFinite(pageRaw) && pageRaw >= 1 ? pageRaw : 1
-  return { perPage, page }
-}
-
-/** GitHub's `Link` header (prev, next, last, first), or undefined when everything fits on one page. */
-function linkHeader(base: string, perPage: number, page: number, total: number): string | undefined {
-  const last = Math.max(1, Math.ceil(total / perPage))
-  if (last === 1 && page === 1) return undefined
-  const at = (n: number, rel: string) => `<${base}?per_page=${perPage}&page=${n}>; rel="${rel}"`
-  const links: string[] = []
-  if (page > 1) links.push(at(Math.min(page - 1, last), 'prev'))
-  if (page < last) links.push(at(page + 1, 'next'), at(last, 'last'))
-  if (page > 1) links.push(at(1, 'first'))
-  return links.join(', ')
-}
 
 export type SecretsRoute = (state: ScopeState, rest: string[], incoming: Incoming) => Reply
 
@@ -57,17 +36,9 @@ export function secretsRoutes(ctx: RouteContext): SecretsRoute {
   }
 
   function putSecret(state: ScopeState, rawName: string, incoming: Incoming): Reply {
-    let body: unknown = incoming.info.body
-    if (incoming.tooLarge) return error(413, 'Payload too large')
-    if (incoming.invalidJson) return error(400, 'Problems parsing JSON')
-    if (typeof body === 'string') {
-      // GitHub parses the body as JSON whatever the Content-Type says.
-      try {
-        body = JSON.parse(body) as unknown
-      } catch {
-        return error(400, 'Problems parsing JSON')
-      }
-    }
+    const parsed = jsonBody(incoming, error)
+    if ('reply' in parsed) return parsed.reply
+    const { body } = parsed
     const nameProblem = validName(rawName)
     if (nameProblem) return invalid(`Invalid request.\n\n${nameProblem}`)
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {

@@ -1,7 +1,8 @@
 /**
  * The GitHub stand-in's state (part of github.ts, not used on its own): repositories (by name, by
  * id, by their name before a transfer), the secret scopes (repository, environment, organization)
- * each with its X25519 keypair and its secrets, workflow runs, the log of writes.
+ * each with its X25519 keypair and its secrets, workflows and workflow runs, the log of writes,
+ * each repository's issues (pull requests among them: they share the numbers) and labels.
  *
  * Emulates: what github.ts describes for keys (a real libsodium keypair per scope, 19-digit
  * key ids in a deterministic sequence per server), case-insensitive names (secrets stored
@@ -9,7 +10,17 @@
  * github-routes.ts), persistence (state lives as long as the server).
  */
 import sodium from 'libsodium-wrappers'
-import type { RepoSpec, SecretScope, SecretWrite, StoredSecret, TokenGrant, WorkflowRunSpec } from './github.js'
+import type {
+  IssueStateReason,
+  RepoSpec,
+  SecretScope,
+  SecretWrite,
+  StoredSecret,
+  TokenGrant,
+  WorkflowRunSpec,
+  WorkflowState
+} from './github.js'
+import { DEFAULT_WORKFLOW } from './events.js'
 
 export interface KeyState {
   keyId: string
@@ -30,6 +41,58 @@ export interface ScopeState {
   collectionPath: string
   keys: KeyState
   secrets: Map<string, StoredSecret>
+}
+
+/** A label of a repository, created by name when an issue first uses it. */
+export interface LabelState {
+  id: number
+  name: string
+  color: string
+  description: string | null
+}
+
+export interface CommentState {
+  id: number
+  body: string
+  login: string
+  createdAt: number
+  updatedAt: number
+}
+
+/** An issue or a pull request (they share the repository's numbers, and the issues routes serve both). */
+export interface IssueState {
+  id: number
+  number: number
+  title: string
+  body: string | null
+  state: 'open' | 'closed'
+  stateReason: IssueStateReason | null
+  labels: LabelState[]
+  login: string
+  pullRequest: boolean
+  createdAt: number
+  updatedAt: number
+  closedAt: number | null
+  closedBy: string | null
+  comments: CommentState[]
+}
+
+/** A repository's issues (in number order) and labels (by lower-case name). */
+export interface IssueBoard {
+  issues: IssueState[]
+  labels: Map<string, LabelState>
+}
+
+export interface WorkflowEntry {
+  id: number
+  path: string
+  name: string
+  state: WorkflowState
+  createdAt: number
+  updatedAt: number
+  /** now() of each successful enable / disable. */
+  enableCalls: number[]
+  disableCalls: number[]
 }
 
 export interface RunRecord {
@@ -53,6 +116,16 @@ export interface GitHubStore {
   runs: Map<string, Map<string, RunRecord>>
   /** Every successful PUT, decrypted, in order. */
   writes: SecretWrite[]
+  /** The repository's workflow with that id or file name (the last segment of its path), or undefined. */
+  workflow(repo: RepoSpec, idOrFile: string | number): WorkflowEntry | undefined
+  /** The repository's issues and labels (created empty on first use). */
+  issueBoard(repo: RepoSpec): IssueBoard
+  /** The repository's label of that name (case-insensitive), created (grey, no description) when it has none. */
+  label(board: IssueBoard, name: string): LabelState
+  /** The next issue or pull request of the repository: its number, and a server-wide id. */
+  nextIssue(board: IssueBoard): { id: number; number: number }
+  /** A server-wide comment id. */
+  nextCommentId(): number
   /** A fresh keypair with the next key id. */
   newKeys(): KeyState
   scopeKey(scope: SecretScope): string
@@ -62,6 +135,9 @@ export interface GitHubStore {
 }
 
 export const lc = (s: string): string => s.toLowerCase()
+
+/** In a public repository any token that can see it reads without the permission, as on GitHub. */
+export const isPublic = (repo: RepoSpec): boolean => repo.visibility === 'public'
 
 export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -146,6 +222,30 @@ export function createStore(options: {
     if (repo.transferredFrom !== undefined && !repoByName.has(lc(repo.transferredFrom))) movedFrom.set(lc(repo.transferredFrom), repo)
   }
 
+  // Server-wide sequences for ids of the sizes GitHub uses, deterministic per server.
+  let issueSeq = 2_300_000_000
+  let commentSeq = 1_900_000_000
+  let labelSeq = 5_100_000_000
+  const boards = new Map<string, IssueBoard>()
+  const workflows = new Map<string, WorkflowEntry[]>()
+  const createdAt = now()
+  for (const repo of repositories) {
+    workflows.set(
+      lc(`${repo.owner}/${repo.name}`),
+      (repo.workflows ?? [DEFAULT_WORKFLOW]).map((spec) => ({
+        id: spec.id,
+        path: spec.path,
+        // A workflow without a `name:` is named by its path on GitHub.
+        name: spec.name ?? spec.path,
+        state: spec.state ?? 'active',
+        createdAt,
+        updatedAt: createdAt,
+        enableCalls: [],
+        disableCalls: []
+      }))
+    )
+  }
+
   return {
     now,
     tokens,
@@ -157,6 +257,39 @@ export function createStore(options: {
     scopes,
     runs: new Map(),
     writes: [],
+    workflow(repo, idOrFile) {
+      const list = workflows.get(lc(`${repo.owner}/${repo.name}`)) ?? []
+      const key = String(idOrFile)
+      // GitHub takes the id or the file name in place of `workflow_id`.
+      return /^\d+$/.test(key) ? list.find((w) => w.id === Number(key)) : list.find((w) => w.path.split('/').at(-1) === key)
+    },
+    issueBoard(repo) {
+      const key = lc(`${repo.owner}/${repo.name}`)
+      let board = boards.get(key)
+      if (!board) {
+        board = { issues: [], labels: new Map() }
+        boards.set(key, board)
+      }
+      return board
+    },
+    label(board, name) {
+      let label = board.labels.get(lc(name))
+      if (!label) {
+        labelSeq += 1
+        // What GitHub gives a label created by naming it on an issue: grey, no description.
+        label = { id: labelSeq, name, color: 'ededed', description: null }
+        board.labels.set(lc(name), label)
+      }
+      return label
+    },
+    nextIssue(board) {
+      issueSeq += 1
+      return { id: issueSeq, number: board.issues.length + 1 }
+    },
+    nextCommentId() {
+      commentSeq += 1
+      return commentSeq
+    },
     newKeys,
     scopeKey,
     mustScope(scope) {

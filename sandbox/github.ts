@@ -9,12 +9,49 @@
  *   "Bad credentials"; repository not visible → 404 for everything under it; missing permission →
  *   403 "Resource not accessible by integration". The default tokens: DEMO_GITHUB_TOKEN (every
  *   secrets permission, no `actions: read`) and DEMO_JOB_TOKEN (the job's GITHUB_TOKEN:
- *   `actions: read` only — it can neither read nor write secrets).
+ *   `actions: read` and `issues: write` — it can neither read nor write secrets).
+ * - A personal access token's expiry (`expiresAt`): every answer to it but a 401 carries
+ *   `GitHub-Authentication-Token-Expiration: 2027-01-07 10:00:00 UTC` (or the string given, for the
+ *   `+0000` form GitHub also sends); App and job tokens have none. Sources: GitHub's changelog
+ *   "Expiration options for personal access tokens" (2021-07-26) and the public roadmap issue
+ *   github/roadmap#203 ("The time and date of expiration will be returned in the response
+ *   header"); both formats as clients met them: google/go-github#2031 and #2650 ("tokens that
+ *   include the timezone offset instead of the timezone"), WebKit/WebKit#53897 ("'YYYY-MM-DD
+ *   HH:MM:SS UTC' or 'YYYY-MM-DD HH:MM:SS ±HHMM'").
+ * - Repository visibility (`visibility`, default private): the repository JSON's `private` and
+ *   `visibility` (an internal repository is `private: true`); in a public one any token that can
+ *   see it reads runs without `actions: read`, as the REST reference says ("Anyone with read
+ *   access to the repository can use this endpoint").
  * - `GET /repos/{o}/{r}` and `GET /repositories/{id}` (by id, as the redirect target); a
  *   transferred or renamed repository (`transferredFrom`): its old `/repos/{old}/{name}…` answers
  *   301 (GET/HEAD; 307 for other methods) with `Location: {url}/repositories/{id}…` and GitHub's
  *   JSON, and `/repositories/{id}/…` serves everything `/repos/{o}/{r}/…` does.
  * - `GET /repos/{o}/{r}/actions/runs/{id}` for runs added with `addRun` (404 otherwise).
+ * - Workflows (`RepoSpec.workflows`, default DEFAULT_WORKFLOW: `.github/workflows/rotate.yml`, id
+ *   161335, the one the runs' JSON names): `GET /repos/{o}/{r}/actions/workflows/{id or file name}`
+ *   with its `state` (active, deleted, disabled_fork, disabled_inactivity, disabled_manually), `PUT
+ *   …/enable` (→ active) and `…/disable` (→ disabled_manually) answering 204; an unknown workflow →
+ *   404. Reading needs `actions: read` in a private repository (none in a public one: "Anyone with
+ *   read access to the repository can use this endpoint"), enabling and disabling `actions: write`
+ *   (`actionsWrite`); without: 403 with `X-Accepted-GitHub-Permissions: actions=read` /
+ *   `actions=write`. Sources: the REST reference "REST API endpoints for workflows"
+ *   (https://docs.github.com/rest/actions/workflows: "Get a workflow", "Enable a workflow" — "You
+ *   can replace workflow_id with the workflow file name. For example, you could use main.yaml" —
+ *   and "Disable a workflow") and the states of its description as @octokit/openapi-types carries
+ *   them; "Disabling and enabling a workflow" (docs.github.com/actions): "In a public repository,
+ *   scheduled workflows are automatically disabled when no repository activity has occurred in 60
+ *   days". Tests read a workflow's state and the times of its enable calls with `workflow()` and
+ *   set a state with `setWorkflowState()`.
+ * - `scheduleEvent(repo)` / `dispatchEvent(repo)`: the payload GitHub writes to GITHUB_EVENT_PATH
+ *   for a run of the repository's workflow (events.ts gives the sources), carrying this stand-in's
+ *   JSON of the repository (`private`, `visibility`), to pass as `runAction`'s `event`.
+ * - Issues (github-issues.ts says what exactly, with its sources): list with `state`, `labels`,
+ *   `creator` and pagination, create (labels the repository lacks are created), get, update (close
+ *   with `state_reason`, reopen), comments (list, create); pull requests listed among them with a
+ *   `pull_request` key; 422 for a missing title or a body over 65,536 characters, 410 when the
+ *   repository has issues turned off (`hasIssues: false`), 403 with `X-Accepted-GitHub-Permissions:
+ *   issues=write` / `issues=read` without the permission. What a token creates is by its `login`.
+ *   Tests read them with `issues(repo)` and seed them (pull requests too) with `addIssue`.
  * - public-key, list, get (metadata only), put (sealed box, validated and decrypted with a real
  *   X25519 keypair per scope), delete for repository, environment and organization secrets;
  *   `GET /orgs/{org}/actions/secrets/{name}/repositories` with `per_page` (default 30, max 100),
@@ -28,30 +65,56 @@
  * Deliberately not emulated: rate limiting and secondary limits (inject them with a status fault
  * and `x-ratelimit-*` / `retry-after` headers), pagination of other lists (the secrets lists
  * ignore `per_page`/`page`), conditional requests / ETags, Dependabot and Codespaces secrets,
- * variables, other workflow-run routes (list, jobs, logs, cancel), unauthenticated access to
- * public repositories, a job token limited to its own repository, the difference between PAT and
- * App error wording, anything else (404 "Not Found").
+ * variables, other workflow-run routes (list, jobs, logs, cancel), listing workflows, workflow
+ * dispatches, the search API (the action finds its issue through the list), what github-issues.ts
+ * leaves out, unauthenticated access to public repositories, a job token limited to its own
+ * repository, `X-Accepted-GitHub-Permissions` on the secrets routes' 403s, the difference between
+ * PAT and App error wording, anything else (404 "Not Found").
  *
- * Parts: github-store.ts (repositories, scopes and their keys, runs, writes), github-replies.ts
- * (GitHub's headers and error bodies), github-routes.ts (prefix, authentication, repository and
- * run routes), github-secrets.ts (the secrets routes); this file holds the public API.
+ * Parts: github-store.ts (repositories, scopes and their keys, runs, workflows, writes, issues),
+ * github-replies.ts (GitHub's headers, error bodies and pagination), github-routes.ts (prefix,
+ * authentication, repository, workflow and run routes), github-secrets.ts (the secrets routes),
+ * github-issues.ts (the issues routes), events.ts (the default workflow and its event payloads);
+ * this file holds the public API.
  */
 import sodium from 'libsodium-wrappers'
 import { startCore, withTunables } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 import { createReplies } from './github-replies.js'
 import { gitHubHandler } from './github-routes.js'
-import { createStore, isoSeconds, lc, validName, type RunRecord, type ScopeState } from './github-store.js'
+import { DEFAULT_WORKFLOW, dispatchEvent, scheduleEvent, type ActionEvent } from './events.js'
+import {
+  createStore,
+  isoSeconds,
+  lc,
+  validName,
+  type IssueState,
+  type RunRecord,
+  type ScopeState,
+  type WorkflowEntry
+} from './github-store.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
 
-export { DEMO_JOB_TOKEN }
+export { DEMO_JOB_TOKEN, DEFAULT_WORKFLOW, scheduleEvent, dispatchEvent, type ActionEvent }
 
 export interface TokenGrant {
   repoSecrets?: boolean
   envSecrets?: boolean
   orgSecrets?: boolean
-  /** `actions: read`: workflow runs (`GET /repos/{o}/{r}/actions/runs/{id}`). */
+  /** `actions: read`: workflow runs and workflows of a private repository (public ones need no permission). */
   actionsRead?: boolean
+  /** `actions: write` (implies read): enable and disable a workflow. */
+  actionsWrite?: boolean
+  /** `issues: read` lists and reads issues of a private repository; `write` also creates, edits and comments. */
+  issues?: 'read' | 'write'
+  /** The `user.login` of what this token creates (issues, comments); default 'github-actions[bot]' for DEMO_JOB_TOKEN, 'octocat' otherwise. */
+  login?: string
+  /**
+   * The token expires (a personal access token with an expiry): every answer to a request with it,
+   * errors included (but not a 401), carries `GitHub-Authentication-Token-Expiration`. A number (ms)
+   * is sent as `YYYY-MM-DD HH:MM:SS UTC`; a string verbatim (GitHub also sends `… +0000`).
+   */
+  expiresAt?: number | string
   /** 'owner/name' the token can see; default all repositories. */
   repos?: string[]
 }
@@ -64,6 +127,38 @@ export interface RepoSpec {
   environments?: string[]
   /** 'oldowner/oldname' before a transfer or rename: `/repos/oldowner/oldname…` redirects to `/repositories/{id}…`. */
   transferredFrom?: string
+  /** Default 'private'. In a public repository any token that can see it reads issues, workflows and runs without a permission. */
+  visibility?: 'public' | 'private' | 'internal'
+  /** Default true; false: every issues route answers 410 "Issues are disabled for this repo". */
+  hasIssues?: boolean
+  /** The repository's workflows; default [DEFAULT_WORKFLOW] (.github/workflows/rotate.yml, id 161335, active). */
+  workflows?: WorkflowSpec[]
+}
+
+/** GitHub's states of a workflow; scheduled workflows of a public repository fall into `disabled_inactivity` after 60 days without activity. */
+export type WorkflowState = 'active' | 'deleted' | 'disabled_fork' | 'disabled_inactivity' | 'disabled_manually'
+
+/** A workflow of a repository (`RepoSpec.workflows`). */
+export interface WorkflowSpec {
+  id: number
+  /** e.g. '.github/workflows/rotate.yml'; its last segment is the file name that stands for the id in the routes. */
+  path: string
+  /** Default: the path, as GitHub names a workflow without `name:`. */
+  name?: string
+  /** Default 'active'. */
+  state?: WorkflowState
+}
+
+/** A workflow, as `workflow()` returns it. */
+export interface WorkflowRecord {
+  id: number
+  path: string
+  name: string
+  state: WorkflowState
+  /** now() of each successful `PUT …/enable`, in order. */
+  enableCalls: number[]
+  /** now() of each successful `PUT …/disable`, in order. */
+  disableCalls: number[]
 }
 
 /** A workflow run, as added with `addRun`. */
@@ -78,6 +173,57 @@ export interface WorkflowRunSpec {
   attempt?: number
   /** `event`, default 'workflow_dispatch'. */
   event?: string
+}
+
+/** Why an issue is in its state (GitHub's `state_reason`). */
+export type IssueStateReason = 'completed' | 'not_planned' | 'duplicate' | 'reopened'
+
+/** A comment on an issue, as `issues()` returns it. */
+export interface IssueCommentRecord {
+  id: number
+  body: string
+  /** The `user.login` of its author. */
+  login: string
+  /** ms */
+  createdAt: number
+  updatedAt: number
+}
+
+/** An issue (or a pull request: `pullRequest`), as `issues()` returns it. */
+export interface IssueRecord {
+  number: number
+  id: number
+  title: string
+  body: string | null
+  state: 'open' | 'closed'
+  stateReason: IssueStateReason | null
+  /** Label names, as the repository's labels spell them. */
+  labels: string[]
+  /** The `user.login` of its author. */
+  login: string
+  pullRequest: boolean
+  /** ms */
+  createdAt: number
+  updatedAt: number
+  closedAt: number | null
+  /** In the order they were made. */
+  comments: IssueCommentRecord[]
+}
+
+/** An issue (or pull request) seeded with `addIssue`. */
+export interface IssueSeed {
+  title: string
+  body?: string | null
+  /** Names; labels the repository lacks are created. */
+  labels?: string[]
+  /** Default 'open'; 'closed' is closed at `createdAt`, as completed. */
+  state?: 'open' | 'closed'
+  /** A pull request: listed by the issues routes with a `pull_request` key. */
+  pullRequest?: boolean
+  /** The author's login; default 'octocat'. */
+  login?: string
+  /** ms; default now(). */
+  createdAt?: number
 }
 
 export type SecretScope = { repo: string } | { repo: string; environment: string } | { org: string }
@@ -105,7 +251,11 @@ export interface SecretWrite {
 export interface GitHubOptions {
   /** Path prefix of the API ('' default; '/api/v3' for GHES). */
   prefix?: string
-  /** Default: { [DEMO_GITHUB_TOKEN]: every secrets permission, [DEMO_JOB_TOKEN]: actionsRead only }, every repository. */
+  /**
+   * Default: { [DEMO_GITHUB_TOKEN]: every secrets permission, [DEMO_JOB_TOKEN]: `actions: read` and
+   * `issues: write` (what a private repository's workflow grants the job with the README's
+   * `permissions:`) }, every repository.
+   */
   tokens?: Record<string, TokenGrant>
   /** Default: acme/crm-sync (700001), acme/website (700002), acme/billing (700003). */
   repositories?: RepoSpec[]
@@ -155,6 +305,22 @@ export interface GitHubServer {
   resetMaxInFlight(): void
   /** Every successful PUT, decrypted, in order. */
   readonly writes: SecretWrite[]
+  /** The repository's issues and pull requests with their comments (copies), in number order. Throws for an unknown repository. */
+  issues(repo: string): IssueRecord[]
+  /** Seeds an issue or pull request (no request) with the repository's next number; returns it. Throws for an unknown repository. */
+  addIssue(repo: string, seed: IssueSeed): IssueRecord
+  /** The workflow with that id or file name ('rotate.yml'), a copy. Throws for an unknown repository or workflow. */
+  workflow(repo: string, idOrFile: string | number): WorkflowRecord
+  /** Sets a workflow's state without a request (e.g. 'disabled_inactivity', as GitHub does after 60 idle days). Throws like `workflow`. */
+  setWorkflowState(repo: string, idOrFile: string | number, state: WorkflowState): void
+  /**
+   * The `schedule` event GitHub sends a run of the repository's workflow (events.ts), with the
+   * repository's JSON (`private`, `visibility`): pass it as `runAction`'s `event`. Throws for an
+   * unknown repository.
+   */
+  scheduleEvent(repo: string, options?: { cron?: string; workflow?: string }): ActionEvent
+  /** The `workflow_dispatch` event, likewise (`inputs`, `ref`, `sender`, `workflow`). */
+  dispatchEvent(repo: string, options?: { inputs?: Record<string, string>; ref?: string; sender?: string; workflow?: string }): ActionEvent
 }
 
 export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
@@ -167,7 +333,7 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
     now: options.now ?? Date.now,
     tokens: options.tokens ?? {
       [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true },
-      [DEMO_JOB_TOKEN]: { actionsRead: true }
+      [DEMO_JOB_TOKEN]: { actionsRead: true, issues: 'write' }
     },
     repositories: (
       options.repositories ?? [
@@ -192,6 +358,31 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
   url = `${core.origin}${prefix}`
 
   const publicKeyOf = (state: ScopeState) => ({ key_id: state.keys.keyId, key: state.keys.key })
+  const mustRepo = (caller: string, repo: string): RepoSpec => {
+    const spec = repoByName.get(lc(repo))
+    if (!spec) throw new Error(`${caller}: unknown repository ${repo}`)
+    return spec
+  }
+  const mustWorkflow = (caller: string, repo: string, idOrFile: string | number): WorkflowEntry => {
+    const entry = store.workflow(mustRepo(caller, repo), idOrFile)
+    if (!entry) throw new Error(`${caller}: ${repo} has no workflow ${idOrFile}`)
+    return entry
+  }
+  const issueRecord = (issue: IssueState): IssueRecord => ({
+    number: issue.number,
+    id: issue.id,
+    title: issue.title,
+    body: issue.body,
+    state: issue.state,
+    stateReason: issue.stateReason,
+    labels: issue.labels.map((label) => label.name),
+    login: issue.login,
+    pullRequest: issue.pullRequest,
+    createdAt: issue.createdAt,
+    updatedAt: issue.updatedAt,
+    closedAt: issue.closedAt,
+    comments: issue.comments.map((comment) => ({ ...comment }))
+  })
 
   return withTunables<GitHubServer>(
     {
@@ -221,8 +412,7 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         state.secrets.set(upper, stored)
       },
       addRun(repo, run) {
-        const spec = repoByName.get(lc(repo))
-        if (!spec) throw new Error(`addRun: unknown repository ${repo}`)
+        const spec = mustRepo('addRun', repo)
         const key = lc(`${spec.owner}/${spec.name}`)
         const list = runs.get(key) ?? new Map<string, RunRecord>()
         runs.set(key, list)
@@ -240,7 +430,49 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
         return core.maxInFlight
       },
       resetMaxInFlight: () => core.resetMaxInFlight(),
-      writes
+      writes,
+      issues(repo) {
+        return store.issueBoard(mustRepo('issues', repo)).issues.map(issueRecord)
+      },
+      addIssue(repo, seed) {
+        const board = store.issueBoard(mustRepo('addIssue', repo))
+        const at = seed.createdAt ?? now()
+        const closed = seed.state === 'closed'
+        const login = seed.login ?? 'octocat'
+        const issue: IssueState = {
+          ...store.nextIssue(board),
+          title: seed.title,
+          body: seed.body ?? null,
+          state: closed ? 'closed' : 'open',
+          stateReason: closed ? 'completed' : null,
+          labels: [...new Set((seed.labels ?? []).map((name) => store.label(board, name)))],
+          login,
+          pullRequest: seed.pullRequest ?? false,
+          createdAt: at,
+          updatedAt: at,
+          closedAt: closed ? at : null,
+          closedBy: closed ? login : null,
+          comments: []
+        }
+        board.issues.push(issue)
+        return issueRecord(issue)
+      },
+      workflow(repo, idOrFile) {
+        const entry = mustWorkflow('workflow', repo, idOrFile)
+        return {
+          id: entry.id,
+          path: entry.path,
+          name: entry.name,
+          state: entry.state,
+          enableCalls: [...entry.enableCalls],
+          disableCalls: [...entry.disableCalls]
+        }
+      },
+      setWorkflowState(repo, idOrFile, state) {
+        mustWorkflow('setWorkflowState', repo, idOrFile).state = state
+      },
+      scheduleEvent: (repo, options) => scheduleEvent(replies.repoJson(mustRepo('scheduleEvent', repo)), options),
+      dispatchEvent: (repo, options) => dispatchEvent(replies.repoJson(mustRepo('dispatchEvent', repo)), options)
     },
     core
   )

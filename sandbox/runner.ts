@@ -4,7 +4,11 @@
  * Emulates: a fresh temp directory per run with the file-command files (GITHUB_OUTPUT,
  * GITHUB_STATE, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY), RUNNER_TEMP, GITHUB_WORKSPACE
  * (the child's cwd), GITHUB_EVENT_NAME and GITHUB_EVENT_PATH (`event`: default
- * `workflow_dispatch` with `{}`); the runner's default variables; inputs as `INPUT_<NAME>`
+ * `workflow_dispatch` with `{}`; events.ts and the GitHub stand-in's `scheduleEvent(repo)` /
+ * `dispatchEvent(repo)` build GitHub's payloads); the runner's default variables, among them
+ * GITHUB_WORKFLOW_REF = `{GITHUB_REPOSITORY}/.github/workflows/rotate.yml@{GITHUB_REF}` (the form GitHub's
+ * "Variables reference" gives: `octocat/hello-world/.github/workflows/my-workflow.yml@refs/heads/my_branch`;
+ * like every default, `env` overrides it); inputs as `INPUT_<NAME>`
  * (spaces → '_', upper-cased, dashes kept), with the defaults declared in action.yml (read with
  * the `yaml` package) applied to inputs not given, `${{ github.token }}` being the job token
  * (`jobToken`, default DEMO_JOB_TOKEN), which — like on a real runner — is never in the
@@ -69,6 +73,7 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
+import { DEFAULT_WORKFLOW } from './events.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
 
 /** The project root, from this file's compiled location (.build/sandbox/runner.js). */
@@ -626,7 +631,7 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       GITHUB_RUN_ID: runId,
       GITHUB_RUN_NUMBER: String(runSeq),
       GITHUB_SHA: '0000000000000000000000000000000000000000',
-      GITHUB_WORKFLOW: 'Rotate amoCRM token',
+      GITHUB_WORKFLOW: DEFAULT_WORKFLOW.name,
       GITHUB_WORKSPACE: workspace,
       RUNNER_ARCH: 'X64',
       RUNNER_ENVIRONMENT: 'github-hosted',
@@ -636,6 +641,8 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       ...files,
       ...opts.env
     }
+    // The running workflow file, as the runner names it: it follows GITHUB_REPOSITORY and GITHUB_REF when a test changes them.
+    env.GITHUB_WORKFLOW_REF ??= `${env.GITHUB_REPOSITORY}/${DEFAULT_WORKFLOW.path}@${env.GITHUB_REF}`
 
     let unexpectedInputs: string[] = []
     const actionYml = opts.actionYml === undefined ? DEFAULT_ACTION_YML : opts.actionYml

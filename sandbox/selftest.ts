@@ -2,22 +2,31 @@
  * node .build/sandbox/selftest.js: checks the Bitrix24 and generic OAuth 2.0 stand-ins over HTTP,
  * without the action — each documented answer, the chain (single use, rotation or not, idle
  * expiry, code lifetime, reuse detection or its absence) and the client-authentication rules —
- * and the `drip` fault. Exits 1 on the first failure. `selfTest()` is exported so a test file can
- * run the same checks.
+ * and the `drip` fault; and the GitHub stand-in's issues, workflows, permissions (403 with
+ * `X-Accepted-GitHub-Permissions`, public repositories read without one), 410 and 422 answers and
+ * token-expiry header, the event payloads and the runner's GITHUB_WORKFLOW_REF. Exits 1 on the
+ * first failure. `providerSelfTest()`, `gitHubSelfTest()` and `selfTest()` (both) are exported so
+ * a test file can run the same checks.
  *
  * Emulates: nothing (a client of the stand-ins). Deliberately not emulated: the action itself
  * (the e2e tests run it against the same stand-ins), the rest of the amoCRM stand-in (covered by
- * the e2e suite; only its refusal of a spent token, which keeps the family, is checked here).
+ * the e2e suite; only its refusal of a spent token, which keeps the family, is checked here) and
+ * the GitHub secrets routes (covered by the e2e suite).
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { BITRIX24_TOKEN_SHAPE, startBitrix24 } from './bitrix24.js'
 import { decodeJwtPayload, startAmoCrm } from './amocrm.js'
 import { faultQueue, type Fault } from './faults.js'
+import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from './github.js'
 import { formEncode, REUSE_DETECTION_REFUSAL, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
+import { runAction } from './runner.js'
 
 interface Answer {
   status: number
@@ -478,14 +487,384 @@ async function dripChecks(): Promise<void> {
   assert.equal(stdout.trim(), '401 TypeError', 'headers arrived, the body was cut by close()')
 }
 
-export async function selfTest(): Promise<void> {
+interface GitHubAnswer {
+  status: number
+  headers: Headers
+  json: unknown
+}
+
+/** The value at `path` inside parsed JSON (undefined where the path breaks). */
+function at(value: unknown, ...path: (string | number)[]): unknown {
+  let here = value
+  for (const key of path) {
+    if (here === null || typeof here !== 'object') return undefined
+    here = (here as Record<string | number, unknown>)[key]
+  }
+  return here
+}
+
+/** The `number`s of a list of issues, in the order given. */
+const numbers = (answer: GitHubAnswer): unknown[] => (Array.isArray(answer.json) ? answer.json.map((item) => at(item, 'number')) : [])
+
+async function gitHubChecks(): Promise<void> {
+  let clock = Date.UTC(2026, 0, 10, 9, 0, 0)
+  const tick = () => (clock += 60_000)
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
+  const expires = Date.UTC(2027, 0, 7, 10, 0, 0)
+  const gh = await startGitHub({
+    now: () => clock,
+    tokens: {
+      [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true, expiresAt: expires },
+      [DEMO_JOB_TOKEN]: { actionsRead: true, issues: 'write' },
+      ghp_offset: { issues: 'write', login: 'acme-admin', expiresAt: '2027-01-07 10:00:00 +0000' },
+      ghs_issues_write: { issues: 'write' },
+      ghs_issues_read: { issues: 'read' },
+      ghs_nothing: {},
+      ghs_actions_write: { actionsWrite: true },
+      ghs_billing_only: { issues: 'write', actionsWrite: true, repos: ['acme/billing'] }
+    },
+    repositories: [
+      { owner: 'acme', name: 'crm-sync', id: 700001 },
+      { owner: 'acme', name: 'website', id: 700002, visibility: 'public' },
+      { owner: 'acme', name: 'billing', id: 700003, visibility: 'internal', hasIssues: false },
+      {
+        owner: 'acme',
+        name: 'tools',
+        id: 700004,
+        workflows: [{ id: 9001, path: '.github/workflows/nightly.yaml', state: 'disabled_manually' }]
+      }
+    ]
+  })
+  const api =
+    (token: string | undefined) =>
+    async (method: string, path: string, body?: unknown): Promise<GitHubAnswer> => {
+      const headers: Record<string, string> = { Accept: 'application/vnd.github+json' }
+      if (token !== undefined) headers.Authorization = `Bearer ${token}`
+      if (body !== undefined) headers['Content-Type'] = 'application/json'
+      const response = await fetch(`${gh.url}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) })
+      })
+      const text = await response.text()
+      return { status: response.status, headers: response.headers, json: text === '' ? undefined : (JSON.parse(text) as unknown) }
+    }
+  const job = api(DEMO_JOB_TOKEN)
+  const pat = api(DEMO_GITHUB_TOKEN)
+  const reader = api('ghs_issues_read')
+  const nobody = api('ghs_nothing')
+  const actions = api('ghs_actions_write')
+  const issues = '/repos/acme/crm-sync/issues'
+  const denied = (answer: GitHubAnswer, accepted: string, what: string) => {
+    assert.equal(answer.status, 403, what)
+    assert.equal(at(answer.json, 'message'), 'Resource not accessible by integration', what)
+    assert.equal(answer.headers.get('x-accepted-github-permissions'), accepted, what)
+  }
+  try {
+    // Repository JSON: private and visibility (an internal repository is private to outsiders).
+    for (const [name, isPrivate, visibility] of [
+      ['crm-sync', true, 'private'],
+      ['website', false, 'public'],
+      ['billing', true, 'internal']
+    ] as const) {
+      const answer = await job('GET', `/repos/acme/${name}`)
+      assert.deepEqual([at(answer.json, 'private'), at(answer.json, 'visibility')], [isPrivate, visibility], name)
+    }
+
+    // Create: 201 with GitHub's issue JSON and Location; by the job token's bot; missing labels are created.
+    let answer = await job('POST', issues, {
+      title: 'Token rotation failed',
+      body: 'The run failed.',
+      labels: ['token-rotation', { name: 'Alert' }]
+    })
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    assert.equal(answer.headers.get('location'), `${gh.url}/repos/acme/crm-sync/issues/1`)
+    const created = answer.json
+    assert.deepEqual(
+      [at(created, 'number'), at(created, 'title'), at(created, 'body'), at(created, 'state'), at(created, 'state_reason')],
+      [1, 'Token rotation failed', 'The run failed.', 'open', null]
+    )
+    assert.deepEqual([at(created, 'user', 'login'), at(created, 'user', 'type')], ['github-actions[bot]', 'Bot'])
+    assert.equal(at(created, 'html_url'), 'https://github.com/acme/crm-sync/issues/1')
+    assert.equal(at(created, 'url'), `${gh.url}/repos/acme/crm-sync/issues/1`)
+    assert.deepEqual([at(created, 'comments'), at(created, 'created_at'), at(created, 'closed_at')], [0, iso(clock), null])
+    assert.deepEqual(
+      [
+        at(created, 'labels', 0, 'name'),
+        at(created, 'labels', 0, 'color'),
+        at(created, 'labels', 0, 'description'),
+        at(created, 'labels', 1, 'name')
+      ],
+      ['token-rotation', 'ededed', null, 'Alert']
+    )
+    const labelId = at(created, 'labels', 0, 'id')
+    assert.equal(typeof labelId, 'number')
+    // A label is created once: another case names the same one.
+    tick()
+    answer = await api('ghs_issues_write')('POST', issues, { title: 'By a user', labels: ['TOKEN-ROTATION'] })
+    assert.deepEqual(
+      [answer.status, at(answer.json, 'labels', 0, 'id'), at(answer.json, 'labels', 0, 'name')],
+      [201, labelId, 'token-rotation']
+    )
+    assert.deepEqual([at(answer.json, 'user', 'login'), at(answer.json, 'user', 'type')], ['octocat', 'User'])
+
+    // Seeded items share the numbers: a pull request (#3) and a closed issue (#4).
+    tick()
+    const pull = gh.addIssue('acme/crm-sync', {
+      title: 'Bump deps',
+      pullRequest: true,
+      labels: ['token-rotation', 'alert'],
+      login: 'github-actions[bot]'
+    })
+    tick()
+    const old = gh.addIssue('acme/crm-sync', {
+      title: 'Old alert',
+      state: 'closed',
+      labels: ['token-rotation'],
+      login: 'github-actions[bot]'
+    })
+    assert.deepEqual([pull.number, old.number, old.stateReason, old.closedAt], [3, 4, 'completed', clock])
+
+    // The list: open by default, newest first; a pull request is listed with a `pull_request` key.
+    answer = await job('GET', issues)
+    assert.deepEqual(numbers(answer), [3, 2, 1])
+    assert.equal(answer.headers.get('link'), null, 'one page: no Link')
+    const listedPull = (answer.json as unknown[])[0]
+    assert.equal(at(listedPull, 'pull_request', 'html_url'), 'https://github.com/acme/crm-sync/pull/3')
+    assert.equal(at(listedPull, 'html_url'), 'https://github.com/acme/crm-sync/pull/3')
+    assert.equal(at((answer.json as unknown[])[2], 'pull_request'), undefined)
+    assert.deepEqual(numbers(await job('GET', `${issues}?state=closed`)), [4])
+    assert.deepEqual(numbers(await job('GET', `${issues}?state=all&direction=asc`)), [1, 2, 3, 4])
+    // Labels: every one must match, case-insensitively; creator: a login, case-insensitively.
+    assert.deepEqual(numbers(await job('GET', `${issues}?labels=TOKEN-ROTATION,alert`)), [3, 1])
+    assert.deepEqual(numbers(await job('GET', `${issues}?labels=token-rotation`)), [3, 2, 1])
+    assert.deepEqual(numbers(await job('GET', `${issues}?labels=token-rotation&creator=GitHub-Actions%5Bbot%5D&state=all`)), [4, 3, 1])
+    assert.deepEqual(numbers(await job('GET', `${issues}?creator=someone-else`)), [])
+    // The same list by repository id.
+    assert.deepEqual(numbers(await job('GET', '/repositories/700001/issues?labels=alert')), [3, 1])
+
+    // Pagination: per_page, page and GitHub's Link, which keeps the filters and names the repository by id.
+    for (let i = 0; i < 5; i++) gh.addIssue('acme/crm-sync', { title: `Paged ${i}`, labels: ['paged'], createdAt: clock + i })
+    answer = await job('GET', `${issues}?labels=paged&per_page=2&page=2`)
+    assert.deepEqual(numbers(answer), [7, 6])
+    const page = (n: number) => `${gh.url}/repositories/700001/issues?labels=paged&per_page=2&page=${n}`
+    assert.equal(
+      answer.headers.get('link'),
+      `<${page(1)}>; rel="prev", <${page(3)}>; rel="next", <${page(3)}>; rel="last", <${page(1)}>; rel="first"`
+    )
+    answer = await job('GET', `${issues}?labels=paged&per_page=500`)
+    assert.deepEqual([numbers(answer).length, answer.headers.get('link')], [5, null], 'per_page is at most 100')
+
+    // Get, edit, comment, close, reopen.
+    assert.equal(at((await job('GET', `${issues}/1`)).json, 'title'), 'Token rotation failed')
+    assert.equal((await job('GET', `${issues}/99`)).status, 404)
+    tick()
+    answer = await job('PATCH', `${issues}/1`, { title: 'Token rotation failed twice', body: 'Again.' })
+    assert.deepEqual([answer.status, at(answer.json, 'title'), at(answer.json, 'body')], [200, 'Token rotation failed twice', 'Again.'])
+    assert.equal(at(answer.json, 'updated_at'), iso(clock))
+    tick()
+    answer = await job('POST', `${issues}/1/comments`, { body: 'Still failing.' })
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    const commentId = at(answer.json, 'id')
+    assert.deepEqual(
+      [at(answer.json, 'body'), at(answer.json, 'user', 'login'), at(answer.json, 'html_url')],
+      ['Still failing.', 'github-actions[bot]', `https://github.com/acme/crm-sync/issues/1#issuecomment-${String(commentId)}`]
+    )
+    assert.equal(at((await job('GET', `${issues}/1`)).json, 'comments'), 1)
+    answer = await job('GET', `${issues}/1/comments`)
+    assert.deepEqual([answer.status, at(answer.json, 0, 'id'), at(answer.json, 0, 'body')], [200, commentId, 'Still failing.'])
+    tick()
+    answer = await job('PATCH', `${issues}/1`, { state: 'closed', state_reason: 'completed' })
+    assert.deepEqual(
+      [at(answer.json, 'state'), at(answer.json, 'state_reason'), at(answer.json, 'closed_at'), at(answer.json, 'closed_by', 'login')],
+      ['closed', 'completed', iso(clock), 'github-actions[bot]']
+    )
+    assert.deepEqual(numbers(await job('GET', `${issues}?labels=alert`)), [3], 'a closed issue leaves the open list')
+    const record = gh.issues('acme/crm-sync')[0]
+    assert.deepEqual(
+      [record?.state, record?.stateReason, record?.closedAt, record?.labels, record?.comments.map((c) => c.body)],
+      ['closed', 'completed', clock, ['token-rotation', 'Alert'], ['Still failing.']]
+    )
+    answer = await job('PATCH', `${issues}/1`, { state: 'open' })
+    assert.deepEqual([at(answer.json, 'state'), at(answer.json, 'state_reason'), at(answer.json, 'closed_at')], ['open', 'reopened', null])
+
+    // Permissions. Writes need issues: write (403 naming it), even in a public repository.
+    denied(await reader('POST', issues, { title: 'x' }), 'issues=write', 'create with issues: read')
+    denied(await reader('PATCH', `${issues}/1`, { state: 'closed' }), 'issues=write', 'update with issues: read')
+    denied(await reader('POST', `${issues}/1/comments`, { body: 'x' }), 'issues=write', 'comment with issues: read')
+    denied(await nobody('POST', '/repos/acme/website/issues', { title: 'x' }), 'issues=write', 'create in a public repository')
+    // Reads of a private repository need issues: read (or write); a public one's none.
+    assert.deepEqual(numbers(await reader('GET', `${issues}?labels=alert`)), [3, 1])
+    denied(await nobody('GET', issues), 'issues=read', 'list without issues')
+    denied(await nobody('GET', `${issues}/1`), 'issues=read', 'get without issues')
+    denied(await nobody('GET', `${issues}/1/comments`), 'issues=read', 'comments without issues')
+    gh.addIssue('acme/website', { title: 'Public' })
+    answer = await nobody('GET', '/repos/acme/website/issues')
+    assert.deepEqual([answer.status, numbers(answer)], [200, [1]], 'a public repository is read without a permission')
+    // A repository the token cannot see: 404, as for everything under it.
+    assert.equal((await api('ghs_billing_only')('GET', issues)).status, 404)
+    assert.equal((await api('ghs_billing_only')('GET', '/repos/acme/crm-sync/actions/workflows/rotate.yml')).status, 404)
+
+    // Issues turned off: 410.
+    answer = await api('ghs_billing_only')('POST', '/repos/acme/billing/issues', { title: 'x' })
+    assert.deepEqual([answer.status, at(answer.json, 'message')], [410, 'Issues are disabled for this repo'])
+    assert.equal((await job('GET', '/repos/acme/billing/issues')).status, 410)
+
+    // Validation: a title is required; a body (or comment) over 65,536 characters is refused in GitHub's words.
+    answer = await job('POST', issues, { body: 'no title' })
+    assert.deepEqual(
+      [answer.status, at(answer.json, 'message'), at(answer.json, 'errors', 0)],
+      [422, 'Validation Failed', { resource: 'Issue', code: 'missing_field', field: 'title' }]
+    )
+    answer = await job('POST', issues, { title: 'Long', body: 'é'.repeat(65_537) })
+    assert.deepEqual(
+      [answer.status, at(answer.json, 'errors', 0)],
+      [422, { resource: 'Issue', code: 'custom', field: 'body', message: 'body is too long (maximum is 65536 characters)' }]
+    )
+    assert.equal((await job('PATCH', `${issues}/1`, { body: 'x'.repeat(65_537) })).status, 422, 'an edit is held to the same limit')
+    answer = await job('POST', issues, { title: 'Exactly the limit', body: '😀'.repeat(65_536) })
+    assert.equal(answer.status, 201, 'the limit counts characters, not UTF-16 units')
+    answer = await job('POST', `${issues}/1/comments`, { body: 'x'.repeat(65_537) })
+    assert.deepEqual(
+      [answer.status, at(answer.json, 'errors', 0)],
+      [422, { resource: 'IssueComment', code: 'unprocessable', field: 'data', message: 'Body is too long (maximum is 65536 characters)' }]
+    )
+    assert.equal(at((await job('POST', `${issues}/1/comments`, {})).json, 'errors', 0, 'code'), 'missing_field')
+    assert.deepEqual(
+      [(await job('POST', issues, '{not json')).status, (await job('PATCH', `${issues}/1`, { state: 'done' })).status],
+      [400, 422]
+    )
+
+    // The token's expiry: on every answer to a token that expires, errors included; verbatim when given as text;
+    // never for the job token, nor on a 401.
+    const expiry = (answer: GitHubAnswer) => answer.headers.get('github-authentication-token-expiration')
+    assert.equal(expiry(await pat('GET', '/repos/acme/crm-sync')), '2027-01-07 10:00:00 UTC')
+    assert.equal(expiry(await pat('POST', issues, { title: 'x' })), '2027-01-07 10:00:00 UTC', 'a 403 carries it')
+    assert.equal(expiry(await pat('GET', '/repos/acme/nope')), '2027-01-07 10:00:00 UTC', 'a 404 carries it')
+    answer = await api('ghp_offset')('POST', issues, { title: 'By an admin' })
+    assert.deepEqual([expiry(answer), at(answer.json, 'user', 'login')], ['2027-01-07 10:00:00 +0000', 'acme-admin'])
+    assert.equal(expiry(await job('GET', issues)), null)
+    assert.equal(expiry(await api('ghp_unknown')('GET', issues)), null)
+
+    // Workflows: by id or file name; reading needs actions: read in a private repository, none in a public one.
+    answer = await job('GET', '/repos/acme/crm-sync/actions/workflows/rotate.yml')
+    assert.deepEqual(
+      [answer.status, at(answer.json, 'id'), at(answer.json, 'path'), at(answer.json, 'state')],
+      [200, 161335, '.github/workflows/rotate.yml', 'active']
+    )
+    assert.equal(at((await job('GET', '/repos/acme/crm-sync/actions/workflows/161335')).json, 'name'), 'Rotate amoCRM token')
+    assert.equal((await job('GET', '/repos/acme/crm-sync/actions/workflows/other.yml')).status, 404)
+    assert.equal((await job('GET', '/repos/acme/crm-sync/actions/workflows/99')).status, 404)
+    denied(await nobody('GET', '/repos/acme/crm-sync/actions/workflows/rotate.yml'), 'actions=read', 'a workflow without actions: read')
+    assert.equal((await nobody('GET', '/repos/acme/website/actions/workflows/rotate.yml')).status, 200, 'public: no permission')
+    assert.equal((await actions('GET', '/repos/acme/crm-sync/actions/workflows/rotate.yml')).status, 200, 'write implies read')
+    // A repository's own workflows replace the default one.
+    answer = await job('GET', '/repos/acme/tools/actions/workflows/nightly.yaml')
+    assert.deepEqual(
+      [at(answer.json, 'id'), at(answer.json, 'name'), at(answer.json, 'state')],
+      [9001, '.github/workflows/nightly.yaml', 'disabled_manually']
+    )
+    assert.equal((await job('GET', '/repos/acme/tools/actions/workflows/rotate.yml')).status, 404)
+    // The run JSON names the default workflow.
+    gh.addRun('acme/crm-sync', { id: 42, createdAt: clock })
+    answer = await actions('GET', '/repos/acme/crm-sync/actions/runs/42')
+    assert.deepEqual(
+      [at(answer.json, 'workflow_id'), at(answer.json, 'path')],
+      [gh.workflow('acme/crm-sync', 'rotate.yml').id, '.github/workflows/rotate.yml']
+    )
+
+    // Enable and disable need actions: write (the job token has actions: read only); 204; unknown → 404.
+    gh.setWorkflowState('acme/crm-sync', 'rotate.yml', 'disabled_inactivity')
+    assert.equal(at((await job('GET', '/repos/acme/crm-sync/actions/workflows/rotate.yml')).json, 'state'), 'disabled_inactivity')
+    denied(await job('PUT', '/repos/acme/crm-sync/actions/workflows/rotate.yml/enable'), 'actions=write', 'enable with actions: read')
+    assert.equal(gh.workflow('acme/crm-sync', 161335).state, 'disabled_inactivity', 'a refused enable changes nothing')
+    tick()
+    answer = await actions('PUT', '/repos/acme/crm-sync/actions/workflows/rotate.yml/enable')
+    assert.deepEqual([answer.status, answer.json], [204, undefined])
+    assert.deepEqual(
+      [gh.workflow('acme/crm-sync', 'rotate.yml').state, gh.workflow('acme/crm-sync', 'rotate.yml').enableCalls],
+      ['active', [clock]]
+    )
+    tick()
+    assert.equal((await actions('PUT', '/repos/acme/crm-sync/actions/workflows/161335/disable')).status, 204)
+    assert.deepEqual(
+      [gh.workflow('acme/crm-sync', 161335).state, gh.workflow('acme/crm-sync', 161335).disableCalls],
+      ['disabled_manually', [clock]]
+    )
+    assert.equal((await actions('PUT', '/repos/acme/crm-sync/actions/workflows/other.yml/enable')).status, 404)
+    assert.equal((await actions('GET', '/repos/acme/crm-sync/actions/workflows/rotate.yml/enable')).status, 404, 'enable is a PUT')
+
+    // The event payloads GitHub writes for a run, and the runner's GITHUB_WORKFLOW_REF.
+    const scheduled = gh.scheduleEvent('acme/website')
+    assert.deepEqual(
+      [scheduled.name, scheduled.payload.schedule, scheduled.payload.workflow, at(scheduled.payload, 'repository', 'private')],
+      ['schedule', '17 3 * * *', '.github/workflows/rotate.yml', false]
+    )
+    const dispatched = gh.dispatchEvent('acme/billing')
+    assert.deepEqual(
+      [dispatched.name, dispatched.payload.inputs, dispatched.payload.ref, at(dispatched.payload, 'sender', 'login')],
+      ['workflow_dispatch', {}, 'refs/heads/main', 'acme-bot']
+    )
+    assert.deepEqual(
+      [at(dispatched.payload, 'repository', 'private'), at(dispatched.payload, 'repository', 'visibility')],
+      [true, 'internal']
+    )
+    await runnerChecks(scheduled)
+  } finally {
+    await gh.close()
+  }
+}
+
+/** What the emulated runner gives an action: GITHUB_WORKFLOW_REF (defaulted, following GITHUB_REPOSITORY, or as given) and the event. */
+async function runnerChecks(event: { name: string; payload: Record<string, unknown> }): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'selftest-runner-'))
+  try {
+    const entry = join(dir, 'echo.mjs')
+    await writeFile(
+      entry,
+      [
+        "import { appendFileSync, readFileSync } from 'node:fs'",
+        "const event = readFileSync(process.env.GITHUB_EVENT_PATH, 'utf8')",
+        'appendFileSync(process.env.GITHUB_OUTPUT, `ref=${process.env.GITHUB_WORKFLOW_REF}\\nevent=${process.env.GITHUB_EVENT_NAME} ${event}\\n`)'
+      ].join('\n')
+    )
+    let run = await runAction({ inputs: {}, entry, actionYml: false, event })
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(run.outputs.ref, 'acme/crm-sync/.github/workflows/rotate.yml@refs/heads/main')
+    assert.equal(run.outputs.event, `schedule ${JSON.stringify(event.payload)}`)
+    run = await runAction({ inputs: {}, entry, actionYml: false, env: { GITHUB_REPOSITORY: 'acme/website' } })
+    assert.equal(run.outputs.ref, 'acme/website/.github/workflows/rotate.yml@refs/heads/main')
+    run = await runAction({
+      inputs: {},
+      entry,
+      actionYml: false,
+      env: { GITHUB_WORKFLOW_REF: 'acme/ops/.github/workflows/x.yml@refs/tags/v1' }
+    })
+    assert.equal(run.outputs.ref, 'acme/ops/.github/workflows/x.yml@refs/tags/v1')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** The Bitrix24 and generic OAuth 2.0 stand-ins. */
+export async function providerSelfTest(): Promise<void> {
   await bitrix24Checks()
   await oauth2Checks()
   await reuseChecks()
   await dripChecks()
 }
 
+/** The GitHub stand-in (issues, workflows, permissions, the token's expiry) and what the runner adds for it. */
+export async function gitHubSelfTest(): Promise<void> {
+  await gitHubChecks()
+}
+
+export async function selfTest(): Promise<void> {
+  await providerSelfTest()
+  await gitHubSelfTest()
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await selfTest()
-  console.log('stand-ins: Bitrix24 and generic OAuth 2.0 answer as documented')
+  console.log('stand-ins: Bitrix24, generic OAuth 2.0 and GitHub answer as documented')
 }

@@ -1,12 +1,18 @@
 /**
- * The Bitrix24 and generic OAuth 2.0 stand-ins themselves answer as their providers document
- * (sandbox/selftest.ts: about 100 checks over HTTP, with a fake clock for the expiries: reuse
- * detection and its absence, the drip fault among them), so that the provider tests above test the
- * action against something true.
+ * The stand-ins themselves answer as their services document (sandbox/selftest.ts: checks over
+ * HTTP, with a fake clock for the expiries), so that the tests above test the action against
+ * something true: the Bitrix24 and generic OAuth 2.0 providers (reuse detection and its absence, the
+ * drip fault among them), and the GitHub stand-in's issues,
+ * workflows, permissions and token-expiry header with the runner's GITHUB_WORKFLOW_REF and event
+ * payloads (what version 1.2's alert issue and schedule keep-alive are tested against).
  */
 import { test } from 'node:test'
-import { selfTest } from '../../sandbox/selftest.js'
+import { gitHubSelfTest, providerSelfTest } from '../../sandbox/selftest.js'
 
 test('the Bitrix24 and OAuth 2.0 stand-ins answer as documented', async () => {
-  await selfTest()
+  await providerSelfTest()
+})
+
+test('the GitHub stand-in answers issues, workflows, permissions and token expiry as documented', async () => {
+  await gitHubSelfTest()
 })
