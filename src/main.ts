@@ -147,7 +147,7 @@ export async function run(): Promise<void> {
       guard,
       now: () => new Date(),
       jobStartedAt: jobStartedAt(),
-      runTimes: () => readRunTimes(runOctokit, settings.run, RUN_LOOKUP_TIMEOUT_MS),
+      runTimes: () => readRunTimes(runOctokit, settings.run, RUN_LOOKUP_TIMEOUT_MS, { ...retry, maxWaitMs: RUN_LOOKUP_TIMEOUT_MS }),
       storedInThisJob: process.env[storedMark(settings.target, settings.refreshTokenSecret)] || undefined,
       recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
       sleep

@@ -1,11 +1,15 @@
 /**
  * This workflow run's times, for the queued-run check: repository and organization secrets are
  * read when a run is queued (`created_at`), so a secret updated after that was not in this run's
- * hands. Read with `job-token` (`actions: read`); one request, no retries: when it fails, the
- * check is skipped and the run goes on as before.
+ * hands. Read with `job-token` (`actions: read` in a private repository). A failure without an
+ * answer, a 5xx or a rate limit is retried (`retry`): for a provider that may revoke the whole
+ * grant when a stale token comes back, no times means no spend (rotate.ts), so one bad answer must
+ * not cost the night's rotation. A refusal (403, 404) is final: the check cannot be made.
  */
 import type { Octokit } from '@octokit/rest'
+import { classifyGitHubError } from './github-errors.js'
 import type { RunRef } from './inputs.js'
+import { withRetries, type RetryPolicy } from './retry.js'
 
 export interface RunTimes {
   /** When the run was queued. */
@@ -22,16 +26,23 @@ const date = (value: unknown): Date | undefined => {
   return d && !Number.isNaN(d.getTime()) ? d : undefined
 }
 
-export async function readRunTimes(octokit: Octokit | undefined, run: RunRef | undefined, timeoutMs: number): Promise<RunLookup> {
+export async function readRunTimes(
+  octokit: Octokit | undefined,
+  run: RunRef | undefined,
+  timeoutMs: number,
+  retry?: RetryPolicy
+): Promise<RunLookup> {
   if (!run) return { unreadable: 'GITHUB_RUN_ID or GITHUB_REPOSITORY is not set' }
   if (!octokit) return { unreadable: "'job-token' is empty" }
   try {
-    const { data } = await octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', {
-      owner: run.owner,
-      repo: run.repo,
-      run_id: Number(run.runId),
-      request: { signal: AbortSignal.timeout(timeoutMs) }
-    })
+    const read = () =>
+      octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', {
+        owner: run.owner,
+        repo: run.repo,
+        run_id: Number(run.runId),
+        request: { signal: AbortSignal.timeout(timeoutMs) }
+      })
+    const { data } = retry ? await withRetries(retry, (error) => classifyGitHubError(error), read) : await read()
     const body = data as { created_at?: unknown; run_started_at?: unknown; run_attempt?: unknown }
     const createdAt = date(body.created_at)
     if (!createdAt) return { unreadable: 'the answer had no created_at' }

@@ -1,6 +1,9 @@
-import { describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { networkReason } from '../../src/http.js'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { gzipSync } from 'node:zlib'
+import { gitHubFetchFor, networkReason, rawFetchFor } from '../../src/http.js'
 
 const failed = (cause: unknown): TypeError => new TypeError('fetch failed', { cause })
 
@@ -40,5 +43,101 @@ describe('networkReason', () => {
     assert.equal(networkReason(failed(new Error('other side closed'))), 'the connection failed (other side closed)')
     assert.equal(networkReason(new Error('plain')), 'the connection failed (plain)')
     assert.equal(networkReason('a string'), 'the connection failed')
+  })
+})
+
+/** A server on 127.0.0.1 that answers with `handle` and records what it was asked. */
+async function serve(handle: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<{
+  server: Server
+  url: string
+  seen: Array<{ method: string; url: string; body: string; authorization: string | undefined }>
+}> {
+  const seen: Array<{ method: string; url: string; body: string; authorization: string | undefined }> = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()))
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', body, authorization: req.headers.authorization })
+      handle(req, res, body)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
+}
+
+describe('gitHubFetchFor: redirects within the API origin only', () => {
+  let api: Awaited<ReturnType<typeof serve>>
+  let other: Awaited<ReturnType<typeof serve>>
+  before(async () => {
+    other = await serve((_req, res) => res.writeHead(204).end())
+    api = await serve((req, res) => {
+      const to = (status: number, location: string) => res.writeHead(status, { location }).end()
+      if (req.url === '/moved') return to(301, '/repositories/1')
+      if (req.url === '/moved-put') return to(307, '/repositories/1/put')
+      if (req.url === '/see-other') return to(303, '/repositories/1')
+      if (req.url === '/away') return to(307, `${other.url}/stolen`)
+      if (req.url === '/loop') return to(302, '/loop')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ at: req.url, method: req.method }))
+    })
+  })
+  after(async () => {
+    await new Promise((resolve) => api.server.close(resolve))
+    await new Promise((resolve) => other.server.close(resolve))
+  })
+
+  test('a 301 for a GET is followed within the origin, credentials kept', async () => {
+    const response = await gitHubFetchFor(api.url)(`${api.url}/moved`, { headers: { authorization: 'token t' } })
+    assert.deepEqual(await response.json(), { at: '/repositories/1', method: 'GET' })
+    assert.equal(api.seen.at(-1)?.authorization, 'token t')
+  })
+
+  test('a 307 for a PUT is followed with the same method and body; a 303 becomes a GET', async () => {
+    const put = await gitHubFetchFor(api.url)(`${api.url}/moved-put`, { method: 'PUT', body: '{"v":1}' })
+    assert.deepEqual(await put.json(), { at: '/repositories/1/put', method: 'PUT' })
+    assert.equal(api.seen.at(-1)?.body, '{"v":1}')
+    const seeOther = await gitHubFetchFor(api.url)(`${api.url}/see-other`, { method: 'POST', body: 'x' })
+    assert.deepEqual(await seeOther.json(), { at: '/repositories/1', method: 'GET' })
+  })
+
+  test('a redirect to another origin is handed back as it is: nothing is sent there', async () => {
+    const response = await gitHubFetchFor(api.url)(`${api.url}/away`, {
+      method: 'PUT',
+      body: 'sealed',
+      headers: { authorization: 'token t' }
+    })
+    assert.equal(response.status, 307)
+    assert.equal(response.headers.get('location'), `${other.url}/stolen`)
+    assert.deepEqual(other.seen, [])
+  })
+
+  test('a redirect loop ends after five hops with the last 3xx', async () => {
+    const before = api.seen.length
+    const response = await gitHubFetchFor(api.url)(`${api.url}/loop`)
+    assert.equal(response.status, 302)
+    assert.equal(api.seen.length - before, 6)
+  })
+})
+
+describe('rawFetchFor: the body as it came off the wire', () => {
+  test('a gzip body stays gzip (the token endpoint decodes it, with a fallback), redirects are not followed', async () => {
+    const gz = gzipSync('{"a":1}')
+    const s = await serve((req, res) => {
+      if (req.url === '/r') return res.writeHead(302, { location: '/x' }).end()
+      if (req.url === '/none') return res.writeHead(204).end()
+      if (req.url === '/odd') return res.writeHead(600).end('x')
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-type': 'application/json' }).end(gz)
+    })
+    try {
+      const fetch = rawFetchFor(s.url)
+      const response = await fetch(`${s.url}/`, { method: 'POST', body: 'b', headers: { 'content-type': 'text/plain' } })
+      assert.equal(response.headers.get('content-encoding'), 'gzip')
+      assert.deepEqual(Buffer.from(await response.arrayBuffer()), gz)
+      assert.equal(s.seen.at(-1)?.body, 'b')
+      assert.equal((await fetch(`${s.url}/r`)).status, 302)
+      assert.equal((await fetch(`${s.url}/none`)).body, null)
+      await assert.rejects(fetch(`${s.url}/odd`), (error: Error) => networkReason(error).includes('status 600'))
+    } finally {
+      await new Promise((resolve) => s.server.close(resolve))
+    }
   })
 })

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { normalizeKey, openRescue, RESCUE_PREFIX, sealRescue, type RescueBundle } from '../../src/rescue.js'
+import { normalizeKey, openRescue, openRescues, RESCUE_PREFIX, sealRescue, type RescueBundle } from '../../src/rescue.js'
 import { generateKeyPair, publicKeyOf } from '../../src/sealing.js'
 
 const BUNDLE: RescueBundle = {
@@ -110,5 +110,28 @@ describe('every provider’s prefix', () => {
       assert.ok(line.startsWith(prefix))
       assert.equal((await openRescue(`log: ${line}\n`, publicKey, privateKey)).refresh_token, BUNDLE.refresh_token)
     }
+  })
+})
+
+describe('openRescues: every line of a log', () => {
+  test('each distinct line that opens with this key, in order; a repeated line once; another key’s skipped', async () => {
+    const mine = await generateKeyPair()
+    const theirs = await generateKeyPair()
+    const a = await sealRescue({ ...BUNDLE, refresh_token: 'a' }, mine.publicKey)
+    const b = await sealRescue({ ...BUNDLE, refresh_token: 'b' }, mine.publicKey, 'oauth2-rescue:v1:')
+    const foreign = await sealRescue({ ...BUNDLE, refresh_token: 'x' }, theirs.publicKey)
+    const log = `step 1\n${a}\nstep 2\n${foreign}\n${b}\nsummary:\n${a}\n`
+    const opened = await openRescues(log, mine.publicKey, mine.privateKey)
+    assert.deepEqual(
+      opened.map((bundle) => bundle.refresh_token),
+      ['a', 'b']
+    )
+  })
+
+  test('none opening with this key: one error that says so', async () => {
+    const mine = await generateKeyPair()
+    const theirs = await generateKeyPair()
+    const log = `${await sealRescue(BUNDLE, theirs.publicKey)}\n${await sealRescue(BUNDLE, theirs.publicKey)}`
+    await assert.rejects(openRescues(log, mine.publicKey, mine.privateKey), /the rescue lines do not open with this private key/)
   })
 })

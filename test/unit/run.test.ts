@@ -71,3 +71,28 @@ describe('readRunTimes', () => {
     assert.equal(fake.calls.length, 0)
   })
 })
+
+describe('readRunTimes: retried where an answer may still come', () => {
+  const policy = { attempts: 3, baseMs: 0, maxWaitMs: 0, isCancelled: () => false, sleep: async () => undefined }
+
+  test('a 502, then the run: read on the second attempt', async () => {
+    let n = 0
+    const fake = octokit(async () => {
+      if (n++ === 0) throw httpError(502)
+      return { data: { created_at: '2026-03-10T03:00:01Z', run_attempt: 1 } }
+    })
+    const times = await readRunTimes(fake.octokit, RUN, 1000, policy)
+    assert.deepEqual(times, { createdAt: new Date('2026-03-10T03:00:01Z'), runStartedAt: undefined, attempt: 1 })
+    assert.equal(fake.calls.length, 2)
+  })
+
+  test('a 403 is final: one request, and the reason names the permission', async () => {
+    const fake = octokit(async () => {
+      throw httpError(403)
+    })
+    assert.deepEqual(await readRunTimes(fake.octokit, RUN, 1000, policy), {
+      unreadable: 'GitHub answered 403: the token cannot read this run (actions: read)'
+    })
+    assert.equal(fake.calls.length, 1)
+  })
+})

@@ -14,7 +14,7 @@ import { requiredPermission } from '../../src/targets.js'
 // of a route repeats. Errors are thrown shaped like Octokit's RequestError.
 // ---------------------------------------------------------------------------------------------
 
-type Reply = { status: number; data?: unknown } | { throws: unknown }
+type Reply = { status: number; data?: unknown; headers?: Record<string, string> } | { throws: unknown }
 type Step = Reply | ((params: Record<string, unknown>) => Reply | Promise<Reply>)
 
 interface Call {
@@ -37,7 +37,7 @@ function fakeOctokit(script: Record<string, Step[]>): { octokit: Octokit; calls:
     if (step === undefined) throw new ActionError(`fake Octokit: no answer scripted for ${route}`)
     const reply = typeof step === 'function' ? await step(rest) : step
     if ('throws' in reply) throw reply.throws
-    return { status: reply.status, data: reply.data, headers: {} }
+    return { status: reply.status, data: reply.data, headers: reply.headers ?? {} }
   }
   return { octokit: { request } as unknown as Octokit, calls }
 }
@@ -805,5 +805,26 @@ describe('SecretStore: odd answers while checking a write', () => {
     })
     const message = describeGitHubError(error, 'write the secret', REPO)
     assert.match(message, /^GitHub refused to write the secret \(418: teapot ##\u200b\[warning\]x\)\.$/)
+  })
+})
+
+describe('SecretStore: a redirect that was not followed (it pointed away from the API)', () => {
+  test('a 307 on the write is a failure that says where it pointed, never "stored", and is not retried', async () => {
+    const { store, calls } = setup(REPO, {
+      [REPO_KEY]: [key],
+      [REPO_SECRET('PUT')]: [
+        { status: 307, data: '', headers: { location: 'https://evil.example:8443/repos/acme/crm-sync/actions/secrets/X' } }
+      ]
+    })
+    await assert.rejects(
+      store.write(SECRET, VALUE),
+      /^ActionError: GitHub's API answered the request to write the repository secret AMOCRM_REFRESH_TOKEN of acme\/crm-sync with a redirect to evil\.example:8443, which is not followed: .* nothing was done there/
+    )
+    assert.equal(calls.filter((c) => c.route === REPO_SECRET('PUT')).length, 1)
+  })
+
+  test('a redirect without a usable Location says "another address"', async () => {
+    const { store } = setup(REPO, { [REPO_SECRET('GET')]: [{ status: 302, data: '', headers: { location: '::nonsense' } }] })
+    await assert.rejects(store.metadata(SECRET), /with a redirect to another address, which is not followed/)
   })
 })
