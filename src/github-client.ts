@@ -9,8 +9,11 @@ import { gitHubFetchFor } from './http.js'
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 
-export function createOctokit(token: string, baseUrl: string): Octokit {
-  return new Octokit({
+/** Told the headers of every answer, errors included. */
+export type OnHeaders = (headers: Record<string, string | number | undefined>) => void
+
+export function createOctokit(token: string, baseUrl: string, onHeaders?: OnHeaders): Octokit {
+  const octokit = new Octokit({
     auth: token,
     baseUrl,
     userAgent: 'amocrm-token-action',
@@ -18,4 +21,29 @@ export function createOctokit(token: string, baseUrl: string): Octokit {
     // Octokit's own logging would describe requests we already report; keep the log ours.
     log: silent
   })
+  if (onHeaders) {
+    octokit.hook.after('request', (response) => onHeaders(response.headers))
+    octokit.hook.error('request', (error) => {
+      const headers = (error as { response?: { headers?: Record<string, string | number | undefined> } }).response?.headers
+      if (headers) onHeaders(headers)
+      throw error
+    })
+  }
+  return octokit
+}
+
+/** The header GitHub sends with every answer to a request made with a token that expires (a PAT). */
+export const EXPIRATION_HEADER = 'github-authentication-token-expiration'
+
+/**
+ * `GitHub-Authentication-Token-Expiration`: "2027-01-07 10:00:00 UTC", also seen as
+ * "2023-04-26 20:23:26 +0200" (go-github parses both). Undefined for anything else.
+ */
+export function parseTokenExpiration(value: unknown): Date | undefined {
+  if (typeof value !== 'string') return undefined
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (UTC|[+-]\d{2}:?\d{2})$/.exec(value.trim())
+  if (!m) return undefined
+  const zone = m[3] === 'UTC' ? 'Z' : `${m[3]?.slice(0, 3)}:${m[3]?.slice(-2)}`
+  const date = new Date(`${m[1]}T${m[2]}${zone}`)
+  return Number.isNaN(date.getTime()) ? undefined : date
 }

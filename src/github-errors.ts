@@ -137,7 +137,7 @@ export function describeGitHubError(error: unknown, doing: string, target: Targe
     return `${lead}: the request was redirected from ${asked} to ${answered}, and the token is never sent to another address, so that server saw no credentials. Check GITHUB_API_URL / 'github-api-url' and any proxy in between.`
   }
   if (status === 401)
-    return `${lead}: 'github-token' is invalid, expired or revoked; create a new token and update the secret that holds it.`
+    return `${lead}: 'github-token' is invalid, expired or revoked: renew github-token — create a new token with the same permissions and update the secret that holds it.`
   if (classifyGitHubError(error).retry && (status === 403 || status === 429)) {
     return `${lead}, also after waiting: GitHub's rate limit for 'github-token' was reached; wait for it to reset (an hour at most for the primary limit) and run the workflow again.`
   }

@@ -5,6 +5,7 @@
 import { InputError } from './errors.js'
 import { readProvider } from './providers/index.js'
 import type { Client, Provider } from './providers/provider.js'
+import { targetInfo } from './targets.js'
 import { parseSecureUrl } from './url.js'
 
 /** Inputs whose values are secrets: masked before anything else happens. */
@@ -50,6 +51,8 @@ export interface Settings {
   jobToken: string | undefined
   /** This run, when the runner said (GITHUB_REPOSITORY, GITHUB_RUN_ID). */
   run: RunRef | undefined
+  /** 'issue': a failing run opens (or updates) one alert issue per secret, a healthy one closes it. */
+  alert: 'issue' | 'none'
 }
 
 export type InputReader = (name: string) => string
@@ -367,6 +370,7 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
   const githubApiUrl = parseSecureUrl('github-api-url', read('github-api-url')) ?? parseApiUrl(env.GITHUB_API_URL)
   const jobToken = read('job-token')
   if (jobToken) noWhitespace('job-token', jobToken)
+  const alert = parseAlert(read('alert'))
 
   return {
     provider,
@@ -380,8 +384,42 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Setting
     rescuePublicKey,
     verifyWrite,
     jobToken: jobToken || undefined,
-    run: runOf(env)
+    run: runOf(env),
+    alert
   }
+}
+
+export function parseAlert(value: string): 'issue' | 'none' {
+  const alert = value.trim().toLowerCase() || 'issue'
+  if (alert !== 'issue' && alert !== 'none') {
+    throw new InputError('alert', `must be issue (open an issue when the rotation fails; the default) or none; got '${value}'.`)
+  }
+  return alert
+}
+
+/**
+ * The refresh-token secret that inputs name, described, as far as they can be read although they
+ * failed validation: an alert about a broken workflow still belongs to its secret.
+ */
+export function secretOfInputs(read: InputReader, env: NodeJS.ProcessEnv): string {
+  const given = read('refresh-token-secret')
+  const provider = read('provider').trim().toLowerCase() || 'amocrm'
+  const name =
+    SECRET_NAME.test(given) && !/^GITHUB_/i.test(given) ? given.toUpperCase() : (DEFAULT_SECRETS[provider] ?? 'AMOCRM_REFRESH_TOKEN')
+  try {
+    return targetInfo(parseTarget(read, env)).describe(name)
+  } catch {
+    // Where the secret lives is itself what the inputs got wrong: its name still tells which one.
+    return `secret ${name} (where the inputs put it is not valid)`
+  }
+}
+
+/** The providers' default secret names, for `secretOfInputs` when the provider itself could not be read. */
+const DEFAULT_SECRETS: Record<string, string> = {
+  amocrm: 'AMOCRM_REFRESH_TOKEN',
+  kommo: 'KOMMO_REFRESH_TOKEN',
+  bitrix24: 'BITRIX24_REFRESH_TOKEN',
+  oauth2: 'OAUTH_REFRESH_TOKEN'
 }
 
 /** This run, from the runner's variables; undefined outside a runner. */

@@ -2,20 +2,23 @@
  * Wires the action to the runner: inputs, masking, clients, signals, outputs, summary, exit code.
  * The logic lives in the modules it calls; this file is the only one that touches @actions/core.
  */
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import * as core from '@actions/core'
+import { alertMarker, decideAlert, type AlertContext, type Needs } from './alert.js'
 import { CancelGuard } from './critical.js'
-import { ActionError, errorMessage } from './errors.js'
+import { ActionError, errorMessage, InputError } from './errors.js'
 import { inertOldCommands, SecretRegistry } from './redact.js'
-import { createOctokit } from './github-client.js'
+import { createOctokit, EXPIRATION_HEADER, parseTokenExpiration } from './github-client.js'
+import { Housekeeping, parseWorkflowRef, startHousekeeping, type HousekeepingDone } from './housekeeping.js'
 import { rawFetchFor } from './http.js'
-import { evaluatedInputs, readSettings, SECRET_INPUTS } from './inputs.js'
+import { evaluatedInputs, parseAlert, parseApiUrl, readSettings, SECRET_INPUTS, secretOfInputs, type InputReader } from './inputs.js'
 import type { RetryPolicy } from './retry.js'
 import { rotate, storedMark, type ActionIO, type RotationReport } from './rotate.js'
 import { readRunTimes } from './run.js'
 import { GitHubSecretStore } from './secrets.js'
 import { exchangeToken } from './token-endpoint.js'
 import { renderEarlyFailure, renderSummary } from './summary.js'
+import { parseSecureUrl } from './url.js'
 
 const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000
 const GITHUB_TIMEOUT_MS = 20_000
@@ -25,6 +28,37 @@ const EARLY_LABELS: Record<string, string> = { amocrm: 'amoCRM', kommo: 'Kommo',
 const RUN_LOOKUP_TIMEOUT_MS = 10_000
 /** The longest single wait a retry honours: GitHub's secondary limits ask for a minute or more. */
 const MAX_RETRY_WAIT_MS = 120_000
+/** Each housekeeping request, and the wait for them after the run: the run's outcome is already decided. */
+const HOUSEKEEPING_TIMEOUT_MS = 10_000
+/** After a cancellation the runner kills the step 10 s after its first signal: the alert gets what is left. */
+const HOUSEKEEPING_CANCELLED_MS = 2_000
+/** A github-token that expires this soon is worth a warning and the alert issue. */
+const EXPIRY_WARNING_DAYS = 14
+
+/** The event that started the run: GITHUB_EVENT_NAME and the payload file's JSON. */
+function readEvent(): { name: string; payload: unknown } {
+  const name = process.env.GITHUB_EVENT_NAME ?? ''
+  try {
+    return { name, payload: JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH ?? '', 'utf8')) as unknown }
+  } catch {
+    return { name, payload: undefined }
+  }
+}
+
+/** `owner/name` of GITHUB_REPOSITORY, the repository that runs the workflow (where the alert issue goes). */
+function homeRepository(): { owner: string; repo: string } | undefined {
+  const [owner, repo, ...rest] = (process.env.GITHUB_REPOSITORY ?? '').split('/')
+  return owner && repo && rest.length === 0 ? { owner, repo } : undefined
+}
+
+/** The warning for a github-token that expires soon, or undefined. A date already past is GitHub's known slip, not a fact. */
+function expiryWarning(expiresAt: Date | undefined, now: Date): string | undefined {
+  if (!expiresAt || expiresAt.getTime() <= now.getTime()) return undefined
+  const days = Math.ceil((expiresAt.getTime() - now.getTime()) / 86_400_000)
+  if (days > EXPIRY_WARNING_DAYS) return undefined
+  const date = expiresAt.toISOString().slice(0, 10)
+  return `'github-token' expires on ${date} (in ${days} day${days === 1 ? '' : 's'}): renew it before then — create a new token with the same permissions and update the secret that holds it — or every run fails from ${date} on, and the refresh token stops being rotated.`
+}
 
 /** The runner writes the event file when the job starts, which is when it reads environment secrets. */
 function jobStartedAt(): Date {
@@ -89,13 +123,25 @@ export async function run(): Promise<void> {
     (message) => core.warning(message)
   )
   guard.install()
+  const event = readEvent()
+  const workflow = parseWorkflowRef(process.env.GITHUB_WORKFLOW_REF)
+  const home = homeRepository()
+  const say = {
+    info: (m: string) => core.info(safe(m)),
+    notice: (m: string) => core.notice(safe(m)),
+    warning: (m: string) => core.warning(safe(m))
+  }
 
   let report: RotationReport | undefined
   let failure: string | undefined
+  let needs: Needs | undefined
+  let githubTokenExpiration: string | undefined
+  let housekeeping: ReturnType<typeof startHousekeeping> | undefined
+  let read: InputReader = (name) => core.getInput(name)
   try {
     // Step 1: mask every secret input before anything can print it, then validate everything.
     for (const name of SECRET_INPUTS) mask(core.getInput(name))
-    const read = evaluatedInputs(
+    read = evaluatedInputs(
       (name) => core.getInput(name),
       (name) =>
         core.notice(
@@ -118,8 +164,13 @@ export async function run(): Promise<void> {
       setOutput: (name, value) => core.setOutput(name, value),
       exportVariable: (name, value) => core.exportVariable(name, value)
     }
+    // GitHub says in every answer when a personal access token expires.
+    const onHeaders = (headers: Record<string, string | number | undefined>): void => {
+      const value = headers[EXPIRATION_HEADER]
+      if (typeof value === 'string') githubTokenExpiration = value
+    }
     const store = new GitHubSecretStore(settings.target, {
-      octokit: createOctokit(settings.githubToken, settings.githubApiUrl),
+      octokit: createOctokit(settings.githubToken, settings.githubApiUrl, onHeaders),
       retry,
       timeoutMs: GITHUB_TIMEOUT_MS,
       redact,
@@ -127,10 +178,21 @@ export async function run(): Promise<void> {
       // After a cancel signal, writes give up before the runner kills the step.
       deadline: guard.deadline
     })
+    const jobOctokit = settings.jobToken ? createOctokit(settings.jobToken, settings.githubApiUrl) : undefined
+    // The alert lookup and the schedule's keep-alive travel with the pre-spend reads: off the critical path.
+    housekeeping = startHousekeeping(
+      {
+        housekeeping: jobOctokit && home ? new Housekeeping(jobOctokit, home, HOUSEKEEPING_TIMEOUT_MS) : undefined,
+        alertFor: settings.alert === 'issue' ? alertMarker(store.describe(settings.refreshTokenSecret)) : undefined,
+        event,
+        workflow,
+        finishWithinMs: HOUSEKEEPING_TIMEOUT_MS
+      },
+      say
+    )
     const providerFetch = rawFetchFor(settings.provider.origin)
     // Once cancelled, no new attempt spends a token that there may be no time left to store.
     const spendRetry: RetryPolicy = { ...retry, signal: guard.cancelled }
-    const runOctokit = settings.jobToken ? createOctokit(settings.jobToken, settings.githubApiUrl) : undefined
     report = await rotate(settings, {
       io,
       store,
@@ -147,18 +209,20 @@ export async function run(): Promise<void> {
       guard,
       now: () => new Date(),
       jobStartedAt: jobStartedAt(),
-      runTimes: () => readRunTimes(runOctokit, settings.run, RUN_LOOKUP_TIMEOUT_MS, { ...retry, maxWaitMs: RUN_LOOKUP_TIMEOUT_MS }),
+      runTimes: () => readRunTimes(jobOctokit, settings.run, RUN_LOOKUP_TIMEOUT_MS, { ...retry, maxWaitMs: RUN_LOOKUP_TIMEOUT_MS }),
       storedInThisJob: process.env[storedMark(settings.target, settings.refreshTokenSecret)] || undefined,
       recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
       sleep
     })
     failure = report.failure
+    needs = report.needs
   } catch (error) {
     // Only bad inputs get here (rotate reports its own failures); anything else is a bug.
     failure =
       error instanceof ActionError
         ? error.message
         : `Unexpected error: ${errorMessage(error)}. This is a bug of the action; please report it with this log. The refresh token secret was not overwritten with an old value.`
+    needs = error instanceof InputError ? 'inputs' : 'read'
   } finally {
     guard.uninstall()
   }
@@ -166,9 +230,133 @@ export async function run(): Promise<void> {
   else if (guard.signal) {
     fail(`The run was cancelled (${guard.signal}) after the token was spent; the new refresh token was stored first, so nothing is lost.`)
   }
+
+  // After the store or the rescue: what a person must know before a date, then the alert issue.
+  const now = new Date()
+  const expiresAt = parseTokenExpiration(githubTokenExpiration)
+  const expiring = expiryWarning(expiresAt, now)
+  if (expiring) core.warning(safe(expiring))
+  const context = await runContext()
+  housekeeping ??= earlyHousekeeping(read, event, workflow, home, say)
+  const done = await housekept(housekeeping, {
+    report,
+    failure,
+    needs,
+    attention: expiring ? [expiring] : [],
+    label: report?.label ?? EARLY_LABELS[read('provider').trim().toLowerCase() || 'amocrm'] ?? 'amoCRM',
+    secret: report?.refreshSecret ?? secretOfInputs(read, process.env),
+    runUrl: context.runUrl,
+    workflowUrl: workflow
+      ? `${process.env.GITHUB_SERVER_URL ?? 'https://github.com'}/${workflow.owner}/${workflow.repo}/actions/workflows/${workflow.file}`
+      : undefined,
+    now,
+    safe,
+    cancelled: guard.signal !== undefined
+  })
+
   if (!process.env.GITHUB_STEP_SUMMARY) return
   const markdown = report
-    ? renderSummary(report, { cancelled: guard.signal, ...(await runContext()) })
-    : renderEarlyFailure(failure ?? '', EARLY_LABELS[core.getInput('provider').trim().toLowerCase()] ?? 'amoCRM')
+    ? renderSummary(report, {
+        cancelled: guard.signal,
+        ...context,
+        githubTokenExpiresAt: expiresAt,
+        alert: done.alert,
+        schedule: done.schedule
+      })
+    : renderEarlyFailure(failure ?? '', EARLY_LABELS[read('provider').trim().toLowerCase()] ?? 'amoCRM')
   await writeSummary(safe(markdown))
+}
+
+/**
+ * The housekeeping of a run that failed before its settings could be read: the job token and the
+ * alert input as far as they can be read, so that a workflow broken by a deleted secret still
+ * raises its alert.
+ */
+function earlyHousekeeping(
+  read: InputReader,
+  event: { name: string; payload: unknown },
+  workflow: ReturnType<typeof parseWorkflowRef>,
+  home: ReturnType<typeof homeRepository>,
+  say: Parameters<typeof startHousekeeping>[1]
+): ReturnType<typeof startHousekeeping> {
+  let alert: 'issue' | 'none' = 'issue'
+  let apiUrl: string | undefined
+  try {
+    alert = parseAlert(read('alert'))
+    apiUrl = parseSecureUrl('github-api-url', read('github-api-url')) ?? parseApiUrl(process.env.GITHUB_API_URL)
+  } catch {
+    // An unreadable alert or API input: no alert from this run.
+  }
+  const secret = secretOfInputs(read, process.env)
+  const token = read('job-token')
+  return startHousekeeping(
+    {
+      housekeeping:
+        apiUrl && token && !/\s/.test(token) && home
+          ? new Housekeeping(createOctokit(token, apiUrl), home, HOUSEKEEPING_TIMEOUT_MS)
+          : undefined,
+      alertFor: alert === 'issue' && apiUrl && secret ? alertMarker(secret) : undefined,
+      // The schedule is kept alive by runs that got as far as their settings.
+      event: { name: '', payload: event.payload },
+      workflow,
+      finishWithinMs: HOUSEKEEPING_TIMEOUT_MS
+    },
+    say
+  )
+}
+
+/** Everything the alert decision needs once the run's outcome is known. */
+interface Outcome {
+  report: RotationReport | undefined
+  failure: string | undefined
+  needs: Needs | undefined
+  attention: string[]
+  label: string
+  secret: string | undefined
+  runUrl: string | undefined
+  workflowUrl: string | undefined
+  now: Date
+  safe: (text: string) => string
+  cancelled: boolean
+}
+
+async function housekept(housekeeping: ReturnType<typeof startHousekeeping>, o: Outcome): Promise<HousekeepingDone> {
+  const { report } = o
+  const context: AlertContext = {
+    label: o.label,
+    secret: o.secret ?? 'refresh-token secret',
+    failure: o.failure,
+    needs: o.needs,
+    attention: o.attention,
+    lastDay: report?.lastDay?.date,
+    lastDayWhy: report?.lastDay?.why,
+    newAuthorization: report?.newAuthorization ?? 'A new authorization is needed.',
+    rescueLine: report?.rescueLine,
+    spent: report?.spent ?? false,
+    runUrl: o.runUrl,
+    workflowUrl: o.workflowUrl,
+    now: o.now
+  }
+  // Every word that goes to GitHub is redacted and made inert like the log's.
+  const safeAction = (action: ReturnType<typeof decideAlert>): ReturnType<typeof decideAlert> => {
+    switch (action.kind) {
+      case 'none':
+        return action
+      case 'create':
+        return { ...action, title: o.safe(action.title), body: o.safe(action.body) }
+      case 'update':
+        return { ...action, title: o.safe(action.title), body: o.safe(action.body), comment: action.comment && o.safe(action.comment) }
+      case 'close':
+        return { ...action, comment: o.safe(action.comment) }
+    }
+  }
+  const work = housekeeping.finish((open) => safeAction(decideAlert(context, open)), o.failure !== undefined)
+  if (!o.cancelled) return work
+  // Cancelled: what is left before the runner's kill.
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<HousekeepingDone>(
+    (resolve) =>
+      (timer = setTimeout(() => resolve({ alert: 'not written: the run was cancelled', schedule: undefined }), HOUSEKEEPING_CANCELLED_MS))
+  )
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
 }

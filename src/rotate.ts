@@ -12,8 +12,10 @@
  *   6. the job summary (main)
  */
 import { createHash } from 'node:crypto'
+import type { Needs } from './alert.js'
 import type { CancelGuard } from './critical.js'
-import { ActionError, errorMessage } from './errors.js'
+import { ActionError, errorMessage, InputError } from './errors.js'
+import { GitHubError } from './github-errors.js'
 import { probeName, type Settings, type Target } from './inputs.js'
 import type { PairFacts } from './providers/provider.js'
 import { sealRescue, type RescueBundle } from './rescue.js'
@@ -85,10 +87,48 @@ export interface RotationReport {
   accessStored: WriteResult | undefined
   rescueLine: string | undefined
   failure: string | undefined
+  /** With `failure`: what it asks of a person (the alert issue's advice). */
+  needs: Needs | undefined
+  /** When the refresh-token secret was last written before this run (its token's age). */
+  secretUpdatedAt: Date | undefined
+  /** The token was sent to the provider (from then on, a failure may leave the new pair only in this run). */
+  spent: boolean
+  /**
+   * The last day the refresh token in the secret can still be used, by the provider's rule: the
+   * new one's when it was stored, else the one the secret held (from its `updated_at`).
+   */
+  lastDay: { date: Date; why: string } | undefined
+  /** What to do for a new authorization, in the provider's words. */
+  newAuthorization: string
 }
 
 /** Ends the run with `message` as its failure (caught in `rotate`, which returns the report). */
-class Stop extends Error {}
+class Stop extends Error {
+  constructor(
+    message: string,
+    readonly needs: Needs
+  ) {
+    super(message)
+  }
+}
+
+/** What an error that was not worded here asks of a person. */
+function needsOf(error: unknown): Needs {
+  if (error instanceof InputError) return 'inputs'
+  if (error instanceof TokenEndpointError) {
+    if (error.failure === 'expired') return 'authorization'
+    if (error.failure === 'rejected') return 'inputs'
+    if (error.failure === 'unavailable') return error.maybeSpent ? 'read' : 'nothing'
+    return 'read'
+  }
+  if (error instanceof GitHubError) {
+    if (error.status === 401) return 'github-token'
+    if (error.status === 403) return 'permission'
+    if (error.status === 404 || error.status === 422) return 'inputs'
+    return 'nothing'
+  }
+  return error instanceof ActionError ? 'inputs' : 'read'
+}
 
 function newReport(settings: Settings, store: SecretStore): RotationReport {
   return {
@@ -108,7 +148,12 @@ function newReport(settings: Settings, store: SecretStore): RotationReport {
     refreshKept: false,
     accessStored: undefined,
     rescueLine: undefined,
-    failure: undefined
+    failure: undefined,
+    needs: undefined,
+    secretUpdatedAt: undefined,
+    spent: false,
+    lastDay: undefined,
+    newAuthorization: settings.provider.newAuthorization
   }
 }
 
@@ -186,7 +231,8 @@ async function readBefore(settings: Settings, deps: RotationDeps): Promise<Befor
     if (settings.provider.onReuse === 'may-revoke-grant') {
       // A stale token is never sent where it could cost the whole grant: no times, no spend.
       fail(
-        `This run's times could not be read (${lookup.unreadable}), so it cannot tell whether another run rotated the token after this run read the secret, and ${settings.provider.label} is not known to keep the newer token when a spent one comes back: ${REUSE_REVOKES}. So nothing was sent: nothing is lost, the ${deps.store.describe(settings.refreshTokenSecret)} still holds the token. Give the job 'permissions: actions: read' (in a private repository the job token needs it to read this run), or keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`
+        `This run's times could not be read (${lookup.unreadable}), so it cannot tell whether another run rotated the token after this run read the secret, and ${settings.provider.label} is not known to keep the newer token when a spent one comes back: ${REUSE_REVOKES}. So nothing was sent: nothing is lost, the ${deps.store.describe(settings.refreshTokenSecret)} still holds the token. Give the job 'permissions: actions: read' (in a private repository the job token needs it to read this run), or keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").`,
+        'permission'
       )
     }
     deps.io.info(
@@ -243,7 +289,12 @@ async function proveWriteAccess(
   return { probeDeleted }
 }
 
-async function explainRevoked(error: TokenEndpointError, settings: Settings, deps: RotationDeps, before: Before): Promise<string> {
+async function explainRevoked(
+  error: TokenEndpointError,
+  settings: Settings,
+  deps: RotationDeps,
+  before: Before
+): Promise<{ message: string; needs: Needs }> {
   const { provider } = settings
   const secret = settings.refreshTokenSecret
   // Updated after this run read the secret: later than what the pre-spend look found, or later
@@ -279,22 +330,34 @@ async function explainRevoked(error: TokenEndpointError, settings: Settings, dep
   const overlap =
     'Runs that overlap or wait in a queue hold a spent token: keep the refresh token in an environment secret, read when the job starts (README: "Concurrency").'
   if (updatedAt && surely(updatedAt)) {
-    return `${base}, and the ${described} was updated at ${updatedAt.toISOString()}, after this run read it: another run rotated the token first. ${afterRace} ${overlap}`
+    return {
+      message: `${base}, and the ${described} was updated at ${updatedAt.toISOString()}, after this run read it: another run rotated the token first. ${afterRace} ${overlap}`,
+      needs: provider.onReuse === 'refuses' ? 'nothing' : 'read'
+    }
   }
   if (updatedAt && sameSecond(updatedAt) && !before.window) {
-    return `${base}, and the ${described} was updated at ${updatedAt.toISOString()}, in the same second as this job started: GitHub's dates have whole seconds, so this run cannot tell whether another run rotated the token after this run read it. If one did: ${afterRace} If none did: ${provider.newAuthorization} Give the job 'permissions: actions: read' so that runs can tell (README: "Concurrency").`
+    return {
+      message: `${base}, and the ${described} was updated at ${updatedAt.toISOString()}, in the same second as this job started: GitHub's dates have whole seconds, so this run cannot tell whether another run rotated the token after this run read it. If one did: ${afterRace} If none did: ${provider.newAuthorization} Give the job 'permissions: actions: read' so that runs can tell (README: "Concurrency").`,
+      needs: 'read'
+    }
   }
   const retried = error.maybeSpent
     ? ` It was met on a retry: an earlier attempt of this run may have reached ${provider.label} and spent the token (its answer was lost or was a server error), and the pair issued then was lost on the way.`
     : ''
   if (!before.window) {
     const last = updatedAt ? `The secret was last updated at ${updatedAt.toISOString()}; this` : 'This'
-    return `${base}.${retried} ${last} run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise: ${provider.newAuthorization}`
+    return {
+      message: `${base}.${retried} ${last} run could not tell whether that was after it was queued (give the job 'permissions: actions: read'): if another run rotated the token after this run was queued, nothing is lost and the next run succeeds; otherwise: ${provider.newAuthorization}`,
+      needs: 'read'
+    }
   }
   const when = updatedAt
     ? ` The secret was last updated at ${updatedAt.toISOString()}, before ${before.window.what}, so no other run rotated it since.`
     : ''
-  return `${base}.${retried || ' It was already used: by another program holding the same token, or the integration was reinstalled.'}${when} ${provider.newAuthorization}`
+  return {
+    message: `${base}.${retried || ' It was already used: by another program holding the same token, or the integration was reinstalled.'}${when} ${provider.newAuthorization}`,
+    needs: 'authorization'
+  }
 }
 
 function setOutputs(io: ActionIO, tokens: TokenSet, facts: PairFacts, refreshToken: string): void {
@@ -371,13 +434,20 @@ export async function rotate(settings: Settings, deps: RotationDeps): Promise<Ro
       error instanceof Stop || error instanceof ActionError
         ? error.message
         : `Unexpected error: ${errorMessage(error)}. This is a bug of the action; please report it with this log. The refresh token secret was not overwritten with an old value.`
+    report.needs = error instanceof Stop ? error.needs : needsOf(error)
   }
+  report.lastDay =
+    report.refreshStored && report.refreshBy && report.refreshByWhy
+      ? { date: report.refreshBy, why: report.refreshByWhy }
+      : report.refreshKept || !report.secretUpdatedAt
+        ? undefined
+        : settings.provider.refreshBy(report.secretUpdatedAt)
   return report
 }
 
-/** Ends the run with this failure. */
-function fail(message: string): never {
-  throw new Stop(message)
+/** Ends the run with this failure, and says what it asks of a person. */
+function fail(message: string, needs: Needs): never {
+  throw new Stop(message, needs)
 }
 
 async function rotateSteps(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<void> {
@@ -390,14 +460,16 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
 
   // Step 2: read everything the spend depends on; a stale token is never sent.
   const before = await readBefore(settings, deps)
+  report.secretUpdatedAt = before.refresh.updatedAt
   const stale = staleToken(settings, deps, before)
-  if (stale) fail(stale)
+  if (stale) fail(stale, 'nothing')
 
   // Step 3: prove that the secret can be written.
   const { probeDeleted } = await proveWriteAccess(settings, deps, report, before.probe)
 
   // Step 4: spend the code or token. No way back from here.
   guard.enter()
+  report.spent = true
   const requestedAt = deps.now()
   let tokens: TokenSet
   // An error answer that carried a new pair: secured like any pair below, then the run fails.
@@ -410,11 +482,11 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
       pairInError = error
     } else {
       await probeDeleted
-      fail(
-        error instanceof TokenEndpointError && error.failure === 'revoked'
-          ? await explainRevoked(error, settings, deps, before)
-          : errorMessage(error)
-      )
+      if (error instanceof TokenEndpointError && error.failure === 'revoked') {
+        const { message, needs } = await explainRevoked(error, settings, deps, before)
+        fail(message, needs)
+      }
+      fail(errorMessage(error), needsOf(error))
     }
   }
 
@@ -480,7 +552,10 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     stopListening()
     printRescue()
     await probeDeleted
-    fail(same ? problem : `${problem} ${whereItIs(settings, report, sealError, !pairInError)}`)
+    fail(
+      same ? problem : `${problem} ${whereItIs(settings, report, sealError, !pairInError)}`,
+      same || pairInError ? 'read' : report.rescueLine ? 'rescue' : 'authorization'
+    )
   }
   if (!refreshToken) {
     stopListening()
@@ -489,17 +564,20 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
     if (!provider.alwaysRotates && !spent) {
       // The first exchange of a generic provider: no refresh token means the scope did not ask for one.
       fail(
-        `${provider.label} answered the authorization code without a refresh token, so there is nothing to rotate: most providers issue one only for a scope such as offline_access (Xero, Atlassian) or offline.access (X); ask for it in the authorization request (and in 'scope' if the provider wants it at the token endpoint), then run again with a new code. The access token reached the step outputs.`
+        `${provider.label} answered the authorization code without a refresh token, so there is nothing to rotate: most providers issue one only for a scope such as offline_access (Xero, Atlassian) or offline.access (X); ask for it in the authorization request (and in 'scope' if the provider wants it at the token endpoint), then run again with a new code. The access token reached the step outputs.`,
+        'authorization'
       )
     }
     if (!provider.alwaysRotates) {
       // A generic provider's answer that may have carried a new refresh token, and lost it.
       fail(
-        `${provider.label}'s answer ${tokens.refreshIncomplete ? 'carried a refresh token that did not arrive whole' : 'was cut off before its end, where a new refresh token may have been'}${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: if the provider issued a new one, the old one is spent and the new one is lost. The ${report.refreshSecret} still holds the old token: if the next run reports it invalid, ${provider.newAuthorization} The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`
+        `${provider.label}'s answer ${tokens.refreshIncomplete ? 'carried a refresh token that did not arrive whole' : 'was cut off before its end, where a new refresh token may have been'}${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: if the provider issued a new one, the old one is spent and the new one is lost. The ${report.refreshSecret} still holds the old token: if the next run reports it invalid, ${provider.newAuthorization} The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`,
+        'read'
       )
     }
     fail(
-      `${provider.label} answered without a refresh token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the old one is spent. ${provider.newAuthorization} The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`
+      `${provider.label} answered without a refresh token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the old one is spent. ${provider.newAuthorization} The access token of this answer reached the step outputs${report.rescueLine ? ' and the rescue line above' : ''}.`,
+      'authorization'
     )
   }
 
@@ -520,7 +598,10 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
       ? `the run was cancelled (${guard.signal ?? 'signal'}) and the write was not confirmed in the time the runner leaves before it kills the step, so it may or may not have landed`
       : errorMessage(refreshResult.reason)
     await probeDeleted
-    fail(`The new refresh token could not be stored: ${cut} ${whereItIs(settings, report, sealError)}`)
+    fail(
+      `The new refresh token could not be stored: ${cut} ${whereItIs(settings, report, sealError)}`,
+      report.rescueLine ? 'rescue' : 'authorization'
+    )
   }
   if (kept) {
     report.refreshKept = true
@@ -552,12 +633,14 @@ async function rotateSteps(settings: Settings, deps: RotationDeps, report: Rotat
 
   if (!tokens.accessToken) {
     fail(
-      `${provider.label} answered without an access token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the new refresh token is safe in the ${report.refreshSecret}, so the next run gets a new pair; until then there is no access token${settings.accessTokenSecret ? ` (the ${report.accessSecret} was left as it was)` : ''}.`
+      `${provider.label} answered without an access token${tokens.anomaly ? ` (${tokens.anomaly})` : ''}: the new refresh token is safe in the ${report.refreshSecret}, so the next run gets a new pair; until then there is no access token${settings.accessTokenSecret ? ` (the ${report.accessSecret} was left as it was)` : ''}.`,
+      'nothing'
     )
   }
   if (accessResult.status === 'rejected') {
     fail(
-      `The refresh token is safe in the ${report.refreshSecret}, but the access token could not be stored: ${errorMessage(accessResult.reason)} The step outputs still carry it.`
+      `The refresh token is safe in the ${report.refreshSecret}, but the access token could not be stored: ${errorMessage(accessResult.reason)} The step outputs still carry it.`,
+      needsOf(accessResult.reason)
     )
   }
 }

@@ -30,6 +30,12 @@ export interface SummaryContext {
   /** The workflow event (schedule, workflow_dispatch, …) and a link to the run, when known. */
   trigger?: string
   runUrl?: string
+  /** When `github-token` expires, as GitHub said (a personal access token). */
+  githubTokenExpiresAt?: Date
+  /** What the run did about its alert issue, or why it could not. */
+  alert?: string
+  /** What the run did to keep its schedule alive (public repositories), or why it could not. */
+  schedule?: string
 }
 
 export function renderSummary(report: RotationReport, context: SummaryContext): string {
@@ -95,6 +101,9 @@ export function renderSummary(report: RotationReport, context: SummaryContext): 
           : undefined
       ],
       ['API', report.apiUrl || undefined],
+      ['github-token expires', context.githubTokenExpiresAt ? time(context.githubTokenExpiresAt) : undefined],
+      ['Alert issue', context.alert],
+      ['Schedule', context.schedule],
       ['Run', context.trigger && context.runUrl ? `[${context.trigger}](${context.runUrl})` : undefined]
     ]),
     ''
@@ -109,7 +118,7 @@ export function renderEarlyFailure(message: string, label = 'amoCRM'): string {
     '',
     inertBlock(message),
     '',
-    'Nothing was sent: the token was not spent and no secret changed.',
+    'Nothing was sent to the provider, and no secret was read or written: the token was not spent.',
     ''
   ].join('\n')
 }

@@ -145,6 +145,10 @@ export const putOf =
   (r: RequestInfo): boolean =>
     r.method === 'PUT' && r.path.endsWith(`/secrets/${name}`)
 
+/** The requests that are not the alert issue's (the issues API of the repository that runs the workflow). */
+export const besidesAlert = (requests: RequestInfo[]): RequestInfo[] =>
+  requests.filter((r) => !/^\/repos\/acme\/crm-sync\/issues(\/|\?|$)/.test(r.path))
+
 /** A request to amoCRM's token endpoint. */
 export const tokenCall = (r: RequestInfo): boolean => r.path.startsWith('/oauth2/access_token')
 

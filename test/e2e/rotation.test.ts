@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { decodeJwtPayload } from '../../sandbox/amocrm.js'
-import { errors, failure, REPO, sandbox, type Sandbox } from './harness.js'
+import { DEMO_JOB_TOKEN } from '../../sandbox/github.js'
+import { besidesAlert, errors, failure, REPO, sandbox, type Sandbox } from './harness.js'
 
 describe('first exchange and scheduled refreshes', () => {
   let box: Sandbox
@@ -184,13 +185,24 @@ describe('input errors stop the run before any request', () => {
   for (const [name, inputs, message] of cases) {
     test(name, async () => {
       box.seed()
+      const before = box.gh.requests.length
       const run = await box.run(box.inputs(inputs))
       assert.match(failure(run), message)
       assert.equal(box.amo.requests.length, 0, 'nothing sent to amoCRM')
-      assert.equal(run.githubRequests, 0, 'nothing sent to GitHub')
-      assert.match(run.summary, /Nothing was sent/)
+      // Only the alert issue, with the job token: a workflow broken by a deleted secret says so.
+      const sent = box.gh.requests.slice(before)
+      assert.deepEqual(besidesAlert(sent), [], 'nothing sent to GitHub but the alert issue')
+      assert.ok(sent.every((r) => r.headers.authorization === `token ${DEMO_JOB_TOKEN}`))
+      assert.match(run.summary, /Nothing was sent to the provider/)
     })
   }
+
+  test('with alert: none, nothing at all is sent', async () => {
+    box.seed()
+    const run = await box.run(box.inputs({ 'refresh-token': '', alert: 'none' }))
+    assert.match(failure(run), /Input 'refresh-token'/)
+    assert.equal(run.githubRequests, 0)
+  })
 })
 
 describe('errors from amoCRM and GitHub are one clear sentence', () => {

@@ -66,8 +66,15 @@ describe('readSettings: a valid minimal configuration', () => {
       rescuePublicKey: undefined,
       verifyWrite: true,
       jobToken: undefined,
-      run: undefined
+      run: undefined,
+      alert: 'issue'
     })
+  })
+
+  test('alert: issue (the default) or none; anything else is refused', () => {
+    assert.equal(settings({ alert: 'none' }).alert, 'none')
+    assert.equal(settings({ alert: ' Issue ' }).alert, 'issue')
+    rejects({ alert: 'email' }, 'alert', /must be issue .* or none; got 'email'/)
   })
 
   for (const input of ['subdomain', 'client-id', 'client-secret', 'redirect-uri', 'github-token']) {

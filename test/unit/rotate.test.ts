@@ -63,6 +63,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     verifyWrite: true,
     jobToken: 'ghs_job_token',
     run: { owner: 'acme', repo: 'crm-sync', runId: '42', attempt: 1 },
+    alert: 'issue',
     ...overrides
   }
 }
@@ -323,7 +324,16 @@ describe('rotate: a successful run', () => {
       refreshKept: false,
       accessStored: 'created',
       rescueLine: undefined,
-      failure: undefined
+      failure: undefined,
+      needs: undefined,
+      secretUpdatedAt: undefined,
+      spent: true,
+      lastDay: {
+        date: new Date('2026-06-08T03:00:12.345Z'),
+        why: 'amoCRM lets a refresh token expire after 3 months unused; this is the earlier of 90 days and 3 calendar months'
+      },
+      newAuthorization:
+        'A new authorization code is needed: take one from the integration\'s Keys and scopes tab and run the workflow manually with it (README: "First run").'
     } satisfies RotationReport)
     assert.deepEqual(s.warnings, [])
     assert.deepEqual(s.aborts, [])

@@ -446,7 +446,7 @@ describe('SecretStore: write', () => {
     await rejectsWith(
       store.write(SECRET, VALUE),
       401,
-      "GitHub refused to read the public key of repository acme/crm-sync (401: Bad credentials): 'github-token' is invalid, expired or revoked; create a new token and update the secret that holds it."
+      "GitHub refused to read the public key of repository acme/crm-sync (401: Bad credentials): 'github-token' is invalid, expired or revoked: renew github-token — create a new token with the same permissions and update the secret that holds it."
     )
     assert.equal(calls.length, 1)
   })

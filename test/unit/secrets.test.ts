@@ -122,7 +122,7 @@ describe('describeGitHubError', () => {
       const message = describeGitHubError(httpError(401, 'Bad credentials'), 'read the public key', target)
       assert.equal(
         message,
-        "GitHub refused to read the public key (401: Bad credentials): 'github-token' is invalid, expired or revoked; create a new token and update the secret that holds it."
+        "GitHub refused to read the public key (401: Bad credentials): 'github-token' is invalid, expired or revoked: renew github-token — create a new token with the same permissions and update the secret that holds it."
       )
     })
 

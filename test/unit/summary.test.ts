@@ -28,6 +28,11 @@ function report(overrides: Partial<RotationReport> = {}): RotationReport {
     accessStored: undefined,
     rescueLine: undefined,
     failure: undefined,
+    needs: undefined,
+    secretUpdatedAt: undefined,
+    spent: true,
+    lastDay: undefined,
+    newAuthorization: 'A new authorization code is needed.',
     ...overrides
   }
 }
@@ -189,7 +194,7 @@ describe('renderEarlyFailure', () => {
   test('says that nothing was sent', () => {
     assert.equal(
       renderEarlyFailure("Input 'subdomain' is required."),
-      "## amoCRM token rotation failed\n\n```text\nInput 'subdomain' is required.\n```\n\nNothing was sent: the token was not spent and no secret changed.\n"
+      "## amoCRM token rotation failed\n\n```text\nInput 'subdomain' is required.\n```\n\nNothing was sent to the provider, and no secret was read or written: the token was not spent.\n"
     )
   })
 })
