@@ -77,6 +77,7 @@ describe('gitHubFetchFor: redirects within the API origin only', () => {
       if (req.url === '/see-other') return to(303, '/repositories/1')
       if (req.url === '/away') return to(307, `${other.url}/stolen`)
       if (req.url === '/loop') return to(302, '/loop')
+      if (req.url === '/bad-location') return to(301, 'http://[::1')
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ at: req.url, method: req.method }))
     })
   })
@@ -108,6 +109,10 @@ describe('gitHubFetchFor: redirects within the API origin only', () => {
     assert.equal(response.status, 307)
     assert.equal(response.headers.get('location'), `${other.url}/stolen`)
     assert.deepEqual(other.seen, [])
+  })
+
+  test('a Location that is no URL: the 3xx as it is', async () => {
+    assert.equal((await gitHubFetchFor(api.url)(`${api.url}/bad-location`)).status, 301)
   })
 
   test('a redirect loop ends after five hops with the last 3xx', async () => {

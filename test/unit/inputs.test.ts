@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { InputError } from '../../src/errors.js'
-import { evaluatedInputs, isSmallOrderKey, parseApiUrl, readSettings, type Settings } from '../../src/inputs.js'
+import { evaluatedInputs, isSmallOrderKey, parseApiUrl, readSettings, secretOfInputs, type Settings } from '../../src/inputs.js'
 import { loadSodium } from '../../src/sealing.js'
 
 type Values = Record<string, string | undefined>
@@ -607,5 +607,25 @@ describe('readSettings: other providers', () => {
       'refresh-token',
       /install.*secrets\.BITRIX24_REFRESH_TOKEN/
     )
+  })
+})
+
+describe('secretOfInputs: the secret an alert belongs to, from inputs that failed validation', () => {
+  const of = (values: Record<string, string>, env: NodeJS.ProcessEnv = ENV): string => secretOfInputs((name) => values[name] ?? '', env)
+
+  test('the target and the secret as the inputs name them, or the provider’s default secret', () => {
+    assert.equal(of({}), 'repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync')
+    assert.equal(of({ provider: 'bitrix24' }), 'repository secret BITRIX24_REFRESH_TOKEN of acme/crm-sync')
+    assert.equal(of({ provider: 'Kommo', 'refresh-token-secret': 'my_token' }), 'repository secret MY_TOKEN of acme/crm-sync')
+    assert.equal(of({ environment: 'production' }), "secret AMOCRM_REFRESH_TOKEN of environment 'production' in acme/crm-sync")
+    assert.equal(
+      of({ provider: 'nonsense', 'refresh-token-secret': 'GITHUB_X' }),
+      'repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync'
+    )
+  })
+
+  test('a place the inputs got wrong: the secret’s name still says which', () => {
+    assert.equal(of({ environment: '..' }), 'secret AMOCRM_REFRESH_TOKEN (where the inputs put it is not valid)')
+    assert.equal(of({}, {}), 'secret AMOCRM_REFRESH_TOKEN (where the inputs put it is not valid)')
   })
 })

@@ -223,3 +223,37 @@ describe('exchangeToken: what passes into the outputs', () => {
     assert.match(error.message, /no answer within the time limit/)
   })
 })
+
+describe('exchangeToken: the cancel deadline', () => {
+  test('a request in flight when the deadline passes is aborted: no answer, and no further attempt', async () => {
+    const deadline = new AbortController()
+    const d = deps([], { deadline: deadline.signal })
+    d.fetch = (_url, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason as Error))
+        deadline.abort()
+      })
+    const error = await exchangeToken(
+      { provider: PROVIDER, client: CLIENT, grant: GRANT },
+      { ...d, retry: { ...d.retry, attempts: 1, signal: deadline.signal } }
+    ).catch((e: unknown) => e)
+    assert.ok(error instanceof TokenEndpointError)
+    assert.equal(error.failure, 'unavailable')
+    assert.equal(error.maybeSpent, true)
+  })
+
+  test('a deadline already past: the request is sent aborted', async () => {
+    const deadline = new AbortController()
+    deadline.abort()
+    let aborted: boolean | undefined
+    const d = deps([], { deadline: deadline.signal })
+    d.fetch = async (_url, init) => {
+      aborted = init?.signal?.aborted
+      throw new DOMException('aborted', 'AbortError')
+    }
+    await exchangeToken({ provider: PROVIDER, client: CLIENT, grant: GRANT }, { ...d, retry: { ...d.retry, attempts: 1 } }).catch(
+      () => undefined
+    )
+    assert.equal(aborted, true)
+  })
+})
