@@ -83,7 +83,8 @@ async function rotation(
   title: string,
   secrets: Record<string, string>,
   event: RunOptions['event'],
-  toInputs: (extra: Record<string, string>) => Record<string, string> = amoInputs
+  toInputs: (extra: Record<string, string>) => Record<string, string> = amoInputs,
+  expectedCode = 0
 ): Promise<ActionRun> {
   console.log(`\n${bold(`━━ ${title}`)}`)
   // Each rotation is a run of its own, queued now: the action reads its times (the queued-run check).
@@ -102,7 +103,7 @@ async function rotation(
   console.log(dim('  job summary:'))
   console.log(indent(renderMarkdown(run.summary)))
   console.log(dim(`  exit code ${run.code}, ${Math.round(run.durationMs)} ms`))
-  check(run.code === 0, 'the run succeeded')
+  check(run.code === expectedCode, expectedCode === 0 ? 'the run succeeded' : 'the run failed, as it must')
   check(leakedSecrets(run, [...seen]).length === 0, 'no secret value in the log, the outputs file aside, or the summary')
   return run
 }
@@ -120,6 +121,39 @@ async function part(body: () => Promise<void>): Promise<void> {
   } catch (error) {
     check(false, `the part stopped: ${error instanceof Error ? error.message : String(error)}`)
   }
+}
+
+/** The alert issue: a failing night opens it, the next healthy night closes it. */
+async function alertPart(): Promise<void> {
+  // Someone authorized the integration again elsewhere: the stored refresh token is dead.
+  amo.setRefreshToken(`def50200${'e'.repeat(64)}`)
+  const stored = gh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value ?? ''
+  await rotation(
+    'A failing night · schedule: the integration was authorized again elsewhere',
+    { 'refresh-token': stored },
+    SCHEDULE,
+    amoInputs,
+    1
+  )
+  const [opened, ...more] = gh.issues('acme/crm-sync').filter((issue) => issue.labels.includes('token-rotation'))
+  console.log(dim('  the alert issue it opened (the job token, permissions: issues: write):'))
+  console.log(
+    indent(`#${opened?.number ?? '?'} ${opened?.title ?? ''}
+
+${renderMarkdown(opened?.body ?? '')}`)
+  )
+  check(opened?.state === 'open' && more.length === 0, 'one alert issue is open for the secret, with what happened and what to do')
+  const code = amo.issueCode()
+  await rotation('The next morning · workflow_dispatch with a new authorization code', { 'authorization-code': code }, DISPATCH)
+  const closed = gh.issues('acme/crm-sync').find((issue) => issue.number === opened?.number)
+  console.log(dim('  the alert issue now:'))
+  console.log(
+    indent(`#${closed?.number ?? '?'} ${closed?.state ?? ''} (${closed?.stateReason ?? ''}): ${closed?.comments.at(-1)?.body ?? ''}`)
+  )
+  check(
+    closed?.state === 'closed' && holds('AMOCRM_REFRESH_TOKEN', amo),
+    'the healthy run closed it with a word, and the chain holds again'
+  )
 }
 
 /** Bitrix24: the first exchange and one refresh, then the next step's REST call. */
@@ -239,6 +273,7 @@ try {
   console.log()
   check(revoked, `all ${amo.issued.length - 1} earlier refresh tokens are revoked; only the stored one is valid`)
 
+  await part(alertPart)
   await part(bitrix24Part)
   await part(oauth2Part)
 } finally {

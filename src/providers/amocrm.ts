@@ -217,7 +217,7 @@ function refusal(label: string, status: number, body: string, contentType: strin
   if (status === 403) {
     return {
       kind: 'rejected',
-      message: `${what}: the server answered 403${html ? ' with an HTML page' : ''}${page ? ` ("${page}")` : ''}. amoCRM blocks an address that sends too many requests (7 per second per account); wait before trying again, and check that no other job uses this integration's tokens.`
+      message: `${what}: the server answered 403${html ? ' with an HTML page' : ''}${page ? ` ("${page}")` : ''}. amoCRM blocks an address that sends too many requests (more than 7 a second, by its documented limit); wait before trying again, and check that no other job uses this integration's tokens.`
     }
   }
   if (status === 401) {

@@ -361,7 +361,7 @@ describe('exchangeToken: pages that are not OAuth answers', () => {
     const error = await rejection(exchangeToken(request(), deps))
     assert.equal(
       error.message,
-      'amoCRM refused the refresh token: the server answered 403 with an HTML page ("403 Forbidden 403 Forbidden nginx"). amoCRM blocks an address that sends too many requests (7 per second per account); wait before trying again, and check that no other job uses this integration\'s tokens.'
+      'amoCRM refused the refresh token: the server answered 403 with an HTML page ("403 Forbidden 403 Forbidden nginx"). amoCRM blocks an address that sends too many requests (more than 7 a second, by its documented limit); wait before trying again, and check that no other job uses this integration\'s tokens.'
     )
     assert.equal(error.failure, 'rejected')
     assert.equal(error.status, 403)
@@ -656,7 +656,7 @@ describe('exchangeToken: refusals without a body to quote', () => {
   for (const [status, expected] of [
     [
       403,
-      "amoCRM refused the refresh token: the server answered 403. amoCRM blocks an address that sends too many requests (7 per second per account); wait before trying again, and check that no other job uses this integration's tokens."
+      "amoCRM refused the refresh token: the server answered 403. amoCRM blocks an address that sends too many requests (more than 7 a second, by its documented limit); wait before trying again, and check that no other job uses this integration's tokens."
     ],
     [401, "amoCRM refused the refresh token (401): check 'client-id', 'client-secret' and 'redirect-uri'."],
     [418, "amoCRM refused the refresh token: the server answered 418, not an OAuth answer. Check 'subdomain', 'domain' and 'base-url'."]
