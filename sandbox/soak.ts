@@ -30,8 +30,8 @@ import { cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT, runAction, type RunOptions } from './runner.js'
-import { generateKeyPair, publicKeyOf } from '../src/sealing.js'
-import { openRescue } from '../src/rescue.js'
+import { generateKeyPair, publicKeyOf } from '../src/rescue/sealing.js'
+import { openRescue } from '../src/rescue/rescue.js'
 
 export type Provider = 'amocrm' | 'bitrix24' | 'oauth2'
 export const PROVIDERS: readonly Provider[] = ['amocrm', 'bitrix24', 'oauth2']

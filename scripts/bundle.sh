@@ -7,5 +7,5 @@ out="${1:-dist}"
 rm -rf "$out"
 npx ncc build src/index.ts -o "$out" --minify --quiet
 node scripts/licenses.mjs "$out/licenses.txt"
-npx ncc build src/rescue-cli.ts -o "$out/rescue" --minify --quiet
+npx ncc build src/rescue/cli.ts -o "$out/rescue" --minify --quiet
 chmod +x "$out/rescue/index.js"

@@ -5,7 +5,7 @@
 import { InputError } from './errors.js'
 import { readProvider } from './providers/index.js'
 import type { Client, Provider } from './providers/provider.js'
-import { targetInfo } from './targets.js'
+import { targetInfo } from './github/targets.js'
 import { parseSecureUrl } from './url.js'
 
 /** Inputs whose values are secrets: masked before anything else happens. */

@@ -2,7 +2,7 @@
  * The job summary: what was done, where the token went, when things expire — never a secret value.
  */
 import type { RotationReport } from './rotate.js'
-import type { WriteResult } from './secrets.js'
+import type { WriteResult } from './github/secrets.js'
 
 const day = (d: Date): string => d.toISOString().slice(0, 10)
 const time = (d: Date): string => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`

@@ -8,7 +8,7 @@
  */
 import { InputError } from '../errors.js'
 import type { Grant, InputReader } from '../inputs.js'
-import { tokenFacts } from '../jwt.js'
+import { tokenFacts } from './jwt.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseSecureUrl } from '../url.js'
 import { jsonObject, looksHtml, type Client, type Provider, type Refusal, type TokenRequestSpec } from './provider.js'

@@ -7,7 +7,7 @@
  */
 import { InputError } from '../errors.js'
 import type { Grant, InputReader } from '../inputs.js'
-import { decodeJwtPayload } from '../jwt.js'
+import { decodeJwtPayload } from './jwt.js'
 import { excerpt, type Redact } from '../redact.js'
 import { isLoopback, parseSecureUrl } from '../url.js'
 import {

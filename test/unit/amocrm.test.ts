@@ -7,7 +7,7 @@ import {
   TokenEndpointError as AmoCrmError,
   type Failure as AmoFailure,
   type TokenRequest
-} from '../../src/token-endpoint.js'
+} from '../../src/providers/token-endpoint.js'
 import type { Fetch } from '../../src/http.js'
 import type { Grant } from '../../src/inputs.js'
 import type { RetryPolicy } from '../../src/retry.js'

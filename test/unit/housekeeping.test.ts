@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Octokit } from '@octokit/rest'
 import { alertMarker, type AlertAction } from '../../src/alert.js'
-import { parseTokenExpiration } from '../../src/github-client.js'
-import { Housekeeping, parseWorkflowRef, publicFromEvent, startHousekeeping, type HousekeepingPlan } from '../../src/housekeeping.js'
+import { parseTokenExpiration } from '../../src/github/client.js'
+import { Housekeeping, parseWorkflowRef, publicFromEvent, startHousekeeping, type HousekeepingPlan } from '../../src/github/housekeeping.js'
 
 type Answer = { data: unknown } | { error: unknown }
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { InputError } from '../../src/errors.js'
 import { evaluatedInputs, isSmallOrderKey, parseApiUrl, readSettings, secretOfInputs, type Settings } from '../../src/inputs.js'
-import { loadSodium } from '../../src/sealing.js'
+import { loadSodium } from '../../src/rescue/sealing.js'
 
 type Values = Record<string, string | undefined>
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeJwtPayload, tokenFacts } from '../../src/jwt.js'
+import { decodeJwtPayload, tokenFacts } from '../../src/providers/jwt.js'
 import { refreshDeadline } from '../../src/providers/amocrm.js'
 
 const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')

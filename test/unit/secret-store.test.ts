@@ -4,10 +4,10 @@ import type { Octokit } from '@octokit/rest'
 import { ActionError } from '../../src/errors.js'
 import type { Target } from '../../src/inputs.js'
 import type { RetryPolicy } from '../../src/retry.js'
-import { generateKeyPair, unseal } from '../../src/sealing.js'
-import { classifyGitHubError, describeGitHubError, GitHubError, RATE_LIMIT_FALLBACK_MS } from '../../src/github-errors.js'
-import { GitHubSecretStore } from '../../src/secrets.js'
-import { requiredPermission } from '../../src/targets.js'
+import { generateKeyPair, unseal } from '../../src/rescue/sealing.js'
+import { classifyGitHubError, describeGitHubError, GitHubError, RATE_LIMIT_FALLBACK_MS } from '../../src/github/errors.js'
+import { GitHubSecretStore } from '../../src/github/secrets.js'
+import { requiredPermission } from '../../src/github/targets.js'
 
 // ---------------------------------------------------------------------------------------------
 // A fake Octokit: answers are scripted per route ("METHOD /template"), in order; the last answer

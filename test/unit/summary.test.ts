@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { sealRescue } from '../../src/rescue.js'
+import { sealRescue } from '../../src/rescue/rescue.js'
 import type { RotationReport } from '../../src/rotate.js'
-import { generateKeyPair } from '../../src/sealing.js'
+import { generateKeyPair } from '../../src/rescue/sealing.js'
 import { inertBlock, renderEarlyFailure, renderSummary } from '../../src/summary.js'
 
 const ACCESS =

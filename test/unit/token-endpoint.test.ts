@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import type { Fetch } from '../../src/http.js'
 import type { Grant } from '../../src/inputs.js'
 import { oauth2 } from '../../src/providers/oauth2.js'
-import { exchangeToken, readBody, TokenEndpointError, tokenFields, type ExchangeDeps } from '../../src/token-endpoint.js'
+import { exchangeToken, readBody, TokenEndpointError, tokenFields, type ExchangeDeps } from '../../src/providers/token-endpoint.js'
 
 const SPENT = 'spent-refresh-token-0001'
 const GRANT: Grant = { type: 'refresh_token', refreshToken: SPENT }

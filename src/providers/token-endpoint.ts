@@ -15,12 +15,12 @@
  * What a refusal means is the provider's to say (providers/).
  */
 import * as zlib from 'node:zlib'
-import { ActionError, errorMessage } from './errors.js'
-import { networkReason, type Fetch } from './http.js'
-import type { Grant } from './inputs.js'
-import { looksHtml, text, type Client, type FailureKind, type Provider } from './providers/provider.js'
-import { excerpt, type Redact } from './redact.js'
-import { parseRetryAfter, withRetries, type RetryPolicy, type RetryVerdict } from './retry.js'
+import { ActionError, errorMessage } from '../errors.js'
+import { networkReason, type Fetch } from '../http.js'
+import type { Grant } from '../inputs.js'
+import { looksHtml, text, type Client, type FailureKind, type Provider } from './provider.js'
+import { excerpt, type Redact } from '../redact.js'
+import { parseRetryAfter, withRetries, type RetryPolicy, type RetryVerdict } from '../retry.js'
 
 export interface TokenSet {
   accessToken: string

@@ -7,9 +7,9 @@
  * not cost the night's rotation. A refusal (403, 404) is final: the check cannot be made.
  */
 import type { Octokit } from '@octokit/rest'
-import { classifyGitHubError } from './github-errors.js'
-import type { RunRef } from './inputs.js'
-import { withRetries, type RetryPolicy } from './retry.js'
+import { classifyGitHubError } from './errors.js'
+import type { RunRef } from '../inputs.js'
+import { withRetries, type RetryPolicy } from '../retry.js'
 
 export interface RunTimes {
   /** When the run was queued. */

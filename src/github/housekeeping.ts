@@ -6,9 +6,9 @@
  * a warning or a notice — never an exception, never a change of the run's outcome.
  */
 import type { Octokit } from '@octokit/rest'
-import { ALERT_LABEL, type AlertAction, type OpenAlert } from './alert.js'
-import { errorMessage } from './errors.js'
-import { asHttpError } from './github-errors.js'
+import { ALERT_LABEL, type AlertAction, type OpenAlert } from '../alert.js'
+import { errorMessage } from '../errors.js'
+import { asHttpError } from './errors.js'
 
 export interface RepoRef {
   owner: string

@@ -3,11 +3,11 @@
  * limits), whether a failed write may have landed, and what the user must change (usually a
  * missing token permission). Server text is quoted only through `excerpt`.
  */
-import { ActionError, errorMessage } from './errors.js'
-import { networkReason } from './http.js'
-import type { Target } from './inputs.js'
-import { excerpt, type Redact } from './redact.js'
-import { parseRetryAfter, type RetryVerdict } from './retry.js'
+import { ActionError, errorMessage } from '../errors.js'
+import { networkReason } from '../http.js'
+import type { Target } from '../inputs.js'
+import { excerpt, type Redact } from '../redact.js'
+import { parseRetryAfter, type RetryVerdict } from '../retry.js'
 import { targetInfo } from './targets.js'
 
 export class GitHubError extends ActionError {

@@ -11,7 +11,7 @@
  *   inputs name one.
  */
 import type { Octokit } from '@octokit/rest'
-import { ActionError, errorMessage } from './errors.js'
+import { ActionError, errorMessage } from '../errors.js'
 import {
   asHttpError,
   classifyGitHubError,
@@ -20,11 +20,11 @@ import {
   outcomeUnknown,
   redirectedAway,
   serverMessage
-} from './github-errors.js'
-import type { RepoRef, Target, Visibility } from './inputs.js'
-import { excerpt, type Redact } from './redact.js'
-import { withRetries, type RetryPolicy } from './retry.js'
-import { seal } from './sealing.js'
+} from './errors.js'
+import type { RepoRef, Target, Visibility } from '../inputs.js'
+import { excerpt, type Redact } from '../redact.js'
+import { withRetries, type RetryPolicy } from '../retry.js'
+import { seal } from '../rescue/sealing.js'
 import { targetInfo, type TargetInfo } from './targets.js'
 
 export interface PublicKey {

@@ -5,7 +5,7 @@
  * covers every request, and writes are never spaced out.
  */
 import { Octokit } from '@octokit/rest'
-import { gitHubFetchFor } from './http.js'
+import { gitHubFetchFor } from '../http.js'
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 

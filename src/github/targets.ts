@@ -4,7 +4,7 @@
  * needs to write there, and what a 404 there means. The store and the error wording read these;
  * nothing else switches on the kind of target.
  */
-import type { Target } from './inputs.js'
+import type { Target } from '../inputs.js'
 
 export interface TargetInfo {
   readonly target: Target
