@@ -10,7 +10,7 @@
  * `@mention`, link, image or HTML in it goes live. The caller redacts every secret before sending.
  */
 import { createHash } from 'node:crypto'
-import { inertBlock } from './summary.js'
+import { inertBlock } from './redact.js'
 
 /** What a failed run asks of a person (rotate.ts sets it with the failure). */
 export type Needs =

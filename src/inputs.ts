@@ -3,36 +3,15 @@
  * Pure: it receives the input reader and the environment, so tests call it directly.
  */
 import { InputError } from './errors.js'
+import type { RunRef } from './github/run.js'
+import { targetInfo, VISIBILITIES, type RepoRef, type Target } from './github/targets.js'
 import { readProvider } from './providers/index.js'
-import type { Client, Provider } from './providers/provider.js'
-import { targetInfo } from './github/targets.js'
+import type { Client, Grant, InputReader, Provider } from './providers/provider.js'
+import { isSmallOrderKey } from './rescue/sealing.js'
 import { parseSecureUrl } from './url.js'
 
 /** Inputs whose values are secrets: masked before anything else happens. */
 export const SECRET_INPUTS = ['client-secret', 'authorization-code', 'refresh-token', 'github-token', 'job-token'] as const
-
-export type Grant = { type: 'authorization_code'; code: string } | { type: 'refresh_token'; refreshToken: string }
-
-export const VISIBILITIES = ['all', 'private', 'selected'] as const
-export type Visibility = (typeof VISIBILITIES)[number]
-
-export interface RepoRef {
-  owner: string
-  repo: string
-}
-
-export type Target =
-  | ({ kind: 'repository' } & RepoRef)
-  | ({ kind: 'environment'; environment: string } & RepoRef)
-  /** `visibility` undefined: an existing secret keeps its own; a new one is private. */
-  | { kind: 'organization'; org: string; visibility: Visibility | undefined; selectedRepositories: RepoRef[] }
-
-/** This workflow run, for the queued-run check: read with `job-token`. */
-export interface RunRef extends RepoRef {
-  runId: string
-  /** GITHUB_RUN_ATTEMPT: 1 for a first attempt. */
-  attempt: number
-}
 
 export interface Settings {
   /** Whom the token is spent with, and how (providers/). */
@@ -54,8 +33,6 @@ export interface Settings {
   /** 'issue': a failing run opens (or updates) one alert issue per secret, a healthy one closes it. */
   alert: 'issue' | 'none'
 }
-
-export type InputReader = (name: string) => string
 
 /** The probe secret of the write check, written and deleted next to the real secret. */
 export const probeName = (secret: string): string => `${secret}_WRITE_CHECK`
@@ -156,26 +133,6 @@ export function parseBoolean(name: string, value: string, fallback: boolean): bo
   if (/^(true|yes|on)$/i.test(value)) return true
   if (/^(false|no|off)$/i.test(value)) return false
   throw new InputError(name, `must be true or false; got '${value}'.`)
-}
-
-/**
- * X25519 public keys of small order: sealing to one gives a shared secret that anyone can compute
- * (libsodium refuses them). As libsodium's blocklist: the top bit of the last byte is ignored.
- */
-const SMALL_ORDER_KEYS = [
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'
-]
-
-export function isSmallOrderKey(bytes: Buffer): boolean {
-  const normal = Buffer.from(bytes)
-  normal[31] = (normal[31] ?? 0) & 0x7f
-  return SMALL_ORDER_KEYS.includes(normal.toString('hex'))
 }
 
 export function parseRescueKey(value: string): string | undefined {

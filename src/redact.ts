@@ -125,3 +125,14 @@ export function excerpt(body: string, max: number, redact: Redact): string {
   const bounded = body.length > SERVER_TEXT_MAX ? body.slice(0, SERVER_TEXT_MAX) : body
   return cut(inert(redact(plainText(redact(bounded)))), max)
 }
+
+/**
+ * A message shown as a code block: it may quote a server, and markdown around server text could
+ * plant a live link or an image. Inside a fence longer than any run of backticks in it, nothing is
+ * markdown.
+ */
+export function inertBlock(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
+  const fence = '`'.repeat(longest + 1)
+  return `${fence}text\n${text}\n${fence}`
+}

@@ -3,22 +3,12 @@
  */
 import type { RotationReport } from './rotate.js'
 import type { WriteResult } from './github/secrets.js'
+import { inertBlock } from './redact.js'
 
 const day = (d: Date): string => d.toISOString().slice(0, 10)
 const time = (d: Date): string => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
 /** Table cells must not break the table. */
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
-
-/**
- * A message shown as a code block: it may quote a server, and markdown around server text could
- * plant a live link or an image. Inside a fence longer than any run of backticks in it, nothing is
- * markdown.
- */
-export function inertBlock(text: string): string {
-  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
-  const fence = '`'.repeat(longest + 1)
-  return `${fence}text\n${text}\n${fence}`
-}
 
 function table(rows: Array<[string, string | undefined]>): string {
   const lines = rows.filter((r): r is [string, string] => r[1] !== undefined).map(([k, v]) => `| ${k} | ${cell(v)} |`)

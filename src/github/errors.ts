@@ -5,10 +5,9 @@
  */
 import { ActionError, errorMessage } from '../errors.js'
 import { networkReason } from '../http.js'
-import type { Target } from '../inputs.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseRetryAfter, type RetryVerdict } from '../retry.js'
-import { targetInfo } from './targets.js'
+import { targetInfo, type Target } from './targets.js'
 
 export class GitHubError extends ActionError {
   constructor(

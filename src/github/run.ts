@@ -8,8 +8,15 @@
  */
 import type { Octokit } from '@octokit/rest'
 import { classifyGitHubError } from './errors.js'
-import type { RunRef } from '../inputs.js'
+import type { RepoRef } from './targets.js'
 import { withRetries, type RetryPolicy } from '../retry.js'
+
+/** This workflow run, for the queued-run check: read with `job-token`. */
+export interface RunRef extends RepoRef {
+  runId: string
+  /** GITHUB_RUN_ATTEMPT: 1 for a first attempt. */
+  attempt: number
+}
 
 export interface RunTimes {
   /** When the run was queued. */

@@ -21,11 +21,10 @@ import {
   redirectedAway,
   serverMessage
 } from './errors.js'
-import type { RepoRef, Target, Visibility } from '../inputs.js'
 import { excerpt, type Redact } from '../redact.js'
 import { withRetries, type RetryPolicy } from '../retry.js'
 import { seal } from '../rescue/sealing.js'
-import { targetInfo, type TargetInfo } from './targets.js'
+import { targetInfo, type RepoRef, type Target, type TargetInfo, type Visibility } from './targets.js'
 
 export interface PublicKey {
   key_id: string

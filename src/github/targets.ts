@@ -4,7 +4,19 @@
  * needs to write there, and what a 404 there means. The store and the error wording read these;
  * nothing else switches on the kind of target.
  */
-import type { Target } from '../inputs.js'
+export const VISIBILITIES = ['all', 'private', 'selected'] as const
+export type Visibility = (typeof VISIBILITIES)[number]
+
+export interface RepoRef {
+  owner: string
+  repo: string
+}
+
+export type Target =
+  | ({ kind: 'repository' } & RepoRef)
+  | ({ kind: 'environment'; environment: string } & RepoRef)
+  /** `visibility` undefined: an existing secret keeps its own; a new one is private. */
+  | { kind: 'organization'; org: string; visibility: Visibility | undefined; selectedRepositories: RepoRef[] }
 
 export interface TargetInfo {
   readonly target: Target

@@ -7,11 +7,19 @@
  * is decided here once; credentials are only ever sent to that address.
  */
 import { InputError } from '../errors.js'
-import type { Grant, InputReader } from '../inputs.js'
 import { tokenFacts } from './jwt.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseSecureUrl } from '../url.js'
-import { jsonObject, looksHtml, type Client, type Provider, type Refusal, type TokenRequestSpec } from './provider.js'
+import {
+  jsonObject,
+  looksHtml,
+  type Client,
+  type Provider,
+  type Refusal,
+  type TokenRequestSpec,
+  type Grant,
+  type InputReader
+} from './provider.js'
 
 export const DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const
 export type Domain = (typeof DOMAINS)[number]

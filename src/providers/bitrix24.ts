@@ -6,12 +6,13 @@
  * `base-url` replaces the origin (the east region https://oauth.bitrix24.tech, a proxy, a stand-in).
  */
 import { InputError } from '../errors.js'
-import type { Grant, InputReader } from '../inputs.js'
 import { decodeJwtPayload } from './jwt.js'
 import { excerpt, type Redact } from '../redact.js'
 import { isLoopback, parseSecureUrl } from '../url.js'
 import {
   addDays,
+  type Grant,
+  type InputReader,
   formEncode,
   looksHtml,
   text,

@@ -3,11 +3,10 @@
  * an input that belongs to another provider is an error, so a mistake cannot go unnoticed.
  */
 import { InputError } from '../errors.js'
-import type { InputReader } from '../inputs.js'
 import { readAmoCrm } from './amocrm.js'
 import { readBitrix24 } from './bitrix24.js'
 import { readBodyFormat, readClientAuth, readOAuth2 } from './oauth2.js'
-import { PROVIDERS, type Provider, type ProviderName } from './provider.js'
+import { PROVIDERS, type InputReader, type Provider, type ProviderName } from './provider.js'
 
 export type { Provider, ProviderName }
 

@@ -7,11 +7,19 @@
  * refresh token, or with the same one, leaves the secret as it is.
  */
 import { InputError } from '../errors.js'
-import type { Grant, InputReader } from '../inputs.js'
 import { tokenFacts } from './jwt.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseSecureUrl } from '../url.js'
-import { formEncode, looksHtml, type Client, type Provider, type Refusal, type TokenRequestSpec } from './provider.js'
+import {
+  formEncode,
+  looksHtml,
+  type Client,
+  type Provider,
+  type Refusal,
+  type TokenRequestSpec,
+  type Grant,
+  type InputReader
+} from './provider.js'
 import { oauthError, quoted } from './rfc6749.js'
 
 export type ClientAuth = 'basic' | 'body'

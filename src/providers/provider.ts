@@ -12,11 +12,16 @@
  * rotate.ts and token-endpoint.ts know no provider by name. Adding one is one file here, a line in
  * index.ts, its stand-in under sandbox/ and its tests (docs/development.md).
  */
-import type { Grant } from '../inputs.js'
 import type { Redact } from '../redact.js'
 
 export type ProviderName = 'amocrm' | 'kommo' | 'bitrix24' | 'oauth2'
 export const PROVIDERS: readonly ProviderName[] = ['amocrm', 'kommo', 'bitrix24', 'oauth2']
+
+/** What is spent: the first exchange's authorization code, or the refresh token of the last one. */
+export type Grant = { type: 'authorization_code'; code: string } | { type: 'refresh_token'; refreshToken: string }
+
+/** Reads an input by its action.yml name (the runner's INPUT_<NAME>); '' when not given. */
+export type InputReader = (name: string) => string
 
 /** The OAuth client: who asks. */
 export interface Client {

@@ -17,8 +17,7 @@
 import * as zlib from 'node:zlib'
 import { ActionError, errorMessage } from '../errors.js'
 import { networkReason, type Fetch } from '../http.js'
-import type { Grant } from '../inputs.js'
-import { looksHtml, text, type Client, type FailureKind, type Provider } from './provider.js'
+import { looksHtml, text, type Client, type FailureKind, type Grant, type Provider } from './provider.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseRetryAfter, withRetries, type RetryPolicy, type RetryVerdict } from '../retry.js'
 

@@ -50,3 +50,23 @@ export async function publicKeyOf(privateKey: string): Promise<string> {
   const B64 = sodium.base64_variants.ORIGINAL
   return sodium.to_base64(sodium.crypto_scalarmult_base(sodium.from_base64(privateKey, B64)), B64)
 }
+
+/**
+ * X25519 public keys of small order: sealing to one gives a shared secret that anyone can compute
+ * (libsodium refuses them). As libsodium's blocklist: the top bit of the last byte is ignored.
+ */
+const SMALL_ORDER_KEYS = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'
+]
+
+export function isSmallOrderKey(bytes: Buffer): boolean {
+  const normal = Buffer.from(bytes)
+  normal[31] = (normal[31] ?? 0) & 0x7f
+  return SMALL_ORDER_KEYS.includes(normal.toString('hex'))
+}

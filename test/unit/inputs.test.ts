@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { InputError } from '../../src/errors.js'
-import { evaluatedInputs, isSmallOrderKey, parseApiUrl, readSettings, secretOfInputs, type Settings } from '../../src/inputs.js'
+import { evaluatedInputs, parseApiUrl, readSettings, secretOfInputs, type Settings } from '../../src/inputs.js'
+import { isSmallOrderKey } from '../../src/rescue/sealing.js'
 import { loadSodium } from '../../src/rescue/sealing.js'
 
 type Values = Record<string, string | undefined>

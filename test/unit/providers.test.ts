@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { InputError } from '../../src/errors.js'
-import type { Grant } from '../../src/inputs.js'
+import type { Grant } from '../../src/providers/provider.js'
 import { BITRIX24_ORIGIN, BITRIX24_REFRESH_DAYS, bitrix24, readBitrix24 } from '../../src/providers/bitrix24.js'
 import { readProvider } from '../../src/providers/index.js'
 import { basicAuth, oauth2, readOAuth2, type OAuth2Options } from '../../src/providers/oauth2.js'

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ActionError } from '../../src/errors.js'
-import type { Target } from '../../src/inputs.js'
+import type { Target } from '../../src/github/targets.js'
 import { classifyGitHubError, describeGitHubError } from '../../src/github/errors.js'
 import { requiredPermission, targetName } from '../../src/github/targets.js'
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { sealRescue } from '../../src/rescue/rescue.js'
 import type { RotationReport } from '../../src/rotate.js'
 import { generateKeyPair } from '../../src/rescue/sealing.js'
-import { inertBlock, renderEarlyFailure, renderSummary } from '../../src/summary.js'
+import { inertBlock } from '../../src/redact.js'
+import { renderEarlyFailure, renderSummary } from '../../src/summary.js'
 
 const ACCESS =
   'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhY2NvdW50X2lkIjozMTIzNDU2NywiZXhwIjoxNzczMjk4MDAwfQ.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl'

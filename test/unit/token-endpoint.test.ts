@@ -8,7 +8,7 @@ import { describe, test } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import type { Fetch } from '../../src/http.js'
-import type { Grant } from '../../src/inputs.js'
+import type { Grant } from '../../src/providers/provider.js'
 import { oauth2 } from '../../src/providers/oauth2.js'
 import { exchangeToken, readBody, TokenEndpointError, tokenFields, type ExchangeDeps } from '../../src/providers/token-endpoint.js'
 
