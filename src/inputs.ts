@@ -5,8 +5,8 @@
 import { InputError } from './errors.js'
 import type { RunRef } from './github/run.js'
 import { targetInfo, VISIBILITIES, type RepoRef, type Target } from './github/targets.js'
-import { readProvider } from './providers/index.js'
-import type { Client, Grant, InputReader, Provider } from './providers/provider.js'
+import { entryOf, PROVIDERS, readProvider, type Registry } from './providers/index.js'
+import type { Client, Grant, InputReader, Provider, ProviderEntry } from './providers/provider.js'
 import { isSmallOrderKey } from './rescue/sealing.js'
 import { parseSecureUrl } from './url.js'
 
@@ -280,23 +280,18 @@ function parseTarget(read: InputReader, env: NodeJS.ProcessEnv): Target {
   return { kind: 'organization', org: organization, visibility, selectedRepositories: unique }
 }
 
-export function readSettings(read: InputReader, env: NodeJS.ProcessEnv): Settings {
-  const provider = readProvider(read, (name, what) => required(read, name, what))
-  const amo = provider.name === 'amocrm' || provider.name === 'kommo'
-  const clientId = noWhitespace(
-    'client-id',
-    required(read, 'client-id', amo ? "the integration's ID (Integration ID on its Keys and scopes tab)" : "the application's client ID")
-  )
-  const clientSecret = noWhitespace(
-    'client-secret',
-    required(read, 'client-secret', amo ? "the integration's secret key" : "the application's client secret")
-  )
-  // amoCRM checks the redirect URI on every grant; other providers take it with the code grant only, if at all.
-  const redirectText = amo
+/** Every input, validated, as one Settings object; `registry` is the providers' (a test adds one). */
+export function readSettings(read: InputReader, env: NodeJS.ProcessEnv, registry: Registry = PROVIDERS): Settings {
+  const provider = readProvider(read, (name, what) => required(read, name, what), registry)
+  // readProvider has refused a name the registry does not know.
+  const entry = entryOf(read, registry) as ProviderEntry
+  const clientId = noWhitespace('client-id', required(read, 'client-id', entry.credentials.id))
+  const clientSecret = noWhitespace('client-secret', required(read, 'client-secret', entry.credentials.secret))
+  const redirectText = entry.redirectUriRequired
     ? required(read, 'redirect-uri', 'the redirect URI exactly as registered in the integration')
     : read('redirect-uri')
   const redirectUri = redirectText ? parseRedirectUri(redirectText) : undefined
-  const refreshTokenSecret = parseSecretName('refresh-token-secret', read('refresh-token-secret') || provider.defaultSecret)
+  const refreshTokenSecret = parseSecretName('refresh-token-secret', read('refresh-token-secret') || entry.defaultSecret)
   const grant = parseGrant(read, provider, refreshTokenSecret)
   const githubToken = noWhitespace(
     'github-token',
@@ -360,23 +355,16 @@ export function parseAlert(value: string): 'issue' | 'none' {
  */
 export function secretOfInputs(read: InputReader, env: NodeJS.ProcessEnv): string {
   const given = read('refresh-token-secret')
-  const provider = read('provider').trim().toLowerCase() || 'amocrm'
   const name =
-    SECRET_NAME.test(given) && !/^GITHUB_/i.test(given) ? given.toUpperCase() : (DEFAULT_SECRETS[provider] ?? 'AMOCRM_REFRESH_TOKEN')
+    SECRET_NAME.test(given) && !/^GITHUB_/i.test(given)
+      ? given.toUpperCase()
+      : (entryOf(read)?.defaultSecret ?? PROVIDERS.amocrm.defaultSecret)
   try {
     return targetInfo(parseTarget(read, env)).describe(name)
   } catch {
     // Where the secret lives is itself what the inputs got wrong: its name still tells which one.
     return `secret ${name} (where the inputs put it is not valid)`
   }
-}
-
-/** The providers' default secret names, for `secretOfInputs` when the provider itself could not be read. */
-const DEFAULT_SECRETS: Record<string, string> = {
-  amocrm: 'AMOCRM_REFRESH_TOKEN',
-  kommo: 'KOMMO_REFRESH_TOKEN',
-  bitrix24: 'BITRIX24_REFRESH_TOKEN',
-  oauth2: 'OAUTH_REFRESH_TOKEN'
 }
 
 /** This run, from the runner's variables; undefined outside a runner. */

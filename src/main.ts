@@ -12,6 +12,7 @@ import { createOctokit, EXPIRATION_HEADER, parseTokenExpiration } from './github
 import { Housekeeping, parseWorkflowRef, startHousekeeping, type HousekeepingDone } from './github/housekeeping.js'
 import { rawFetchFor } from './http.js'
 import { evaluatedInputs, parseAlert, parseApiUrl, readSettings, SECRET_INPUTS, secretOfInputs } from './inputs.js'
+import { entryOf, PROVIDERS } from './providers/index.js'
 import type { InputReader } from './providers/provider.js'
 import type { RetryPolicy } from './retry.js'
 import { rotate, storedMark, type ActionIO, type RotationReport } from './rotate.js'
@@ -23,8 +24,6 @@ import { parseSecureUrl } from './url.js'
 
 const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000
 const GITHUB_TIMEOUT_MS = 20_000
-/** The heading of a run that failed before a provider could be built. */
-const EARLY_LABELS: Record<string, string> = { amocrm: 'amoCRM', kommo: 'Kommo', bitrix24: 'Bitrix24', oauth2: 'OAuth 2.0' }
 /** The run lookup is a check, not a step: it may not hold the run up. */
 const RUN_LOOKUP_TIMEOUT_MS = 10_000
 /** The longest single wait a retry honours: GitHub's secondary limits ask for a minute or more. */
@@ -244,7 +243,7 @@ export async function run(): Promise<void> {
     failure,
     needs,
     attention: expiring ? [expiring] : [],
-    label: report?.label ?? EARLY_LABELS[read('provider').trim().toLowerCase() || 'amocrm'] ?? 'amoCRM',
+    label: report?.label ?? entryOf(read)?.label ?? PROVIDERS.amocrm.label,
     secret: report?.refreshSecret ?? secretOfInputs(read, process.env),
     runUrl: context.runUrl,
     workflowUrl: workflow
@@ -264,7 +263,7 @@ export async function run(): Promise<void> {
         alert: done.alert,
         schedule: done.schedule
       })
-    : renderEarlyFailure(failure ?? '', EARLY_LABELS[read('provider').trim().toLowerCase()] ?? 'amoCRM')
+    : renderEarlyFailure(failure ?? '', entryOf(read)?.label ?? PROVIDERS.amocrm.label)
   await writeSummary(safe(markdown))
 }
 

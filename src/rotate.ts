@@ -17,13 +17,13 @@ import type { CancelGuard } from './critical.js'
 import { ActionError, errorMessage, InputError } from './errors.js'
 import { GitHubError } from './github/errors.js'
 import { probeName, type Settings } from './inputs.js'
-import type { PairFacts } from './providers/provider.js'
+import { grantName, type PairFacts } from './providers/provider.js'
 import { sealRescue, type RescueBundle } from './rescue/rescue.js'
 import type { RunLookup } from './github/run.js'
 import { loadSodium, seal } from './rescue/sealing.js'
 import type { SecretState, SecretStore, WriteResult } from './github/secrets.js'
 import { targetName, type Target } from './github/targets.js'
-import { grantName, TokenEndpointError, type TokenRequest, type TokenSet } from './providers/token-endpoint.js'
+import { TokenEndpointError, type TokenRequest, type TokenSet } from './providers/token-endpoint.js'
 
 export interface ActionIO {
   info(message: string): void

@@ -7,18 +7,21 @@
  * is decided here once; credentials are only ever sent to that address.
  */
 import { InputError } from '../errors.js'
-import { tokenFacts } from './jwt.js'
+import { decodeJwtPayload, jwtExpiry } from './jwt.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseSecureUrl } from '../url.js'
 import {
+  grantName,
   jsonObject,
   looksHtml,
   type Client,
-  type Provider,
-  type Refusal,
-  type TokenRequestSpec,
   type Grant,
-  type InputReader
+  type InputReader,
+  type Provider,
+  type ProviderEntry,
+  type Refusal,
+  type RequiredReader,
+  type TokenRequestSpec
 } from './provider.js'
 
 export const DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const
@@ -108,10 +111,6 @@ export function requestBody(client: Client, grant: Grant): Record<string, string
   return grant.type === 'authorization_code'
     ? { ...common, grant_type: 'authorization_code', code: grant.code }
     : { ...common, grant_type: 'refresh_token', refresh_token: grant.refreshToken }
-}
-
-export function grantName(grant: Grant): string {
-  return grant.type === 'authorization_code' ? 'authorization code' : 'refresh token'
 }
 
 interface Problem {
@@ -252,6 +251,14 @@ export function refreshDeadline(issuedAt: Date): Date {
   return new Date(Math.min(d.getTime(), ninetyDays))
 }
 
+/** The account's id: amoCRM's access tokens carry it as the JWT claim `account_id`. */
+export function accountIdOf(accessToken: string): string {
+  const claim = decodeJwtPayload(accessToken)?.account_id
+  return (typeof claim === 'number' && Number.isSafeInteger(claim)) || (typeof claim === 'string' && /^\d+$/.test(claim))
+    ? String(claim)
+    : ''
+}
+
 export function amoCrm(name: 'amocrm' | 'kommo', account: Account): Provider {
   const label = name === 'kommo' ? 'Kommo' : 'amoCRM'
   return {
@@ -261,7 +268,6 @@ export function amoCrm(name: 'amocrm' | 'kommo', account: Account): Provider {
     title: `${label} account ${account.host}`,
     origin: account.origin,
     apiUrl: account.apiUrl,
-    defaultSecret: name === 'kommo' ? 'KOMMO_REFRESH_TOKEN' : 'AMOCRM_REFRESH_TOKEN',
     rescuePrefix: 'amocrm-rescue:v1:',
     alwaysRotates: true,
     // amoCRM answers with the PHP League oauth2-server's texts, whose refresh grant only refuses a
@@ -287,7 +293,7 @@ export function amoCrm(name: 'amocrm' | 'kommo', account: Account): Provider {
       }
     },
     facts(_fields, accessToken, expiresIn, issuedAt) {
-      return { ...tokenFacts(accessToken, expiresIn, issuedAt), apiUrl: account.apiUrl }
+      return { expiresAt: jwtExpiry(accessToken, expiresIn, issuedAt), accountId: accountIdOf(accessToken), apiUrl: account.apiUrl }
     },
     refusal: (status, body, contentType, grant, redact) => refusal(label, status, body, contentType, grant, redact),
     refreshBy: (issuedAt) => ({
@@ -298,7 +304,7 @@ export function amoCrm(name: 'amocrm' | 'kommo', account: Account): Provider {
 }
 
 /** amoCRM / Kommo from the inputs: `subdomain`, `domain`, `base-url`; `redirect-uri` is required. */
-export function readAmoCrm(name: 'amocrm' | 'kommo', read: InputReader, required: (name: string, what: string) => string): Provider {
+export function readAmoCrm(name: 'amocrm' | 'kommo', read: InputReader, required: RequiredReader): Provider {
   const subdomain = required('subdomain', 'the account, as mycompany in mycompany.amocrm.ru')
   const domainText = read('domain')
   if (name === 'kommo' && domainText && parseDomain(domainText) !== 'kommo.com') {
@@ -306,4 +312,23 @@ export function readAmoCrm(name: 'amocrm' | 'kommo', read: InputReader, required
   }
   const domain = parseDomain(domainText || (name === 'kommo' ? 'kommo.com' : 'amocrm.ru'))
   return amoCrm(name, resolveAccount(subdomain, domain, parseBaseUrl(read('base-url'))))
+}
+
+const CREDENTIALS = { id: "the integration's ID (Integration ID on its Keys and scopes tab)", secret: "the integration's secret key" }
+
+export const amocrmEntry: ProviderEntry = {
+  label: 'amoCRM',
+  defaultSecret: 'AMOCRM_REFRESH_TOKEN',
+  ownInputs: ['subdomain', 'domain', 'base-url'],
+  credentials: CREDENTIALS,
+  redirectUriRequired: true,
+  build: (_name, read, required) => readAmoCrm('amocrm', read, required)
+}
+
+/** Kommo is amoCRM with the domain kommo.com. */
+export const kommoEntry: ProviderEntry = {
+  ...amocrmEntry,
+  label: 'Kommo',
+  defaultSecret: 'KOMMO_REFRESH_TOKEN',
+  build: (_name, read, required) => readAmoCrm('kommo', read, required)
 }

@@ -11,14 +11,16 @@ import { excerpt, type Redact } from '../redact.js'
 import { isLoopback, parseSecureUrl } from '../url.js'
 import {
   addDays,
-  type Grant,
-  type InputReader,
   formEncode,
+  grantName,
   looksHtml,
   text,
   type Client,
+  type Grant,
+  type InputReader,
   type PairFacts,
   type Provider,
+  type ProviderEntry,
   type Refusal,
   type TokenRequestSpec
 } from './provider.js'
@@ -35,10 +37,6 @@ export const BITRIX24_REFRESH_DAYS = 28
 const NEW_INSTALL =
   'A new refresh token is needed: reinstall the application in the portal (or run the code exchange by hand) and store the refresh token it gives in the secret (README: "Bitrix24").'
 
-function grantWords(grant: Grant): string {
-  return grant.type === 'authorization_code' ? 'authorization code' : 'refresh token'
-}
-
 /** `client_endpoint` goes to the `api-url` output: only a plain https address (or loopback http) is passed on. */
 function endpoint(value: unknown): string {
   const raw = text(value)
@@ -52,7 +50,7 @@ function endpoint(value: unknown): string {
 }
 
 function refusal(status: number, body: string, contentType: string, grant: Grant, redact: Redact): Refusal {
-  const what = `Bitrix24 refused the ${grantWords(grant)}`
+  const what = `Bitrix24 refused the ${grantName(grant)}`
   const e = oauthError(body, redact)
   if (e) {
     const said = quoted(status, e)
@@ -102,7 +100,6 @@ export function bitrix24(origin: string): Provider {
     title: `Bitrix24 (${host})`,
     origin,
     apiUrl: '',
-    defaultSecret: 'BITRIX24_REFRESH_TOKEN',
     rescuePrefix: 'bitrix24-rescue:v1:',
     alwaysRotates: true,
     onReuse: 'may-revoke-grant',
@@ -161,4 +158,13 @@ export function readBitrix24(read: InputReader): Provider {
     throw new InputError('base-url', `is the token server's origin only (e.g. https://oauth.bitrix24.tech), without a path; got '${base}'.`)
   }
   return bitrix24(base ? new URL(base).origin : BITRIX24_ORIGIN)
+}
+
+export const bitrix24Entry: ProviderEntry = {
+  label: 'Bitrix24',
+  defaultSecret: 'BITRIX24_REFRESH_TOKEN',
+  ownInputs: ['base-url'],
+  credentials: { id: "the application's client ID", secret: "the application's client secret" },
+  redirectUriRequired: false,
+  build: (_name, read) => readBitrix24(read)
 }

@@ -1,44 +1,54 @@
 /**
- * The providers, by the name in the `provider` input (default amocrm). Each reads its own inputs;
- * an input that belongs to another provider is an error, so a mistake cannot go unnoticed.
+ * The registry of providers, by the name in the `provider` input (default amocrm): one line each.
+ * Everything that depends on which providers exist is derived from it — the names `provider`
+ * accepts, which inputs belong to which provider (an input of another provider is an error, so a
+ * mistake cannot go unnoticed), the default secret names, the label of a run that failed early.
  */
 import { InputError } from '../errors.js'
-import { readAmoCrm } from './amocrm.js'
-import { readBitrix24 } from './bitrix24.js'
-import { readBodyFormat, readClientAuth, readOAuth2 } from './oauth2.js'
-import { PROVIDERS, type InputReader, type Provider, type ProviderName } from './provider.js'
+import { amocrmEntry, kommoEntry } from './amocrm.js'
+import { bitrix24Entry } from './bitrix24.js'
+import { oauth2Entry } from './oauth2.js'
+import type { InputReader, Provider, ProviderEntry, RequiredReader } from './provider.js'
 
-export type { Provider, ProviderName }
+export const PROVIDERS = {
+  amocrm: amocrmEntry,
+  kommo: kommoEntry,
+  bitrix24: bitrix24Entry,
+  oauth2: oauth2Entry
+} satisfies Record<string, ProviderEntry>
 
-/** Inputs only some providers read: which ones. */
-const OWNERS: Record<string, readonly ProviderName[]> = {
-  subdomain: ['amocrm', 'kommo'],
-  domain: ['amocrm', 'kommo'],
-  'base-url': ['amocrm', 'kommo', 'bitrix24'],
-  'token-url': ['oauth2'],
-  scope: ['oauth2']
+export type ProviderName = keyof typeof PROVIDERS
+
+/** A registry: the one above, or — in a test — the one above plus another line. */
+export type Registry = Readonly<Record<string, ProviderEntry>>
+
+/** The provider's name the inputs ask for, lower-cased; 'amocrm' when empty. */
+export const requestedProvider = (read: InputReader): string => read('provider').trim().toLowerCase() || 'amocrm'
+
+/** The registry's entry for the inputs' provider, or undefined for a name it does not know. */
+export function entryOf(read: InputReader, registry: Registry = PROVIDERS): ProviderEntry | undefined {
+  const name = requestedProvider(read)
+  return Object.hasOwn(registry, name) ? registry[name] : undefined
 }
 
-export function readProvider(read: InputReader, required: (name: string, what: string) => string): Provider {
-  const value = read('provider').trim().toLowerCase() || 'amocrm'
-  const name = PROVIDERS.find((p) => p === value)
-  if (!name) throw new InputError('provider', `must be one of ${PROVIDERS.join(', ')}; got '${value}'.`)
-  for (const [input, owners] of Object.entries(OWNERS)) {
-    if (read(input) && !owners.includes(name)) {
+/** The provider the inputs name, built from its inputs; an input of another provider is an error. */
+export function readProvider(read: InputReader, required: RequiredReader, registry: Registry = PROVIDERS): Provider {
+  const name = requestedProvider(read)
+  const entry = entryOf(read, registry)
+  if (!entry) throw new InputError('provider', `must be one of ${Object.keys(registry).join(', ')}; got '${name}'.`)
+  for (const [other, otherEntry] of Object.entries(registry)) {
+    for (const input of otherEntry.ownInputs) {
+      if (entry.ownInputs.includes(input) || !read(input)) continue
+      const owners = Object.entries(registry)
+        .filter(([, e]) => e.ownInputs.includes(input))
+        .map(([n]) => n)
       throw new InputError(input, `is not used with provider: ${name} (it is for ${owners.join(', ')}): remove it.`)
     }
+    for (const [input, fallback] of Object.entries(otherEntry.ownDefaults ?? {})) {
+      const value = read(input).trim().toLowerCase()
+      if (entry.ownDefaults?.[input] !== undefined || value === '' || value === fallback) continue
+      throw new InputError(input, `is used only with provider: ${other}: remove it.`)
+    }
   }
-  // client-auth and body-format have defaults; only a value other than the default belongs to oauth2.
-  if (name !== 'oauth2' && (readClientAuth(read) !== 'basic' || readBodyFormat(read) !== 'form')) {
-    throw new InputError(readClientAuth(read) !== 'basic' ? 'client-auth' : 'body-format', `is used only with provider: oauth2: remove it.`)
-  }
-  switch (name) {
-    case 'amocrm':
-    case 'kommo':
-      return readAmoCrm(name, read, required)
-    case 'bitrix24':
-      return readBitrix24(read)
-    case 'oauth2':
-      return readOAuth2(read)
-  }
+  return entry.build(name, read, required)
 }

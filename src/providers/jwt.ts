@@ -1,7 +1,8 @@
 /**
- * Facts read from the access token. amoCRM issues RS256 JWTs; a client cannot verify them and
- * does not need to: the payload only tells when the token expires and which account it is for.
- * A token that is not a JWT is fine; the facts then come from `expires_in`.
+ * What an access token that is a JWT says of itself. A client cannot verify the signature and does
+ * not need to: the payload only tells when the token expires (and, per provider, more: amoCRM's
+ * `account_id`, read in amocrm.ts). A token that is not a JWT is fine; the expiry then comes from
+ * `expires_in`.
  */
 export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
   const parts = token.split('.')
@@ -14,27 +15,19 @@ export function decodeJwtPayload(token: string): Record<string, unknown> | undef
   }
 }
 
-export interface TokenFacts {
-  /** When the access token expires, or undefined when neither the JWT nor expires_in tells. */
-  expiresAt: Date | undefined
-  accountId: string
-}
-
 /**
- * `issuedAt` is when the token was issued: the account's clock (`server_time`) when the answer
- * gave it, else when the request was sent (the earliest the token can have been issued).
+ * When the access token expires: its `exp` claim when it is a JWT that has one, else `issuedAt` +
+ * `expiresIn` (the answer's `expires_in`), else unknown. `issuedAt` is the provider's clock
+ * (`server_time`) when the answer gave it, else when the request was sent (the earliest the token
+ * can have been issued).
  */
-export function tokenFacts(accessToken: string, expiresIn: number | undefined, issuedAt: Date): TokenFacts {
-  const payload = decodeJwtPayload(accessToken)
-  const exp = payload?.exp
-  const accountIdClaim = payload?.account_id
-  let expiresAt: Date | undefined
-  if (typeof exp === 'number' && Number.isFinite(exp) && exp > 0) expiresAt = new Date(exp * 1000)
-  else if (expiresIn !== undefined) expiresAt = new Date(issuedAt.getTime() + expiresIn * 1000)
-  const accountId =
-    (typeof accountIdClaim === 'number' && Number.isSafeInteger(accountIdClaim)) ||
-    (typeof accountIdClaim === 'string' && /^\d+$/.test(accountIdClaim))
-      ? String(accountIdClaim)
-      : ''
-  return { expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : undefined, accountId }
+export function jwtExpiry(accessToken: string, expiresIn: number | undefined, issuedAt: Date): Date | undefined {
+  const exp = decodeJwtPayload(accessToken)?.exp
+  const expiresAt =
+    typeof exp === 'number' && Number.isFinite(exp) && exp > 0
+      ? new Date(exp * 1000)
+      : expiresIn !== undefined
+        ? new Date(issuedAt.getTime() + expiresIn * 1000)
+        : undefined
+  return expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : undefined
 }

@@ -7,18 +7,20 @@
  * refresh token, or with the same one, leaves the secret as it is.
  */
 import { InputError } from '../errors.js'
-import { tokenFacts } from './jwt.js'
+import { jwtExpiry } from './jwt.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseSecureUrl } from '../url.js'
 import {
   formEncode,
+  grantName,
   looksHtml,
   type Client,
-  type Provider,
-  type Refusal,
-  type TokenRequestSpec,
   type Grant,
-  type InputReader
+  type InputReader,
+  type Provider,
+  type ProviderEntry,
+  type Refusal,
+  type TokenRequestSpec
 } from './provider.js'
 import { oauthError, quoted } from './rfc6749.js'
 
@@ -50,7 +52,7 @@ function refusal(
   grant: Grant,
   redact: Redact
 ): Refusal {
-  const what = `${host} refused the ${grant.type === 'authorization_code' ? 'authorization code' : 'refresh token'}`
+  const what = `${host} refused the ${grantName(grant)}`
   const e = oauthError(body, redact)
   const credentials = `check 'client-id' and 'client-secret', and 'client-auth' (now ${options.clientAuth}): some providers want the credentials as HTTP Basic (basic), others in the body (body).`
   if (e) {
@@ -105,7 +107,6 @@ export function oauth2(options: OAuth2Options): Provider {
     title: `OAuth 2.0 provider ${host}`,
     origin: url.origin,
     apiUrl: '',
-    defaultSecret: 'OAUTH_REFRESH_TOKEN',
     rescuePrefix: 'oauth2-rescue:v1:',
     alwaysRotates: false,
     onReuse: 'may-revoke-grant',
@@ -133,7 +134,7 @@ export function oauth2(options: OAuth2Options): Provider {
     },
     facts(_fields, accessToken, expiresIn, issuedAt) {
       // A JWT's exp when the access token is one; no account and no API address in the generic mode.
-      return { expiresAt: tokenFacts(accessToken, expiresIn, issuedAt).expiresAt, accountId: '', apiUrl: '' }
+      return { expiresAt: jwtExpiry(accessToken, expiresIn, issuedAt), accountId: '', apiUrl: '' }
     },
     refusal: (status, body, contentType, grant, redact) => refusal(host, options, status, body, contentType, grant, redact),
     refreshBy: () => undefined
@@ -168,4 +169,14 @@ export function readOAuth2(read: InputReader): Provider {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f]/.test(scope)) throw new InputError('scope', 'must be one line of space-separated scopes.')
   return oauth2({ tokenUrl, clientAuth: readClientAuth(read), bodyFormat: readBodyFormat(read), scope: scope || undefined })
+}
+
+export const oauth2Entry: ProviderEntry = {
+  label: 'OAuth 2.0',
+  defaultSecret: 'OAUTH_REFRESH_TOKEN',
+  ownInputs: ['token-url', 'scope'],
+  ownDefaults: { 'client-auth': 'basic', 'body-format': 'form' },
+  credentials: { id: "the application's client ID", secret: "the application's client secret" },
+  redirectUriRequired: false,
+  build: (_name, read) => readOAuth2(read)
 }

@@ -9,13 +9,40 @@
  *   refusal     a non-2xx answer that is not retried, in words: what happened, what to do
  *   refreshBy   the date by which the next refresh must run, if the provider has one
  *
- * rotate.ts and token-endpoint.ts know no provider by name. Adding one is one file here, a line in
- * index.ts, its stand-in under sandbox/ and its tests (docs/development.md).
+ * rotate.ts and token-endpoint.ts know no provider by name. Adding one is one file here exporting
+ * its ProviderEntry, one line in the registry (index.ts), its stand-in under sandbox/ and its tests
+ * (docs/development.md, "Adding a provider").
  */
 import type { Redact } from '../redact.js'
 
-export type ProviderName = 'amocrm' | 'kommo' | 'bitrix24' | 'oauth2'
-export const PROVIDERS: readonly ProviderName[] = ['amocrm', 'kommo', 'bitrix24', 'oauth2']
+/** Reads a required input: its value, or an InputError that says what it is (`what`). */
+export type RequiredReader = (name: string, what: string) => string
+
+/**
+ * A provider as the registry (index.ts) holds it, before any input is read: everything the rest
+ * of the action derives from a provider's name — the label of a run that failed early, the default
+ * secret, which inputs belong to it, what its client credentials are called — and how to build the
+ * provider from the inputs. One file per provider exports one of these.
+ */
+export interface ProviderEntry {
+  /** 'amoCRM', 'Bitrix24', 'OAuth 2.0': a run's heading even when its inputs could not be read. */
+  readonly label: string
+  /** The default of `refresh-token-secret`. */
+  readonly defaultSecret: string
+  /** Inputs only this provider reads: given with another provider, they are an input error. */
+  readonly ownInputs: readonly string[]
+  /** Inputs only this provider reads that have a default in action.yml: another provider must leave them at it. */
+  readonly ownDefaults?: Readonly<Record<string, string>>
+  /** What `client-id` and `client-secret` are, in this provider's words ("Input 'client-id' is required: …"). */
+  readonly credentials: { readonly id: string; readonly secret: string }
+  /** The redirect URI is required (amoCRM checks it on every grant); else it is sent with the code grant when given. */
+  readonly redirectUriRequired: boolean
+  /** The provider, from its own inputs (the common ones are read by inputs.ts). */
+  build(name: string, read: InputReader, required: RequiredReader): Provider
+}
+
+/** "authorization code" or "refresh token": what a grant spends, in words. */
+export const grantName = (grant: Grant): string => (grant.type === 'authorization_code' ? 'authorization code' : 'refresh token')
 
 /** What is spent: the first exchange's authorization code, or the refresh token of the last one. */
 export type Grant = { type: 'authorization_code'; code: string } | { type: 'refresh_token'; refreshToken: string }
@@ -60,7 +87,8 @@ export interface PairFacts {
 }
 
 export interface Provider {
-  readonly name: ProviderName
+  /** Its name in the registry (the `provider` input): 'amocrm', 'kommo', 'bitrix24', 'oauth2'. */
+  readonly name: string
   /** 'amoCRM', 'Kommo', 'Bitrix24', or the token endpoint's host for a generic provider. */
   readonly label: string
   /** The account or server, for logs and the summary (e.g. mycompany.amocrm.ru). */
@@ -71,8 +99,6 @@ export interface Provider {
   readonly origin: string
   /** The REST API's base when it is known before any answer (amoCRM); '' when the answer says it or nothing does. */
   readonly apiUrl: string
-  /** The default of `refresh-token-secret`. */
-  readonly defaultSecret: string
   /** The prefix of its rescue lines (the rescue tool opens every one). */
   readonly rescuePrefix: string
   /**

@@ -17,7 +17,7 @@
 import * as zlib from 'node:zlib'
 import { ActionError, errorMessage } from '../errors.js'
 import { networkReason, type Fetch } from '../http.js'
-import { looksHtml, text, type Client, type FailureKind, type Grant, type Provider } from './provider.js'
+import { grantName, looksHtml, text, type Client, type FailureKind, type Grant, type Provider } from './provider.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseRetryAfter, withRetries, type RetryPolicy, type RetryVerdict } from '../retry.js'
 
@@ -97,10 +97,6 @@ class Transient extends Error {
 
 /** The most of an answer that is read: a token answer is a few kilobytes. */
 export const BODY_MAX_BYTES = 1024 * 1024
-
-export function grantName(grant: Grant): string {
-  return grant.type === 'authorization_code' ? 'authorization code' : 'refresh token'
-}
 
 export interface BodyLimits {
   /** Cut the body when no byte arrives for this long. */

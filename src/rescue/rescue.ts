@@ -1,15 +1,14 @@
 /**
  * Rescue: when the new tokens cannot be stored, they are sealed to the user's own X25519 key and
- * printed as one line, `<provider>-rescue:v1:<base64 sealed box>` (`amocrm-rescue:v1:` for amoCRM
- * and Kommo, as in 1.0), which only that key's private half opens (`amocrm-rescue open`, any
- * prefix). The plaintext is JSON.
+ * printed as one line, `<provider>-rescue:v1:<base64 sealed box>` (each provider names its prefix:
+ * `amocrm-rescue:v1:` for amoCRM and Kommo, as in 1.0), which only that key's private half opens
+ * (the rescue tool's `open`, whatever the prefix: a provider added later needs no change here).
+ * The plaintext is JSON.
  */
 import { seal, unseal } from './sealing.js'
 
-/** The amoCRM / Kommo prefix (1.0). */
+/** The amoCRM / Kommo prefix (1.0), and the one a bundle without a provider's own is sealed with. */
 export const RESCUE_PREFIX = 'amocrm-rescue:v1:'
-/** Every prefix the action writes. */
-export const RESCUE_PREFIXES = ['amocrm-rescue:v1:', 'bitrix24-rescue:v1:', 'oauth2-rescue:v1:'] as const
 
 export interface RescueBundle {
   version: 1
@@ -31,7 +30,8 @@ export async function sealRescue(bundle: RescueBundle, publicKey: string, prefix
   return `${prefix}${await seal(JSON.stringify(bundle), publicKey)}`
 }
 
-const RESCUE_LINE = /(?:amocrm|bitrix24|oauth2)-rescue:v1:([A-Za-z0-9+/=]+)/g
+/** Any provider's rescue line: `<name>-rescue:v1:<base64>`. */
+const RESCUE_LINE = /\b[a-z][a-z0-9]*-rescue:v1:([A-Za-z0-9+/=]+)/g
 
 /**
  * Opens every rescue line in `text` (a whole log is fine: a job that rotates several accounts
@@ -40,7 +40,7 @@ const RESCUE_LINE = /(?:amocrm|bitrix24|oauth2)-rescue:v1:([A-Za-z0-9+/=]+)/g
  */
 export async function openRescues(text: string, publicKey: string, privateKey: string): Promise<RescueBundle[]> {
   const sealed = [...new Set([...text.matchAll(RESCUE_LINE)].map((m) => m[1] ?? ''))].filter(Boolean)
-  if (sealed.length === 0) throw new Error(`no rescue line (${RESCUE_PREFIXES.join('…, ')}…) found in the input`)
+  if (sealed.length === 0) throw new Error('no rescue line (<provider>-rescue:v1:…, e.g. amocrm-rescue:v1:…) found in the input')
   const opened: RescueBundle[] = []
   for (const box of sealed) {
     try {

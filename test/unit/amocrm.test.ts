@@ -3,13 +3,12 @@ import assert from 'node:assert/strict'
 import { amoCrm, requestBody, resolveAccount } from '../../src/providers/amocrm.js'
 import {
   exchangeToken,
-  grantName,
   TokenEndpointError as AmoCrmError,
   type Failure as AmoFailure,
   type TokenRequest
 } from '../../src/providers/token-endpoint.js'
 import type { Fetch } from '../../src/http.js'
-import type { Grant } from '../../src/providers/provider.js'
+import { grantName, type Grant } from '../../src/providers/provider.js'
 import type { RetryPolicy } from '../../src/retry.js'
 
 const ACCESS = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhY2NvdW50X2lkIjozMTIzNDU2N30.c2lnbmF0dXJl'

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeJwtPayload, tokenFacts } from '../../src/providers/jwt.js'
+import { accountIdOf } from '../../src/providers/amocrm.js'
+import { decodeJwtPayload, jwtExpiry } from '../../src/providers/jwt.js'
 import { refreshDeadline } from '../../src/providers/amocrm.js'
 
 const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
@@ -61,7 +62,13 @@ describe('decodeJwtPayload', () => {
   })
 })
 
-describe('tokenFacts', () => {
+/** What 1.1's tokenFacts returned: the JWT's expiry (jwt.ts) and amoCRM's account id (amocrm.ts). */
+const tokenFacts = (token: string, expiresIn: number | undefined, issuedAt: Date) => ({
+  expiresAt: jwtExpiry(token, expiresIn, issuedAt),
+  accountId: accountIdOf(token)
+})
+
+describe('jwtExpiry, and amoCRM’s account_id claim', () => {
   const issuedAt = new Date('2026-01-01T00:00:00.000Z')
 
   test('the exp claim is preferred over expires_in', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { InputError } from '../../src/errors.js'
 import type { Grant } from '../../src/providers/provider.js'
 import { BITRIX24_ORIGIN, BITRIX24_REFRESH_DAYS, bitrix24, readBitrix24 } from '../../src/providers/bitrix24.js'
-import { readProvider } from '../../src/providers/index.js'
+import { PROVIDERS, readProvider } from '../../src/providers/index.js'
 import { basicAuth, oauth2, readOAuth2, type OAuth2Options } from '../../src/providers/oauth2.js'
 import { oauthError } from '../../src/providers/rfc6749.js'
 
@@ -33,7 +33,7 @@ describe('readProvider', () => {
     assert.equal(provider({ subdomain: 'acme' }).host, 'acme.amocrm.ru')
     const kommo = provider({ provider: 'Kommo', subdomain: 'acme' })
     assert.equal(kommo.host, 'acme.kommo.com')
-    assert.equal(kommo.defaultSecret, 'KOMMO_REFRESH_TOKEN')
+    assert.equal(PROVIDERS.kommo.defaultSecret, 'KOMMO_REFRESH_TOKEN')
     assert.equal(kommo.label, 'Kommo')
     inputError(() => provider({ provider: 'kommo', subdomain: 'acme', domain: 'amocrm.ru' }), 'domain', /provider: kommo means kommo\.com/)
     inputError(() => provider({ provider: 'hubspot' }), 'provider', /must be one of amocrm, kommo, bitrix24, oauth2/)
@@ -149,7 +149,7 @@ describe('oauth2', () => {
     )
     assert.equal(p.host, '127.0.0.1:9')
     assert.equal(p.origin, 'http://127.0.0.1:9')
-    assert.equal(p.defaultSecret, 'OAUTH_REFRESH_TOKEN')
+    assert.equal(PROVIDERS.oauth2.defaultSecret, 'OAUTH_REFRESH_TOKEN')
     assert.equal(JSON.parse(p.request(REFRESH, CLIENT).body ?? '').scope, 'offline_access')
   })
 })
