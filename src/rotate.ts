@@ -22,7 +22,7 @@ import { sealRescue, type RescueBundle } from './rescue/rescue.js'
 import type { RunLookup } from './github/run.js'
 import { loadSodium, seal } from './rescue/sealing.js'
 import type { SecretState, SecretStore, WriteResult } from './github/secrets.js'
-import { targetName, type Target } from './github/targets.js'
+import { targetInfo, targetName, type Target } from './github/targets.js'
 import { TokenEndpointError, type TokenRequest, type TokenSet } from './providers/token-endpoint.js'
 
 export interface ActionIO {
@@ -164,7 +164,7 @@ interface ReadWindow {
 }
 
 function readWindow(settings: Settings, deps: RotationDeps, lookup: RunLookup | undefined): ReadWindow | undefined {
-  if (settings.target.kind === 'environment') {
+  if (targetInfo(settings.target).readAt === 'job-start') {
     return { since: deps.jobStartedAt, what: 'this job started (environment secrets are read when a job starts)' }
   }
   if (!lookup || 'unreadable' in lookup) return undefined
@@ -223,8 +223,7 @@ async function readBefore(settings: Settings, deps: RotationDeps): Promise<Befor
     store.inspect(settings.refreshTokenSecret),
     settings.accessTokenSecret ? store.inspect(settings.accessTokenSecret) : Promise.resolve(undefined),
     settings.verifyWrite ? probeFor(settings, deps) : Promise.resolve(undefined),
-    spendsRefresh && settings.target.kind !== 'environment' ? deps.runTimes() : Promise.resolve(undefined),
-    store.selectedRepositoryIds(),
+    spendsRefresh && targetInfo(settings.target).readAt === 'queued' ? deps.runTimes() : Promise.resolve(undefined),
     settings.rescuePublicKey ? proveRescueKey(settings.rescuePublicKey) : Promise.resolve()
   ])
   if (lookup && 'unreadable' in lookup) {

@@ -60,11 +60,12 @@ export interface SecretStore {
   /** e.g. "repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync". */
   describe(name: string): string
   publicKey(): Promise<PublicKey>
-  /** Ids of `selected-repositories` (organization secrets with visibility: selected). */
-  selectedRepositoryIds(): Promise<number[]>
   /** The secret's metadata: whether it exists, when it was updated. */
   metadata(name: string): Promise<SecretState>
-  /** Its metadata and, for an organization secret, the audience a write must keep. */
+  /**
+   * Its metadata and, where the target has an audience, what a write must keep of it (and the
+   * repositories it will name, looked up now).
+   */
   inspect(name: string): Promise<SecretState>
   /**
    * Seals and writes `value`. `before` (from `inspect`) makes retries safe: an attempt whose outcome
@@ -212,13 +213,14 @@ export class GitHubSecretStore implements SecretStore {
     return this.key
   }
 
+  /** The ids of `selected-repositories` (resolved once, a few at a time; a failure is not cached); [] without any. */
   selectedRepositoryIds(): Promise<number[]> {
-    const t = this.target
-    if (t.kind !== 'organization' || t.selectedRepositories.length === 0) return Promise.resolve([])
-    // One lookup per repository, duplicates collapsed, a few at a time.
-    const unique = [...new Map(t.selectedRepositories.map((ref) => [`${ref.owner}/${ref.repo}`.toLowerCase(), ref])).values()]
-    this.repositoryIds ??= mapLimit(unique, LOOKUP_CONCURRENCY, (ref) => this.repositoryId(ref, t.org)).then((ids) => [...new Set(ids)])
-    // Like the key, a failed lookup is not cached.
+    const audience = this.info.audience
+    if (!audience || audience.repositories.length === 0) return Promise.resolve([])
+    this.repositoryIds ??= mapLimit([...audience.repositories], LOOKUP_CONCURRENCY, (ref) => this.repositoryId(ref, audience.org)).then(
+      // Two names of one repository (renamed) are one id.
+      (ids) => [...new Set(ids)]
+    )
     this.repositoryIds.catch(() => (this.repositoryIds = undefined))
     return this.repositoryIds
   }
@@ -313,11 +315,10 @@ export class GitHubSecretStore implements SecretStore {
   }
 
   async inspect(name: string): Promise<SecretState> {
-    const state = await this.metadata(name)
-    const t = this.target
-    if (t.kind !== 'organization') return state
-    const keepsSelection = (t.visibility ?? state.visibility) === 'selected' && t.selectedRepositories.length === 0
-    if (!keepsSelection) return state
+    const audience = this.info.audience
+    // The repositories a write will name are looked up now, with the secret: before the spend.
+    const [state] = await Promise.all([this.metadata(name), this.selectedRepositoryIds()])
+    if (!audience?.keepsSelection(state.visibility)) return state
     if (!state.exists) {
       throw new ActionError(
         `Input 'selected-repositories' is needed: 'visibility' is selected and the ${this.describe(name)} does not exist yet, so there is no selection to keep. List the repositories that may read it.`
@@ -326,19 +327,20 @@ export class GitHubSecretStore implements SecretStore {
     return { ...state, visibility: 'selected', selectedIds: await this.currentSelection(name) }
   }
 
-  /** The organization fields of a write: the inputs' audience, else the one the secret has, else private. */
-  private async audience(before: SecretState | undefined): Promise<Record<string, unknown>> {
-    const t = this.target
-    if (t.kind !== 'organization') return {}
-    const visibility = t.visibility ?? before?.visibility ?? 'private'
+  /** The audience fields of a write: the inputs' audience, else the one the secret has, else private. */
+  private async audienceFields(before: SecretState | undefined): Promise<Record<string, unknown>> {
+    const audience = this.info.audience
+    if (!audience) return {}
+    const visibility = audience.visibilityFor(before?.visibility)
     if (visibility !== 'selected') return { visibility }
-    const ids = t.selectedRepositories.length > 0 ? await this.selectedRepositoryIds() : before?.selectedIds
+    const ids = audience.repositories.length > 0 ? await this.selectedRepositoryIds() : before?.selectedIds
     if (!ids) throw new ActionError(`Input 'selected-repositories' is needed with visibility: selected for a new secret.`)
     return { visibility, selected_repository_ids: ids }
   }
 
   async write(name: string, value: string, before?: SecretState, options: WriteOptions = {}): Promise<WriteResult> {
-    const extra = options.probe && this.target.kind === 'organization' ? { visibility: 'private' } : await this.audience(before)
+    // The probe holds no credential: where there is an audience, it is private.
+    const extra = options.probe && this.info.audience ? { visibility: 'private' } : await this.audienceFields(before)
     const doing = `write the ${this.describe(name)}`
     // Before repeating an attempt that may have landed, look: if the secret changed since
     // `before`, that attempt landed (or a newer value came after it) — do not write again.

@@ -1,8 +1,9 @@
 /**
  * The three places a secret can live — a repository, an environment, an organization — each as
  * one descriptor built once from the inputs: its name for people, its secrets route, what a token
- * needs to write there, and what a 404 there means. The store and the error wording read these;
- * nothing else switches on the kind of target.
+ * needs to write there, what a 404 there means, when a run's runner reads its secrets, and who may
+ * read a secret there (an organization's audience). The store, the run's order and the error
+ * wording read these; nothing else switches on the kind of target.
  */
 export const VISIBILITIES = ['all', 'private', 'selected'] as const
 export type Visibility = (typeof VISIBILITIES)[number]
@@ -31,6 +32,35 @@ export interface TargetInfo {
   readonly permission: string
   /** What a 404 means here: `lead` is "GitHub refused to … (404 …)". */
   notFound(lead: string): string
+  /**
+   * When a run reads secrets of this kind (GitHub, "When GitHub Actions reads secrets"): repository
+   * and organization secrets when the run is queued, environment secrets when a job that names the
+   * environment starts. A secret updated after that moment was not in the run's hands.
+   */
+  readonly readAt: 'queued' | 'job-start'
+  /** Who may read a secret here, where the inputs have a say (an organization); undefined elsewhere. */
+  readonly audience: Audience | undefined
+}
+
+/** An organization secret's audience: what the inputs ask, and what a write then sends. */
+export interface Audience {
+  readonly org: string
+  /** `selected-repositories`, duplicates collapsed (inputs.ts): the whole list, or empty to keep the secret's. */
+  readonly repositories: readonly RepoRef[]
+  /** The visibility a write sets: the inputs', else the secret's own, else private. */
+  visibilityFor(current: Visibility | undefined): Visibility
+  /** A write must keep the repositories the secret is shared with now (selected, and no list given). */
+  keepsSelection(current: Visibility | undefined): boolean
+}
+
+function audienceOf(target: Extract<Target, { kind: 'organization' }>): Audience {
+  const visibilityFor = (current: Visibility | undefined): Visibility => target.visibility ?? current ?? 'private'
+  return {
+    org: target.org,
+    repositories: target.selectedRepositories,
+    visibilityFor,
+    keepsSelection: (current) => visibilityFor(current) === 'selected' && target.selectedRepositories.length === 0
+  }
 }
 
 export function targetInfo(target: Target): TargetInfo {
@@ -46,7 +76,9 @@ export function targetInfo(target: Target): TargetInfo {
         describe: (secret) => `repository secret ${secret} of ${repo}`,
         permission,
         notFound: (lead) =>
-          `${lead}: repository ${repo} does not exist or 'github-token' cannot see it; check 'repository' and the repositories the token is granted (${permission}).`
+          `${lead}: repository ${repo} does not exist or 'github-token' cannot see it; check 'repository' and the repositories the token is granted (${permission}).`,
+        readAt: 'queued',
+        audience: undefined
       }
     }
     case 'environment': {
@@ -60,7 +92,9 @@ export function targetInfo(target: Target): TargetInfo {
         describe: (secret) => `secret ${secret} of environment '${target.environment}' in ${repo}`,
         permission,
         notFound: (lead) =>
-          `${lead}: environment '${target.environment}' does not exist in ${repo} (create it under Settings → Environments), or 'github-token' cannot see it (${permission}).`
+          `${lead}: environment '${target.environment}' does not exist in ${repo} (create it under Settings → Environments), or 'github-token' cannot see it (${permission}).`,
+        readAt: 'job-start',
+        audience: undefined
       }
     }
     case 'organization': {
@@ -74,7 +108,9 @@ export function targetInfo(target: Target): TargetInfo {
           `organization secret ${secret} of ${target.org}${target.visibility ? ` (visibility: ${target.visibility})` : ''}`,
         permission,
         notFound: (lead) =>
-          `${lead}: organization '${target.org}' does not exist or 'github-token' cannot manage its secrets (${permission}).`
+          `${lead}: organization '${target.org}' does not exist or 'github-token' cannot manage its secrets (${permission}).`,
+        readAt: 'queued',
+        audience: audienceOf(target)
       }
     }
   }

@@ -142,7 +142,6 @@ describe('a provider added by one file and one registry line', () => {
       publicKey: async () => ({ key_id: 'k', key: publicKey }),
       metadata: async (name) => ({ name, exists: false, updatedAt: undefined }),
       inspect: async (name) => ({ name, exists: true, updatedAt: new Date('2026-01-01T00:00:00Z') }),
-      selectedRepositoryIds: async () => [],
       write: async (name) => {
         if (name === 'ACME_REFRESH_TOKEN') throw new InputError('x', 'refused by the test')
         return 'created'

@@ -82,7 +82,6 @@ interface StoreScript {
   /** A secret with the probe's name exists already. */
   probeExists?: boolean
   publicKey?: () => Promise<PublicKey>
-  selectedRepositoryIds?: () => Promise<number[]>
 }
 
 function fakeStore(log: string[], script: StoreScript) {
@@ -101,12 +100,6 @@ function fakeStore(log: string[], script: StoreScript) {
         return value
       })
       return key
-    },
-    async selectedRepositoryIds(): Promise<number[]> {
-      log.push('selectedRepositoryIds')
-      const ids = await (script.selectedRepositoryIds ?? (() => later([])))()
-      log.push('selectedRepositoryIds done')
-      return ids
     },
     async write(name: string, value: string, _before?: SecretState): Promise<WriteResult> {
       log.push(`write ${name}`)
@@ -139,6 +132,7 @@ function fakeStore(log: string[], script: StoreScript) {
       inspected.push(name)
       if (name !== REFRESH_SECRET) return { name, exists: false, updatedAt: undefined }
       const found = await (script.before ?? script.metadata ?? (async () => undefined))(name)
+      log.push(`inspected ${name}`)
       return found ? { name, exists: true, updatedAt: found.updatedAt } : { name, exists: false, updatedAt: undefined }
     }
   }
@@ -441,18 +435,18 @@ describe('rotate: a successful run', () => {
 })
 
 describe('rotate: verify-write', () => {
-  test('false: no probe; the public key (and repository ids) are read before the exchange', async () => {
+  test('false: no probe; the public key and the secret as it stands (with its repository ids) are read before the exchange', async () => {
     const s = setup({
       settings: { verifyWrite: false },
       store: {
         publicKey: () => later({ key_id: 'key-1', key: 'unused' }, 20),
-        selectedRepositoryIds: () => later([], 10)
+        before: () => later({ updatedAt: undefined }, 10)
       }
     })
     const report = await rotate(s.settings, s.deps)
     assert.equal(report.writeCheck, 'skipped')
     assert.ok(index(s.log, 'publicKey done') < index(s.log, 'exchange'))
-    assert.ok(index(s.log, 'selectedRepositoryIds done') < index(s.log, 'exchange'))
+    assert.ok(index(s.log, `inspected ${REFRESH_SECRET}`) < index(s.log, 'exchange'))
     assert.deepEqual(
       s.writes.map((w) => w.name),
       [REFRESH_SECRET, ACCESS_SECRET]

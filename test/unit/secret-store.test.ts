@@ -701,9 +701,10 @@ describe('SecretStore: an organization secret keeps its audience', () => {
 })
 
 describe('SecretStore: selected repositories are looked up safely', () => {
-  test('duplicates collapse, at most LOOKUP_CONCURRENCY at a time, ids in order', async () => {
+  // Duplicate names are collapsed once, where the list is read (inputs.ts; its test).
+  test('at most LOOKUP_CONCURRENCY at a time, ids in order', async () => {
     const names = Array.from({ length: 120 }, (_, i) => ({ owner: 'acme', repo: `repo-${i}` }))
-    const target: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: [...names, ...names] }
+    const target: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: names }
     let inFlight = 0
     let most = 0
     const { store, calls } = setup(target, {
