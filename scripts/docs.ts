@@ -21,6 +21,7 @@
  *   node .build/scripts/docs.js                     check: exit 1 on any drift
  *   node .build/scripts/docs.js --messages FILE     also: every message in FILE has its row
  */
+import { DOCUMENTED } from '../src/messages.js'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, normalize } from 'node:path'
 import { format, resolveConfig } from 'prettier'
@@ -248,6 +249,19 @@ export function matches(message: string, fragments: string[]): boolean {
     at = found + fragment.length
   }
   return true
+}
+
+// Every failure and warning of messages.ts has its row in both tables, whether or not a test made
+// the action print it: the row's first cell holds the quote DOCUMENTED gives for its key.
+for (const name of ['docs/troubleshooting.md', 'docs/troubleshooting.ru.md'].filter((f) => existsSync(join(root, f)))) {
+  const firstCells = read(name)
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
+    .map((line) => (line.split(/(?<!\\)\|/)[1] ?? '').replace(/\s+/g, ' ').trim())
+  for (const [key, quote] of Object.entries(DOCUMENTED)) {
+    if (!firstCells.some((cell) => cell.includes(quote)))
+      problems.push(`${name}: no row for the message '${key}' (its row begins ${quote})`)
+  }
 }
 
 const messagesArg = process.argv.indexOf('--messages')

@@ -17,6 +17,9 @@ import { fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 
 
 export type Fetch = (url: string, init?: RequestInit) => Promise<Response>
 
+/** How the action names itself to the token endpoint and to GitHub. */
+export const USER_AGENT = 'token-rotation-action'
+
 /** The proxy's dispatcher for requests to `baseUrl`'s host, or undefined for a direct connection. */
 function dispatcherFor(baseUrl: string): Dispatcher | undefined {
   return new HttpClient().getAgentDispatcher(baseUrl) as Dispatcher | undefined

@@ -2,9 +2,10 @@
 import { setFailed } from '@actions/core'
 import { errorMessage } from './errors.js'
 import { run } from './main.js'
+import { messages } from './messages.js'
 
 const crash = (error: unknown): void => {
-  setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug of the action; please report it with this log.`)
+  setFailed(messages.bug(errorMessage(error), false))
   process.exitCode = 1
 }
 process.on('uncaughtException', crash)

@@ -11,6 +11,7 @@ import { inertOldCommands, SecretRegistry } from './redact.js'
 import { createOctokit, EXPIRATION_HEADER, parseTokenExpiration } from './github/client.js'
 import { Housekeeping, parseWorkflowRef, startHousekeeping, type HousekeepingDone } from './github/housekeeping.js'
 import { rawFetchFor } from './http.js'
+import { messages } from './messages.js'
 import { evaluatedInputs, parseAlert, parseApiUrl, readSettings, SECRET_INPUTS, secretOfInputs } from './inputs.js'
 import { entryOf, PROVIDERS } from './providers/index.js'
 import type { InputReader } from './providers/provider.js'
@@ -75,9 +76,11 @@ function jobStartedAt(): Date {
 }
 
 function backoffBase(): number {
-  // For test rigs and soak runs only (docs/development.md); runners use the default.
-  const value = Number(process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS)
-  return Number.isFinite(value) && value >= 0 && process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS !== '' ? value : 1000
+  // For test rigs and soak runs only (docs/development.md); runners use the default. The 1.1 name
+  // (AMOCRM_TOKEN_ACTION_BACKOFF_MS) still works.
+  const text = process.env.TOKEN_ROTATION_BACKOFF_MS || process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS || ''
+  const value = Number(text)
+  return Number.isFinite(value) && value >= 0 && text !== '' ? value : 1000
 }
 
 /**
@@ -218,10 +221,7 @@ export async function run(): Promise<void> {
     needs = report.needs
   } catch (error) {
     // Only bad inputs get here (rotate reports its own failures); anything else is a bug.
-    failure =
-      error instanceof ActionError
-        ? error.message
-        : `Unexpected error: ${errorMessage(error)}. This is a bug of the action; please report it with this log. The refresh token secret was not overwritten with an old value.`
+    failure = error instanceof ActionError ? error.message : messages.bug(errorMessage(error))
     needs = error instanceof InputError ? 'inputs' : 'read'
   } finally {
     guard.uninstall()

@@ -1,5 +1,5 @@
 /**
- * Retries with exponential backoff, shared by the amoCRM and GitHub clients.
+ * Retries with exponential backoff, shared by the token endpoint's client and GitHub's.
  *
  * Waits are short once the run is cancelled: the runner sends SIGINT, then SIGTERM a few seconds
  * later, then kills the process, and a run inside its critical section must finish its write first.

@@ -5,7 +5,7 @@
  * covers every request, and writes are never spaced out.
  */
 import { Octokit } from '@octokit/rest'
-import { gitHubFetchFor } from '../http.js'
+import { gitHubFetchFor, USER_AGENT } from '../http.js'
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 
@@ -16,7 +16,7 @@ export function createOctokit(token: string, baseUrl: string, onHeaders?: OnHead
   const octokit = new Octokit({
     auth: token,
     baseUrl,
-    userAgent: 'amocrm-token-action',
+    userAgent: USER_AGENT,
     request: { fetch: gitHubFetchFor(baseUrl) },
     // Octokit's own logging would describe requests we already report; keep the log ours.
     log: silent

@@ -16,7 +16,7 @@
  */
 import * as zlib from 'node:zlib'
 import { ActionError, errorMessage } from '../errors.js'
-import { networkReason, type Fetch } from '../http.js'
+import { networkReason, USER_AGENT, type Fetch } from '../http.js'
 import { grantName, looksHtml, text, type Client, type FailureKind, type Grant, type Provider } from './provider.js'
 import { excerpt, type Redact } from '../redact.js'
 import { parseRetryAfter, withRetries, type RetryPolicy, type RetryVerdict } from '../retry.js'
@@ -392,7 +392,7 @@ export async function exchangeToken(request: TokenRequest, deps: ExchangeDeps): 
       try {
         response = await deps.fetch(spec.url, {
           method: spec.method,
-          headers: { ...spec.headers, 'user-agent': 'amocrm-token-action' },
+          headers: { ...spec.headers, 'user-agent': USER_AGENT },
           ...(spec.body === undefined ? {} : { body: spec.body }),
           redirect: 'manual',
           signal: controller.signal

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * amocrm-rescue: the user's side of a rescue.
+ * token-rotation-rescue: the user's side of a rescue.
  *
- *   amocrm-rescue keygen                 a new key pair: the public half goes into `rescue-public-key`
- *   amocrm-rescue open [FILE]            opens every rescue line found in FILE (or stdin): amocrm-rescue:v1:…,
+ *   token-rotation-rescue keygen         a new key pair: the public half goes into `rescue-public-key`
+ *   token-rotation-rescue open [FILE]         opens every rescue line found in FILE (or stdin): amocrm-rescue:v1:…,
  *                                        bitrix24-rescue:v1:… or oauth2-rescue:v1:… — one line prints its
  *                                        JSON, several a JSON array (one value per line with --field)
- *        --key-file PATH                 the private key, from a file (default: $AMOCRM_RESCUE_PRIVATE_KEY)
+ *        --key-file PATH                 the private key, from a file (default: $TOKEN_ROTATION_RESCUE_KEY,
+ *                                        or its 1.1 name $AMOCRM_RESCUE_PRIVATE_KEY)
  *        --field NAME                    print one field (e.g. refresh_token) instead of the JSON
  *
  * Bundled into dist/rescue/index.js: `node dist/rescue/index.js …` from a clone of the action.
@@ -16,9 +17,10 @@ import { normalizeKey, openRescues, type RescueBundle } from './rescue.js'
 import { generateKeyPair, publicKeyOf } from './sealing.js'
 
 const USAGE = `usage:
-  amocrm-rescue keygen
-  amocrm-rescue open [FILE] [--key-file PATH] [--field NAME]
-The private key is read from --key-file or the AMOCRM_RESCUE_PRIVATE_KEY environment variable.`
+  token-rotation-rescue keygen
+  token-rotation-rescue open [FILE] [--key-file PATH] [--field NAME]
+The private key is read from --key-file or the TOKEN_ROTATION_RESCUE_KEY environment variable
+(AMOCRM_RESCUE_PRIVATE_KEY works too).`
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name)
@@ -53,8 +55,9 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'open') {
     const keyFile = option(args, '--key-file')
     const field = option(args, '--field')
-    const given = (keyFile ? readFileSync(keyFile, 'utf8') : (process.env.AMOCRM_RESCUE_PRIVATE_KEY ?? '')).trim()
-    if (!given) throw new Error('no private key: pass --key-file PATH or set AMOCRM_RESCUE_PRIVATE_KEY')
+    const fromEnv = process.env.TOKEN_ROTATION_RESCUE_KEY || process.env.AMOCRM_RESCUE_PRIVATE_KEY || ''
+    const given = (keyFile ? readFileSync(keyFile, 'utf8') : fromEnv).trim()
+    if (!given) throw new Error('no private key: pass --key-file PATH or set TOKEN_ROTATION_RESCUE_KEY')
     const privateKey = normalizeKey(given)
     const file = args[0]
     const text = file ? readFileSync(file, 'utf8') : await readStdin()
@@ -81,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
-    process.stderr.write(`amocrm-rescue: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.stderr.write(`token-rotation-rescue: ${error instanceof Error ? error.message : String(error)}\n`)
     process.exitCode = 1
   }
 )

@@ -78,7 +78,7 @@ describe('GitHub faults', () => {
     const dir = await mkdtemp(join(tmpdir(), 'rescue-'))
     await writeFile(join(dir, 'log.txt'), result.log)
     const opened = await run(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt')], {
-      env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: keys.privateKey }
+      env: { ...process.env, TOKEN_ROTATION_RESCUE_KEY: keys.privateKey }
     })
     const bundle = JSON.parse(opened.stdout) as Record<string, string>
     assert.equal(bundle.refresh_token, current)
@@ -101,7 +101,7 @@ describe('GitHub faults', () => {
     // A wrong private key does not open it, and says so.
     const other = await keygen()
     const wrong = await run(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt')], {
-      env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: other.privateKey }
+      env: { ...process.env, TOKEN_ROTATION_RESCUE_KEY: other.privateKey }
     }).catch((e: { stderr?: string }) => e)
     assert.match(String((wrong as { stderr?: string }).stderr), /does not open with this private key/)
   })
@@ -232,7 +232,7 @@ describe('cancellation', () => {
     box.seed()
     box.gh.faults = onlyWhen(putOf('AMOCRM_REFRESH_TOKEN'), faultQueue(status(502), status(502)))
     const result = await box.run(box.inputs(), {
-      env: { AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5000' },
+      env: { TOKEN_ROTATION_BACKOFF_MS: '5000' },
       signal: [
         { name: 'SIGINT', when: (out) => out.includes('amoCRM issued a new token pair') },
         { name: 'SIGTERM', when: (out) => out.includes('retrying') }

@@ -63,7 +63,7 @@ export async function sandbox(options: { amo?: AmoCrmOptions; gh?: GitHubOptions
     amo,
     gh,
     inputs: (extra = {}) => standInInputs(amo, { 'refresh-token': amo.currentRefreshToken() ?? '', ...extra }),
-    env: (extra = {}) => ({ GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', ...extra }),
+    env: (extra = {}) => ({ GITHUB_API_URL: gh.url, TOKEN_ROTATION_BACKOFF_MS: '5', ...extra }),
     async run(inputs, { queuedAt, ...runOptions } = {}) {
       const [tokenBefore, githubBefore] = [tokenRequests(amo), gh.requests.length]
       runSeq += 1
@@ -134,7 +134,7 @@ export async function openRescueLine(log: string, privateKey: string, field?: st
   const dir = await mkdtemp(join(tmpdir(), 'rescue-'))
   await writeFile(join(dir, 'log.txt'), log)
   const { stdout } = await exec(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt'), ...(field ? ['--field', field] : [])], {
-    env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: privateKey }
+    env: { ...process.env, TOKEN_ROTATION_RESCUE_KEY: privateKey }
   })
   return stdout
 }
@@ -206,7 +206,7 @@ async function providerBox<S extends TokenServer>(
         ...UNDER_TEST,
         ...options,
         inputs,
-        env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', GITHUB_RUN_ID: runId, ...options.env }
+        env: { GITHUB_API_URL: gh.url, TOKEN_ROTATION_BACKOFF_MS: '5', GITHUB_RUN_ID: runId, ...options.env }
       })
       for (const value of Object.values(inputs))
         if (value.length >= 12 && value !== server.url && !value.startsWith('http')) known.add(value)

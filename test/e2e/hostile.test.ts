@@ -394,7 +394,7 @@ describe('the rescue tool', () => {
         () => 'exit 0',
         (error: { code?: number; stderr?: string }) => `exit ${error.code}: ${error.stderr}`
       )
-      assert.match(inherited, /^exit 1: amocrm-rescue: no field 'constructor' in the rescue/)
+      assert.match(inherited, /^exit 1: token-rotation-rescue: no field 'constructor' in the rescue/)
     } finally {
       await box.close()
     }

@@ -148,7 +148,7 @@ describe('the bundled action against oidc-provider', () => {
       const run = await runAction({
         ...UNDER_TEST,
         inputs,
-        env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5', GITHUB_RUN_ID: '9100001' }
+        env: { GITHUB_API_URL: gh.url, TOKEN_ROTATION_BACKOFF_MS: '5', GITHUB_RUN_ID: '9100001' }
       })
       assert.equal(run.code, 0, run.log)
       const stored = gh.secret(REPO, 'OAUTH_REFRESH_TOKEN')?.value ?? ''

@@ -272,7 +272,7 @@ describe('the rescue tool opens every rescue line of a log', () => {
       const foreign = (await keygen()).privateKey
       await writeFile(join(dir, 'log.txt'), log)
       await assert.rejects(
-        exec(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt')], { env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: foreign } }),
+        exec(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt')], { env: { ...process.env, TOKEN_ROTATION_RESCUE_KEY: foreign } }),
         /do not open with this private key/
       )
     } finally {
@@ -343,7 +343,7 @@ describe('a server that revokes the whole grant when a spent token comes back (R
         },
         // A job token that cannot read the run (no actions: read).
         jobToken: 'ghs_no_actions_read',
-        env: { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
+        env: { GITHUB_API_URL: gh.url, TOKEN_ROTATION_BACKOFF_MS: '5' }
       })
       assert.equal(run.code, 1, run.log)
       assert.match(run.log, /So nothing was sent: nothing is lost/)
@@ -369,3 +369,28 @@ async function rotateOnce(tokenUrl: string, server: { clientId: string; clientSe
   assert.equal(response.status, 200)
   return body.refresh_token ?? ''
 }
+
+describe('the 1.1 names still work', () => {
+  test('AMOCRM_TOKEN_ACTION_BACKOFF_MS sets the retry wait, AMOCRM_RESCUE_PRIVATE_KEY opens a rescue line', async () => {
+    const box = await sandbox()
+    try {
+      box.seed()
+      const keys = await keygen()
+      box.amo.faults = onlyWhen(tokenCall, faultQueue({ kind: 'status', status: 503 }))
+      box.gh.faults = onlyWhen(putOf(SECRET), () => ({ kind: 'status', status: 403 }))
+      const run = await box.run(box.inputs({ 'rescue-public-key': keys.publicKey }), {
+        env: { TOKEN_ROTATION_BACKOFF_MS: '', AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
+      })
+      box.amo.faults = box.gh.faults = undefined
+      assert.match(run.log, /attempt 1 got 503 .*; retrying in 0\.0 s\./)
+      const dir = await mkdtemp(join(tmpdir(), 'rescue-'))
+      await writeFile(join(dir, 'log.txt'), run.log)
+      const { stdout } = await exec(process.execPath, [RESCUE_CLI, 'open', join(dir, 'log.txt'), '--field', 'refresh_token'], {
+        env: { ...process.env, AMOCRM_RESCUE_PRIVATE_KEY: keys.privateKey }
+      })
+      assert.equal(stdout, `${box.amo.currentRefreshToken() ?? ''}\n`)
+    } finally {
+      await box.close()
+    }
+  })
+})

@@ -290,7 +290,7 @@ describe('rotate: a successful run', () => {
       [PROBE, REFRESH_SECRET, ACCESS_SECRET]
     )
     const probe = s.writes[0]?.value ?? ''
-    assert.equal(probe, `write check by amocrm-token-action at ${NOW.toISOString()}`)
+    assert.equal(probe, `write check by token-rotation-action at ${NOW.toISOString()}`)
     assert.deepEqual(s.writes[1], { name: REFRESH_SECRET, value: NEW_REFRESH })
     assert.deepEqual(s.writes[2], { name: ACCESS_SECRET, value: NEW_ACCESS })
     for (const w of s.writes) {
