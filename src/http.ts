@@ -13,22 +13,69 @@
  */
 import { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
-import { fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici'
+import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici'
 
 export type Fetch = (url: string, init?: RequestInit) => Promise<Response>
 
 /** How the action names itself to the token endpoint and to GitHub. */
 export const USER_AGENT = 'token-rotation-action'
 
-/** The proxy's dispatcher for requests to `baseUrl`'s host, or undefined for a direct connection. */
-function dispatcherFor(baseUrl: string): Dispatcher | undefined {
-  return new HttpClient().getAgentDispatcher(baseUrl) as Dispatcher | undefined
+/**
+ * Direct connections (no proxy): kept open a minute between requests, so that the connection the
+ * pre-spend reads opened to GitHub, and the one `warmUp` opened to the token endpoint, are still
+ * there when the spend and the write need them (undici's default keeps an idle one 4 s).
+ */
+const direct = new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000 })
+
+/** The dispatcher for requests to `baseUrl`'s host: the proxy's (HTTPS_PROXY, NO_PROXY), or the direct one. */
+function dispatcherFor(baseUrl: string): Dispatcher {
+  return (new HttpClient().getAgentDispatcher(baseUrl) as Dispatcher | undefined) ?? direct
+}
+
+/**
+ * Opens a connection to `origin` now, through the dispatcher its requests will use (proxy
+ * included), so that the token request — the spend — goes over a warm connection instead of
+ * paying for TCP and TLS then: a HEAD of the origin's root, its answer read and dropped. Never
+ * rejects, and nobody waits for it (the promise settles when the connection is free again): a slow
+ * or refused HEAD only leaves the spend to open its own.
+ */
+export function warmUp(origin: string): Promise<void> {
+  // reset: false — undici closes a connection after a HEAD unless told to keep it (undici#258).
+  return undiciRequest(`${origin}/`, {
+    method: 'HEAD',
+    reset: false,
+    dispatcher: dispatcherFor(origin),
+    signal: AbortSignal.timeout(10_000)
+  })
+    .then((answer) => answer.body.dump())
+    .catch(() => undefined)
+}
+
+/** The most of a GitHub answer that is read: its answers are kilobytes, and a hostile 50 MB error page must not cost 300 MB. */
+export const GITHUB_BODY_MAX_BYTES = 1024 * 1024
+
+/** `body` cut after `max` bytes (the rest is not read). */
+function bounded(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
+  let seen = 0
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read()
+      if (done) return controller.close()
+      const room = max - seen
+      seen += value.length
+      if (value.length < room) return controller.enqueue(value)
+      if (room > 0) controller.enqueue(value.subarray(0, room))
+      controller.close()
+      await reader.cancel().catch(() => undefined)
+    },
+    cancel: (reason) => reader.cancel(reason)
+  })
 }
 
 /** A fetch for requests to `baseUrl`'s host (the proxy decision is made per destination). */
 export function fetchFor(baseUrl: string): Fetch {
   const dispatcher = dispatcherFor(baseUrl)
-  if (!dispatcher) return (url, init) => undiciFetch(url, init as never) as unknown as Promise<Response>
   return (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>
 }
 
@@ -47,7 +94,7 @@ export function rawFetchFor(baseUrl: string): Fetch {
       headers: init.headers as Record<string, string> | undefined,
       body: typeof init.body === 'string' ? init.body : undefined,
       signal: init.signal ?? undefined,
-      ...(dispatcher ? { dispatcher } : {})
+      dispatcher
     })
     const headers = new Headers()
     for (const [name, value] of Object.entries(answer.headers)) {
@@ -84,14 +131,14 @@ export function gitHubFetchFor(baseUrl: string): Fetch {
     for (let hop = 0; ; hop++) {
       const response = await fetch(current, { ...init, method, body, redirect: 'manual' })
       const location = response.headers.get('location')
-      if (!REDIRECTS.has(response.status) || !location || hop >= MAX_REDIRECTS) return response
+      if (!REDIRECTS.has(response.status) || !location || hop >= MAX_REDIRECTS) return capped(response)
       let next: URL
       try {
         next = new URL(location, current)
       } catch {
-        return response
+        return capped(response)
       }
-      if (next.origin !== origin) return response
+      if (next.origin !== origin) return capped(response)
       await response.body?.cancel().catch(() => undefined)
       // As fetch does: 303 becomes a GET, and so does a POST answered 301/302; the rest keep method and body.
       if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
@@ -101,6 +148,18 @@ export function gitHubFetchFor(baseUrl: string): Fetch {
       current = next.href
     }
   }
+}
+
+/** The same answer with its body bounded at GITHUB_BODY_MAX_BYTES (its url kept: errors name it). */
+function capped(response: Response): Response {
+  if (!response.body) return response
+  const copy = new Response(bounded(response.body, GITHUB_BODY_MAX_BYTES), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers
+  })
+  Object.defineProperty(copy, 'url', { value: response.url })
+  return copy
 }
 
 /**

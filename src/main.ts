@@ -10,7 +10,7 @@ import { ActionError, errorMessage, InputError } from './errors.js'
 import { inertOldCommands, SecretRegistry } from './redact.js'
 import { createOctokit, EXPIRATION_HEADER, parseTokenExpiration } from './github/client.js'
 import { Housekeeping, parseWorkflowRef, startHousekeeping, type HousekeepingDone } from './github/housekeeping.js'
-import { rawFetchFor } from './http.js'
+import { rawFetchFor, warmUp } from './http.js'
 import { messages } from './messages.js'
 import { evaluatedInputs, parseAlert, parseApiUrl, readSettings, SECRET_INPUTS, secretOfInputs } from './inputs.js'
 import { entryOf, PROVIDERS } from './providers/index.js'
@@ -194,6 +194,8 @@ export async function run(): Promise<void> {
       say
     )
     const providerFetch = rawFetchFor(settings.provider.origin)
+    // The token endpoint's connection opens now, with the pre-spend reads: the spend finds it warm.
+    void warmUp(settings.provider.origin)
     // Once cancelled, no new attempt spends a token that there may be no time left to store.
     const spendRetry: RetryPolicy = { ...retry, signal: guard.cancelled }
     report = await rotate(settings, {

@@ -38,6 +38,8 @@ export const messages = {
     `The refresh token in hand was stored by an earlier step of this job: it is the newest, whatever the secret's date.`,
   stale: (secret: string, updatedAt: Date, what: string, since: Date) =>
     `Another run rotated the token after this run read it: the ${secret} was updated at ${updatedAt.toISOString()}, after ${what} at ${since.toISOString()}. The refresh token this run holds is already spent, so it was not sent and nothing was stored: nothing is lost — the secret holds the newer token, and the next run uses it. To avoid this, keep the refresh token in an environment secret, which a job reads when it starts (README: "Concurrency").`,
+  staleMaybe: (secret: string, updatedAt: Date, what: string, since: Date) =>
+    `Another run may have rotated the token after this run read it: the ${secret} was updated at ${updatedAt.toISOString()}, in the same second as ${what} (${since.toISOString()}), and GitHub's dates have whole seconds, so the refresh token this run holds may be the one that update replaced. It was not sent, and nothing was stored: nothing is lost — if it was the newer token after all, the next run uses it. To avoid this, keep the refresh token in an environment secret, which a job reads when it starts (README: "Concurrency").`,
   writeCheckSkipped: () => `Write check skipped (verify-write: false); the public key of the target was read.`,
   probeExisted: (probe: string) =>
     `The probe secret ${probe} already existed when it was written, so it is not deleted; it holds no credential.`,
@@ -124,6 +126,7 @@ export const DOCUMENTED: Partial<Record<MessageKey, string>> = {
   timesNeeded:
     "`This run's times could not be read (…), so it cannot tell whether another run rotated the token … is not known to keep the newer token … So nothing was sent: nothing is lost …`",
   stale: '`Another run rotated the token after this run read it: … nothing is lost …`',
+  staleMaybe: '`Another run may have rotated the token after this run read it: … in the same second as … nothing is lost …`',
   anotherRunFirst: '`… says the refresh token … another run rotated the token first. Nothing is lost …`',
   sameSecond: "`… in the same second as this job started: GitHub's dates have whole seconds, so this run cannot tell …`",
   revokedWithoutTimes:

@@ -313,12 +313,18 @@ async function readBefore(settings: Settings, deps: RotationDeps): Promise<Befor
 function staleToken(settings: Settings, deps: RotationDeps, before: Before): string | undefined {
   if (settings.grant.type !== 'refresh_token') return undefined
   const { refresh, window } = before
-  if (!window || !refresh.updatedAt || !laterSecond(refresh.updatedAt, window.since)) return undefined
+  if (!window || !refresh.updatedAt) return undefined
+  const later = laterSecond(refresh.updatedAt, window.since)
+  // The same second may be later: GitHub's dates have whole seconds. A token that may be stale is
+  // not sent (at a server that detects reuse it could cost the grant); the next run spends it.
+  const maybe = !later && Math.floor(refresh.updatedAt.getTime() / 1000) === Math.floor(window.since.getTime() / 1000)
+  if (!later && !maybe) return undefined
   if (deps.storedInThisJob && deps.storedInThisJob === tokenMark(settings.grant.refreshToken)) {
     deps.io.info(messages.storedByEarlierStep())
     return undefined
   }
-  return messages.stale(deps.store.describe(settings.refreshTokenSecret), refresh.updatedAt, window.what, window.since)
+  const secret = deps.store.describe(settings.refreshTokenSecret)
+  return (later ? messages.stale : messages.staleMaybe)(secret, refresh.updatedAt, window.what, window.since)
 }
 
 /**

@@ -86,8 +86,8 @@ export interface StoreDeps {
   deadline?: AbortSignal
 }
 
-/** The answers a request accepts: status → the result made of the answer's data. */
-type Accept<T> = Partial<Record<number, (data: unknown) => T>>
+/** The answers a request accepts: status → the result made of the answer's data (and its headers). */
+type Accept<T> = Partial<Record<number, (data: unknown, headers: Record<string, string | number | undefined>) => T>>
 
 /** Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. */
 async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Promise<O>): Promise<O[]> {
@@ -105,6 +105,22 @@ async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Prom
 
 /** At most this many repository lookups at once (GitHub allows no more than 100 concurrent requests). */
 export const LOOKUP_CONCURRENCY = 8
+/**
+ * Above this many listed repositories, their ids come from the organization's repository list
+ * (100 a page, the pages read at once) rather than one request each: 1,000 names are 10 pages,
+ * two round trips, where 1,000 lookups would be 125 round trips and more than GitHub's 900
+ * points a minute for REST requests (its secondary rate limits).
+ */
+export const LIST_ABOVE = 20
+/** Pages of one list read at once. */
+export const PAGE_CONCURRENCY = 10
+
+/** The last page of a paginated answer, from GitHub's `Link` header; 1 without one. */
+export function lastPage(headers: Record<string, string | number | undefined>): number {
+  const link = headers.link
+  const last = typeof link === 'string' ? /[?&]page=(\d+)[^>]*>;\s*rel="last"/.exec(link)?.[1] : undefined
+  return last ? Math.min(Number(last), 1000) : 1
+}
 
 export class GitHubSecretStore implements SecretStore {
   private key: Promise<PublicKey> | undefined
@@ -166,7 +182,7 @@ export class GitHubSecretStore implements SecretStore {
           lastError = error
           throw error
         }
-        return answer(e.response?.data)
+        return answer(e.response?.data, e.response?.headers ?? {})
       }
       const answer = accept[status]
       if (!answer && status >= 300 && status < 400) {
@@ -174,7 +190,7 @@ export class GitHubSecretStore implements SecretStore {
         throw new GitHubError(redirectedAway(doing, response.headers.location, this.deps.redact), status)
       }
       if (!answer) throw new GitHubError(`GitHub answered ${doing} with an unexpected status ${status}.`, status)
-      return answer(data)
+      return answer(data, response.headers)
     }
     const policy = this.deps.deadline ? { ...this.deps.retry, signal: this.deps.deadline } : this.deps.retry
     try {
@@ -217,12 +233,52 @@ export class GitHubSecretStore implements SecretStore {
   selectedRepositoryIds(): Promise<number[]> {
     const audience = this.info.audience
     if (!audience || audience.repositories.length === 0) return Promise.resolve([])
-    this.repositoryIds ??= mapLimit([...audience.repositories], LOOKUP_CONCURRENCY, (ref) => this.repositoryId(ref, audience.org)).then(
+    this.repositoryIds ??= this.resolveIds(audience.repositories, audience.org).then(
       // Two names of one repository (renamed) are one id.
       (ids) => [...new Set(ids)]
     )
     this.repositoryIds.catch(() => (this.repositoryIds = undefined))
     return this.repositoryIds
+  }
+
+  /**
+   * The ids of the named repositories, in their order: from the organization's list when there are
+   * many, one lookup each for the rest (and for names the list lacks, so that a missing or
+   * transferred repository is named exactly as a lookup finds it).
+   */
+  private async resolveIds(refs: readonly RepoRef[], org: string): Promise<number[]> {
+    const listed = refs.length > LIST_ABOVE ? await this.organizationRepositories(org) : new Map<string, number>()
+    return mapLimit([...refs], LOOKUP_CONCURRENCY, (ref) => {
+      const id = listed.get(ref.repo.toLowerCase())
+      return id === undefined ? this.repositoryId(ref, org) : Promise.resolve(id)
+    })
+  }
+
+  /** Every repository of the organization the token can see, name (lower-case) → id: the first page, then the rest at once. */
+  private async organizationRepositories(org: string): Promise<Map<string, number>> {
+    const byName = new Map<string, number>()
+    const page = (n: number) =>
+      this.call(
+        `list the repositories of organization ${org}`,
+        'GET',
+        '/orgs/{org}/repos',
+        { org, per_page: 100, page: n },
+        {
+          200: (data, headers) => {
+            for (const repo of Array.isArray(data) ? (data as Array<{ id?: unknown; name?: unknown }>) : []) {
+              if (typeof repo.id === 'number' && typeof repo.name === 'string') byName.set(repo.name.toLowerCase(), repo.id)
+            }
+            return lastPage(headers)
+          }
+        }
+      )
+    const last = await page(1)
+    await mapLimit(
+      Array.from({ length: last - 1 }, (_, i) => i + 2),
+      PAGE_CONCURRENCY,
+      page
+    )
+    return byName
   }
 
   private async repositoryId(ref: RepoRef, org: string): Promise<number> {
@@ -290,28 +346,33 @@ export class GitHubSecretStore implements SecretStore {
     )
   }
 
-  /** The ids of the repositories an organization secret is shared with now (all pages). */
+  /** The ids of the repositories an organization secret is shared with now: the first page, then the rest at once. */
   private async currentSelection(name: string): Promise<number[]> {
-    const ids: number[] = []
-    for (let page = 1; page <= 100; page++) {
-      const batch = await this.call(
+    const page = (n: number) =>
+      this.call(
         `read the repositories of the ${this.describe(name)}`,
         'GET',
         '{secret_name}/repositories',
-        { secret_name: name, per_page: 100, page },
+        { secret_name: name, per_page: 100, page: n },
         {
           200: (data) => {
-            const list = (data as { repositories?: unknown } | undefined)?.repositories
-            return Array.isArray(list)
-              ? list.map((r) => (r as { id?: unknown }).id).filter((id): id is number => typeof id === 'number')
-              : []
+            const body = data as { repositories?: unknown; total_count?: unknown } | undefined
+            const list = Array.isArray(body?.repositories) ? (body.repositories as unknown[]) : []
+            return {
+              ids: list.map((r) => (r as { id?: unknown }).id).filter((id): id is number => typeof id === 'number'),
+              total: typeof body?.total_count === 'number' ? body.total_count : list.length
+            }
           }
         }
       )
-      ids.push(...batch)
-      if (batch.length < 100) break
-    }
-    return ids
+    const first = await page(1)
+    const pages = Math.min(Math.ceil(first.total / 100), 1000)
+    const rest = await mapLimit(
+      Array.from({ length: Math.max(0, pages - 1) }, (_, i) => i + 2),
+      PAGE_CONCURRENCY,
+      page
+    )
+    return [...first.ids, ...rest.flatMap((p) => p.ids)]
   }
 
   async inspect(name: string): Promise<SecretState> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
-import { gitHubFetchFor, networkReason, rawFetchFor } from '../../src/http.js'
+import { GITHUB_BODY_MAX_BYTES, gitHubFetchFor, networkReason, rawFetchFor, warmUp } from '../../src/http.js'
 
 const failed = (cause: unknown): TypeError => new TypeError('fetch failed', { cause })
 
@@ -143,6 +143,47 @@ describe('rawFetchFor: the body as it came off the wire', () => {
       await assert.rejects(fetch(`${s.url}/odd`), (error: Error) => networkReason(error).includes('status 600'))
     } finally {
       await new Promise((resolve) => s.server.close(resolve))
+    }
+  })
+})
+
+describe('warm connections and bounded bodies', () => {
+  test('warmUp opens the connection the next request then uses: one connection for both', async () => {
+    let connections = 0
+    const s = await serve((req, res) => res.writeHead(req.method === 'HEAD' ? 404 : 200).end(req.method === 'HEAD' ? undefined : 'ok'))
+    s.server.on('connection', () => (connections += 1))
+    try {
+      await warmUp(s.url)
+      // undici frees the connection a few turns of the event loop after the answer was read (no timer).
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+      const response = await rawFetchFor(s.url)(`${s.url}/token`, { method: 'POST', body: 'x' })
+      assert.equal(await response.text(), 'ok')
+      assert.deepEqual(
+        s.seen.map((r) => r.method),
+        ['HEAD', 'POST']
+      )
+      assert.equal(connections, 1, 'the spend went over the warm connection')
+    } finally {
+      await new Promise((resolve) => s.server.close(resolve))
+      s.server.closeAllConnections()
+    }
+  })
+
+  test('warmUp never rejects, whatever the origin', async () => {
+    assert.equal(await warmUp('http://127.0.0.1:1'), undefined)
+  })
+
+  test('a GitHub answer is read up to GITHUB_BODY_MAX_BYTES, however large', async () => {
+    const big = Buffer.alloc(5 * 1024 * 1024, 'x')
+    const s = await serve((_req, res) => res.writeHead(403, { 'content-type': 'text/html' }).end(big))
+    try {
+      const response = await gitHubFetchFor(s.url)(`${s.url}/x`)
+      assert.equal(response.status, 403)
+      assert.equal(response.url, `${s.url}/x`)
+      assert.equal((await response.arrayBuffer()).byteLength, GITHUB_BODY_MAX_BYTES)
+    } finally {
+      await new Promise((resolve) => s.server.close(resolve))
+      s.server.closeAllConnections()
     }
   })
 })

@@ -6,7 +6,7 @@ import type { Target } from '../../src/github/targets.js'
 import type { RetryPolicy } from '../../src/retry.js'
 import { generateKeyPair, unseal } from '../../src/rescue/sealing.js'
 import { classifyGitHubError, describeGitHubError, GitHubError, RATE_LIMIT_FALLBACK_MS } from '../../src/github/errors.js'
-import { GitHubSecretStore } from '../../src/github/secrets.js'
+import { GitHubSecretStore, lastPage } from '../../src/github/secrets.js'
 import { requiredPermission } from '../../src/github/targets.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -72,6 +72,7 @@ const ENV_SECRET = (method: string) => `${method} /repos/{owner}/{repo}/environm
 const ORG_KEY = 'GET /orgs/{org}/actions/secrets/public-key'
 const ORG_SECRET = (method: string) => `${method} /orgs/{org}/actions/secrets/{secret_name}`
 const GET_REPO = 'GET /repos/{owner}/{repo}'
+const ORG_REPOS = 'GET /orgs/{org}/repos'
 
 const SECRET = 'AMOCRM_REFRESH_TOKEN'
 const VALUE = 'def50200-new-refresh-token-0123456789'
@@ -702,12 +703,14 @@ describe('SecretStore: an organization secret keeps its audience', () => {
 
 describe('SecretStore: selected repositories are looked up safely', () => {
   // Duplicate names are collapsed once, where the list is read (inputs.ts; its test).
-  test('at most LOOKUP_CONCURRENCY at a time, ids in order', async () => {
+  test('names the organization’s list lacks: looked up one by one, at most LOOKUP_CONCURRENCY at a time, ids in order', async () => {
     const names = Array.from({ length: 120 }, (_, i) => ({ owner: 'acme', repo: `repo-${i}` }))
     const target: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: names }
     let inFlight = 0
     let most = 0
     const { store, calls } = setup(target, {
+      // The token sees none of them in the organization's list (a fine-grained token may not list).
+      [ORG_REPOS]: [{ status: 200, data: [] }],
       [GET_REPO]: [
         async (params) => {
           inFlight += 1
@@ -722,8 +725,59 @@ describe('SecretStore: selected repositories are looked up safely', () => {
     assert.equal(ids.length, 120)
     assert.equal(ids[0], 5000)
     assert.equal(ids[119], 5119)
-    assert.equal(calls.length, 120)
+    assert.equal(calls.filter((c) => c.route === GET_REPO).length, 120)
     assert.ok(most <= 8, `${most} lookups at once`)
+  })
+
+  test('many names: the organization’s list, its pages read at once after the first; only the names it lacks looked up', async () => {
+    const names = Array.from({ length: 250 }, (_, i) => ({ owner: 'acme', repo: `Repo-${i}` }))
+    const target: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: names }
+    const listed = (page: number) =>
+      Array.from({ length: page < 3 ? 100 : 49 }, (_, i) => ({ id: 9000 + (page - 1) * 100 + i, name: `repo-${(page - 1) * 100 + i}` }))
+    let inFlight = 0
+    let most = 0
+    const { store, calls } = setup(target, {
+      [ORG_REPOS]: [
+        async (params): Promise<Reply> => {
+          inFlight += 1
+          most = Math.max(most, inFlight)
+          await new Promise((resolve) => setImmediate(resolve))
+          inFlight -= 1
+          const page = Number(params.page)
+          const headers: Record<string, string> =
+            page === 1 ? { link: '<https://api.github.com/organizations/1/repos?per_page=100&page=3>; rel="last"' } : {}
+          return {
+            status: 200,
+            data: listed(page),
+            headers
+          }
+        }
+      ],
+      // repo-249 is not in the list (249 of 250 are): it is looked up.
+      [GET_REPO]: [{ status: 200, data: { id: 7777, owner: { login: 'acme' } } }]
+    })
+    const ids = await store.selectedRepositoryIds()
+    assert.equal(ids.length, 250)
+    assert.deepEqual([ids[0], ids[248], ids[249]], [9000, 9248, 7777])
+    assert.deepEqual(
+      calls.filter((c) => c.route === ORG_REPOS).map((c) => [c.params.org, c.params.page, c.params.per_page]),
+      [
+        ['acme', 1, 100],
+        ['acme', 2, 100],
+        ['acme', 3, 100]
+      ]
+    )
+    assert.equal(most, 2, 'pages 2 and 3 at once, after page 1')
+    assert.deepEqual(
+      calls.filter((c) => c.route === GET_REPO).map((c) => c.params.repo),
+      ['Repo-249']
+    )
+  })
+
+  test('lastPage reads GitHub’s Link header', () => {
+    assert.equal(lastPage({ link: '<https://x/r?per_page=100&page=2>; rel="next", <https://x/r?per_page=100&page=14>; rel="last"' }), 14)
+    assert.equal(lastPage({}), 1)
+    assert.equal(lastPage({ link: '<https://x/r?page=2>; rel="next"' }), 1)
   })
 
   test('a repository that now belongs to another owner (transferred) is refused', async () => {
