@@ -166,7 +166,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     throw error
   })
   const repo = { repo: 'acme/crm-sync' }
-  const env = { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
+  const env = { GITHUB_API_URL: gh.url, TOKEN_ROTATION_BACKOFF_MS: '5' }
   const restart = async (): Promise<void> => {
     amo.faults = gh.faults = undefined
     const first = await runAction({ entry, inputs: { ...base, 'authorization-code': amo.issueCode() }, env })
