@@ -23,7 +23,7 @@ function dispatcherFor(baseUrl: string): Dispatcher | undefined {
 }
 
 /** A fetch for requests to `baseUrl`'s host (the proxy decision is made per destination). */
-export function fetchFor(baseUrl: string): Fetch {
+function fetchFor(baseUrl: string): Fetch {
   const dispatcher = dispatcherFor(baseUrl)
   if (!dispatcher) return (url, init) => undiciFetch(url, init as never) as unknown as Promise<Response>
   return (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>

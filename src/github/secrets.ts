@@ -49,7 +49,7 @@ export interface SecretState {
  */
 export type WriteResult = 'created' | 'updated' | 'inferred'
 
-export interface WriteOptions {
+interface WriteOptions {
   /** The write check's probe: it holds no credential, so an organization probe is always `private`. */
   probe?: boolean
 }
@@ -75,7 +75,7 @@ export interface SecretStore {
   delete(name: string): Promise<void>
 }
 
-export interface StoreDeps {
+interface StoreDeps {
   octokit: Octokit
   retry: RetryPolicy
   timeoutMs: number
@@ -103,7 +103,7 @@ async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Prom
 }
 
 /** At most this many repository lookups at once (GitHub allows no more than 100 concurrent requests). */
-export const LOOKUP_CONCURRENCY = 8
+const LOOKUP_CONCURRENCY = 8
 
 export class GitHubSecretStore implements SecretStore {
   private key: Promise<PublicKey> | undefined

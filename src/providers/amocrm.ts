@@ -22,9 +22,9 @@ import {
 } from './provider.js'
 
 export const DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const
-export type Domain = (typeof DOMAINS)[number]
+type Domain = (typeof DOMAINS)[number]
 
-export interface Account {
+interface Account {
   /** The account's host, e.g. `mycompany.amocrm.ru`: names the account in logs and the summary. */
   host: string
   /** Where requests go: `https://{host}`, or `base-url` without its trailing slash. */
@@ -110,7 +110,7 @@ export function requestBody(client: Client, grant: Grant): Record<string, string
     : { ...common, grant_type: 'refresh_token', refresh_token: grant.refreshToken }
 }
 
-export function grantName(grant: Grant): string {
+function grantName(grant: Grant): string {
   return grant.type === 'authorization_code' ? 'authorization code' : 'refresh token'
 }
 
@@ -134,7 +134,7 @@ function parseProblem(body: string): Problem | undefined {
   }
 }
 
-export const NEW_CODE =
+const NEW_CODE =
   "Take a new authorization code (the integration's Keys and scopes tab; a code lives 20 minutes and works once) and run the workflow manually with it in 'authorization-code' (README: \"First run\")."
 
 /** Known answers of the token endpoint → what the user must do. Matched against hint, title and detail, in this order. */

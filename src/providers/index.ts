@@ -8,8 +8,6 @@ import { readBitrix24 } from './bitrix24.js'
 import { readBodyFormat, readClientAuth, readOAuth2 } from './oauth2.js'
 import { PROVIDERS, type InputReader, type Provider, type ProviderName } from './provider.js'
 
-export type { Provider, ProviderName }
-
 /** Inputs only some providers read: which ones. */
 const OWNERS: Record<string, readonly ProviderName[]> = {
   subdomain: ['amocrm', 'kommo'],

@@ -14,7 +14,7 @@ export function decodeJwtPayload(token: string): Record<string, unknown> | undef
   }
 }
 
-export interface TokenFacts {
+interface TokenFacts {
   /** When the access token expires, or undefined when neither the JWT nor expires_in tells. */
   expiresAt: Date | undefined
   accountId: string

@@ -22,8 +22,8 @@ import {
 } from './provider.js'
 import { oauthError, quoted } from './rfc6749.js'
 
-export type ClientAuth = 'basic' | 'body'
-export type BodyFormat = 'form' | 'json'
+type ClientAuth = 'basic' | 'body'
+type BodyFormat = 'form' | 'json'
 
 export interface OAuth2Options {
   tokenUrl: string

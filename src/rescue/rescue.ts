@@ -9,7 +9,7 @@ import { seal, unseal } from './sealing.js'
 /** The amoCRM / Kommo prefix (1.0). */
 export const RESCUE_PREFIX = 'amocrm-rescue:v1:'
 /** Every prefix the action writes. */
-export const RESCUE_PREFIXES = ['amocrm-rescue:v1:', 'bitrix24-rescue:v1:', 'oauth2-rescue:v1:'] as const
+const RESCUE_PREFIXES = ['amocrm-rescue:v1:', 'bitrix24-rescue:v1:', 'oauth2-rescue:v1:'] as const
 
 export interface RescueBundle {
   version: 1
