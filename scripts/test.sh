@@ -2,7 +2,8 @@
 # The whole check, as CI runs it: types, lint (with no export that no other file imports), format,
 # dist in sync, docs, workflows, then the tests (unit tests on the sources with coverage, end-to-end
 # tests on the bundled dist/index.js), then the messages: every failure the test runs made the
-# action print must have its row in the troubleshooting tables (docs/troubleshooting.md and .ru.md).
+# action print must have its row in the troubleshooting tables (docs/troubleshooting.md and .ru.md);
+# last, no import circle in src/ or sandbox/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -30,3 +31,4 @@ echo
 echo "tests: $(count pass || echo 0) passed, $(count fail || echo 0) failed"
 [ "$status" -eq 0 ] || exit "$status"
 step "messages";    node .build/scripts/docs.js --messages "$messages"
+step "cycles";      node .build/scripts/cycles.js
