@@ -64,8 +64,6 @@ export interface AmoCrmOptions {
   faults?: FaultHook
 }
 
-export type { IssuedPair }
-
 /** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
 export interface AmoCrmServer extends TokenServerBase {
   /** http://127.0.0.1:PORT — use it where the action expects https://{subdomain}.amocrm.ru */
@@ -96,7 +94,7 @@ const DETAIL_BAD_REQUEST =
   'В запросе отсутствует обязательный параметр, он содержит недопустимое значение параметра или иным образом некорректен'
 const BASE_HEADERS = { Server: 'nginx' }
 /** What amoCRM's refresh tokens look like (league/oauth2-server's encrypted payload: def50200 + hex). */
-export const REFRESH_TOKEN_SHAPE = /^def50200[0-9a-f]+$/
+const REFRESH_TOKEN_SHAPE = /^def50200[0-9a-f]+$/
 
 function base64url(value: string | Buffer): string {
   return Buffer.from(value).toString('base64url')

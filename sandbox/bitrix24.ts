@@ -54,8 +54,6 @@ import { DEMO_GITHUB_TOKEN } from './github.js'
 import { json, mediaType, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 
-export type { IssuedPair }
-
 export interface Bitrix24Options {
   /** The application's client_id. Default 'local.68c2a1f04b7e93.52718306' (a local app's shape). */
   clientId?: string

@@ -46,7 +46,7 @@ export interface IssuedPair {
   at: number
 }
 
-export interface TokenChainOptions {
+interface TokenChainOptions {
   /** Authorization code lifetime (ms). */
   codeTtlMs: number
   /** A refresh token unused this long (ms) is refused as `expired`. */
@@ -64,11 +64,11 @@ export interface TokenChainOptions {
   newRefreshToken: () => string
 }
 
-export type CodeCheck = { ok: true } | { ok: false; reason: 'unknown' | 'used' | 'expired' }
-export type RefreshCheck = { ok: true } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'reused' }
+type CodeCheck = { ok: true } | { ok: false; reason: 'unknown' | 'used' | 'expired' }
+type RefreshCheck = { ok: true } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'reused' }
 
 /** A family revoked by reuse detection: a spent refresh token came back. */
-export interface FamilyRevocation {
+interface FamilyRevocation {
   /** now() when the spent token came back. */
   at: number
   /** The spent refresh token that was presented. */
@@ -77,7 +77,7 @@ export interface FamilyRevocation {
   revoked: string | undefined
 }
 
-export interface TokenChain {
+interface TokenChain {
   readonly now: () => number
   readonly rotate: boolean
   readonly reuseDetection: boolean

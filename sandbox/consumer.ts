@@ -18,13 +18,13 @@ import { PROJECT_ROOT } from './runner.js'
 
 const exec = promisify(execFile)
 
-export interface LeadPeople {
+interface LeadPeople {
   lead_id: number
   responsible_user_id: number
   main_contact_id: number | null
 }
 
-export interface Step {
+interface Step {
   name?: string
   uses?: string
   run?: string
@@ -68,7 +68,7 @@ export function runSteps(workflow: Workflow, source: string): RunStep[] {
 }
 
 /** The command line a Linux runner uses for `shell` (undefined: none declared) and a script file. */
-export function shellCommand(shell: string | undefined, file: string): [string, string[]] {
+function shellCommand(shell: string | undefined, file: string): [string, string[]] {
   switch (shell) {
     case undefined:
       return ['bash', ['-e', file]]
@@ -84,7 +84,7 @@ export function shellCommand(shell: string | undefined, file: string): [string, 
   }
 }
 
-export interface StepResult {
+interface StepResult {
   code: number
   stdout: string
   stderr: string
@@ -108,16 +108,11 @@ export async function runStepScript(step: Pick<RunStep, 'script' | 'shell'>, env
 }
 
 /** The lead step of examples/rotate.yml (the README's workflow). */
-export function exampleStep(): RunStep {
+function exampleStep(): RunStep {
   const file = join(PROJECT_ROOT, 'examples', 'rotate.yml')
   const step = runSteps(parse(readFileSync(file, 'utf8')) as Workflow, 'examples/rotate.yml').find((s) => s.script.includes('/leads/'))
   if (!step) throw new Error('examples/rotate.yml has no lead step')
   return step
-}
-
-/** The `run:` script of the example workflow's lead step. */
-export function exampleScript(): string {
-  return exampleStep().script
 }
 
 async function has(command: string): Promise<boolean> {

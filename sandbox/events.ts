@@ -30,7 +30,7 @@ export const DEFAULT_WORKFLOW: Readonly<Required<WorkflowSpec>> = {
 }
 
 /** The cron of the README's workflow: once a day, off the full hour. */
-export const DEFAULT_SCHEDULE = '17 3 * * *'
+const DEFAULT_SCHEDULE = '17 3 * * *'
 
 /** What `runAction`'s `event` takes: GITHUB_EVENT_NAME and the content of GITHUB_EVENT_PATH. */
 export interface ActionEvent {

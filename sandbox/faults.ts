@@ -18,8 +18,8 @@
  * Faults are decided per request, after its body has been read, so a hook can look at the method,
  * path and parsed body.
  *
- * Determinism: `faultQueue` is fully deterministic; `randomFaults` is deterministic when given
- * `seededRandom(seed)` and the requests arrive in the same order.
+ * Determinism: `faultQueue` is fully deterministic; `seededRandom(seed)` gives the same sequence
+ * for the same seed (the soak draws its faults from it).
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { STATUS_CODES } from 'node:http'
@@ -110,19 +110,6 @@ export function nginxHtml(status: number): string {
 export function faultQueue(...faults: Array<Fault | undefined>): FaultHook {
   const queue = [...faults]
   return () => queue.shift()
-}
-
-/**
- * With probability `rate` (0..1) per request, one of `kinds` chosen uniformly. `rng` is called once
- * per request, and once more only when a fault is chosen.
- */
-export function randomFaults(rate: number, rng: () => number, kinds: Fault[]): FaultHook {
-  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`rate must be within 0..1, got ${rate}`)
-  const pool = [...kinds]
-  return () => {
-    if (pool.length === 0 || rng() >= rate) return undefined
-    return pool[Math.min(pool.length - 1, Math.floor(rng() * pool.length))]
-  }
 }
 
 /** mulberry32: a tiny, fast, seedable PRNG returning floats in [0, 1). */

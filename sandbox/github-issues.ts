@@ -63,7 +63,7 @@ import { COMMENTS_DOCS, ISSUES_DOCS, JSON_UTF8, jsonBody, linkHeader, pageParams
 import { isPublic, isoSeconds, lc, type CommentState, type IssueBoard, type IssueState, type LabelState } from './github-store.js'
 
 /** GitHub's limit on an issue's or a comment's body, in characters. */
-export const MAX_BODY_CHARS = 65_536
+const MAX_BODY_CHARS = 65_536
 
 const STATE_REASONS: readonly IssueStateReason[] = ['completed', 'not_planned', 'duplicate', 'reopened']
 

@@ -14,8 +14,8 @@ import type { Incoming, Reply } from './http.js'
 import type { RepoSpec, TokenGrant } from './github.js'
 import { lc, type GitHubStore } from './github-store.js'
 
-export const DOCS = 'https://docs.github.com/rest'
-export const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets'
+const DOCS = 'https://docs.github.com/rest'
+const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets'
 export const RUNS_DOCS = 'https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run'
 export const REDIRECT_DOCS = 'https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects'
 export const ISSUES_DOCS = 'https://docs.github.com/rest/issues/issues'
@@ -23,7 +23,7 @@ export const COMMENTS_DOCS = 'https://docs.github.com/rest/issues/comments'
 export const WORKFLOWS_DOCS = 'https://docs.github.com/rest/actions/workflows'
 export const JSON_UTF8 = 'application/json; charset=utf-8'
 
-export interface Replies {
+interface Replies {
   /** GitHub's headers for one answer (each call is a new request id). */
   headers(): Record<string, string>
   reply(status: number, value: unknown): Reply

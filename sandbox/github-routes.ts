@@ -36,7 +36,7 @@ function authenticate(ctx: RouteContext, info: RequestInfo): Actor | Reply {
 }
 
 /** `YYYY-MM-DD HH:MM:SS UTC`, the form GitHub sends most (it also sends `… +0000`: give a string for that). */
-export function expirationHeader(expiresAt: number | string): string {
+function expirationHeader(expiresAt: number | string): string {
   if (typeof expiresAt === 'string') return expiresAt
   const iso = new Date(expiresAt).toISOString()
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`

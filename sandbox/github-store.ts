@@ -22,7 +22,7 @@ import type {
 } from './github.js'
 import { DEFAULT_WORKFLOW } from './events.js'
 
-export interface KeyState {
+interface KeyState {
   keyId: string
   publicKey: Uint8Array
   privateKey: Uint8Array

@@ -82,7 +82,7 @@ import { startCore, withTunables } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 import { createReplies } from './github-replies.js'
 import { gitHubHandler } from './github-routes.js'
-import { DEFAULT_WORKFLOW, dispatchEvent, scheduleEvent, type ActionEvent } from './events.js'
+import { dispatchEvent, scheduleEvent, type ActionEvent } from './events.js'
 import {
   createStore,
   isoSeconds,
@@ -95,7 +95,7 @@ import {
 } from './github-store.js'
 import { DEMO_JOB_TOKEN } from './tokens.js'
 
-export { DEMO_JOB_TOKEN, DEFAULT_WORKFLOW, scheduleEvent, dispatchEvent, type ActionEvent }
+export { DEMO_JOB_TOKEN }
 
 export interface TokenGrant {
   repoSecrets?: boolean
@@ -150,7 +150,7 @@ export interface WorkflowSpec {
 }
 
 /** A workflow, as `workflow()` returns it. */
-export interface WorkflowRecord {
+interface WorkflowRecord {
   id: number
   path: string
   name: string
@@ -179,7 +179,7 @@ export interface WorkflowRunSpec {
 export type IssueStateReason = 'completed' | 'not_planned' | 'duplicate' | 'reopened'
 
 /** A comment on an issue, as `issues()` returns it. */
-export interface IssueCommentRecord {
+interface IssueCommentRecord {
   id: number
   body: string
   /** The `user.login` of its author. */
@@ -211,7 +211,7 @@ export interface IssueRecord {
 }
 
 /** An issue (or pull request) seeded with `addIssue`. */
-export interface IssueSeed {
+interface IssueSeed {
   title: string
   body?: string | null
   /** Names; labels the repository lacks are created. */

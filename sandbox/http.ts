@@ -32,7 +32,7 @@ import type { AddressInfo } from 'node:net'
 import { nginxHtml } from './faults.js'
 import type { Fault, FaultHook, RequestInfo } from './faults.js'
 
-export const MAX_BODY_BYTES = 1024 * 1024
+const MAX_BODY_BYTES = 1024 * 1024
 
 export interface Reply {
   status: number
@@ -53,7 +53,7 @@ export interface Incoming {
 export type Handler = (incoming: Incoming) => Reply
 
 /** What tests tune on a running stand-in: its fault hook and the latency added to every answer. */
-export interface Tunable {
+interface Tunable {
   faults: FaultHook | undefined
   latencyMs: number
 }
@@ -102,7 +102,7 @@ export function isJsonMediaType(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json')
 }
 
-export function parseBody(raw: Buffer, contentType: string | undefined): { body: unknown; invalidJson: boolean } {
+function parseBody(raw: Buffer, contentType: string | undefined): { body: unknown; invalidJson: boolean } {
   if (raw.length === 0) return { body: undefined, invalidJson: false }
   const text = raw.toString('utf8')
   const type = mediaType(contentType)

@@ -56,8 +56,6 @@ import { DEMO_GITHUB_TOKEN } from './github.js'
 import { isJsonMediaType, json, mediaType, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 
-export type { IssuedPair }
-
 export interface OAuth2Options {
   /** Default 'sandbox-client-7Hq2'. */
   clientId?: string

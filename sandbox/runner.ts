@@ -78,12 +78,12 @@ import { DEMO_JOB_TOKEN } from './tokens.js'
 
 /** The project root, from this file's compiled location (.build/sandbox/runner.js). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-export const DEFAULT_ENTRY = join(PROJECT_ROOT, 'dist', 'index.js')
-export const DEFAULT_ACTION_YML = join(PROJECT_ROOT, 'action.yml')
+const DEFAULT_ENTRY = join(PROJECT_ROOT, 'dist', 'index.js')
+const DEFAULT_ACTION_YML = join(PROJECT_ROOT, 'action.yml')
 /** Where GITHUB_API_URL points unless `env` says otherwise: nothing listens there. */
-export const UNREACHABLE_API_URL = 'http://127.0.0.1:65535'
+const UNREACHABLE_API_URL = 'http://127.0.0.1:65535'
 
-export type SignalSpec = { name: NodeJS.Signals; when: (stdoutSoFar: string) => boolean } | { name: NodeJS.Signals; afterMs: number }
+type SignalSpec = { name: NodeJS.Signals; when: (stdoutSoFar: string) => boolean } | { name: NodeJS.Signals; afterMs: number }
 
 export interface RunOptions {
   /** Keys as in action.yml, e.g. 'client-id'. */
@@ -115,9 +115,9 @@ export interface RunOptions {
 }
 
 /** ProcessInvoker._sigintTimeout: SIGTERM this long after SIGINT. */
-export const RUNNER_SIGINT_TIMEOUT_MS = 7500
+const RUNNER_SIGINT_TIMEOUT_MS = 7500
 /** ProcessInvoker._sigtermTimeout: SIGKILL this long after SIGTERM. */
-export const RUNNER_SIGTERM_TIMEOUT_MS = 2500
+const RUNNER_SIGTERM_TIMEOUT_MS = 2500
 
 export interface ActionRun {
   code: number | null
@@ -148,7 +148,7 @@ export interface ActionRun {
 }
 
 /** Exactly the runner's (and @actions/core's) variable name for an input. */
-export function inputEnvName(name: string): string {
+function inputEnvName(name: string): string {
   return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`
 }
 
@@ -158,7 +158,7 @@ export function inputEnvName(name: string): string {
  * Throws on a line of neither form or a heredoc without its closing delimiter (the runner fails
  * the step then).
  */
-export function parseFileCommands(text: string): Record<string, string> {
+function parseFileCommands(text: string): Record<string, string> {
   const result: Record<string, string> = {}
   const lines = text.split(/\r?\n/)
   for (let i = 0; i < lines.length; i++) {
@@ -203,7 +203,7 @@ export function parseFileCommands(text: string): Record<string, string> {
  * failsafe schema keeps every scalar as written: `'true'`, `1.0`, `${{ github.token }}`); an empty
  * `default:` is ''. Throws on YAML the `yaml` package refuses (the runner refuses it too).
  */
-export function readInputDefaults(yaml: string): { declared: string[]; defaults: Record<string, string> } {
+function readInputDefaults(yaml: string): { declared: string[]; defaults: Record<string, string> } {
   const declared: string[] = []
   const defaults: Record<string, string> = {}
   const doc: unknown = parse(yaml, { schema: 'failsafe', mapAsMap: true })
@@ -294,12 +294,12 @@ const V1_UNESCAPES = [
 ] as const
 
 /** Unescapes `::` workflow-command data (%0D, %0A, %25 — upper-case only, like the runner). */
-export function unescapeCommandData(data: string): string {
+function unescapeCommandData(data: string): string {
   return replaceAll(data, DATA_UNESCAPES)
 }
 
 /** A workflow command as the runner parses it. */
-export interface ParsedCommand {
+interface ParsedCommand {
   /** As written (the runner compares names case-insensitively). */
   command: string
   properties: Record<string, string>
@@ -322,7 +322,7 @@ function parseProperties(text: string, separator: string, unescapes: ReadonlyArr
  * calls them: `::name k=v,…::data` after leading whitespace, else `##[name k=v;…]data` anywhere in
  * the line (the text before `##[` is dropped). Only `registered` names (case-insensitive) parse.
  */
-export function parseWorkflowCommand(line: string, registered: Iterable<string> = REGISTERED_COMMANDS): ParsedCommand | undefined {
+function parseWorkflowCommand(line: string, registered: Iterable<string> = REGISTERED_COMMANDS): ParsedCommand | undefined {
   const names = new Set([...registered].map((n) => n.toLowerCase()))
   const message = line.trimStart()
   if (message.startsWith('::')) {
@@ -368,7 +368,7 @@ function maskVariants(value: string): string[] {
   return [...variants].filter((v) => v !== '')
 }
 
-export interface RenderedLog {
+interface RenderedLog {
   /** stdout as the runner displays it. */
   log: string
   /** Values of the processed `add-mask` commands (either syntax), unescaped, in order. */
@@ -385,7 +385,7 @@ export interface RenderedLog {
  * `preMasked`: values masked from the first line on (the runner masks the job's token and the
  * secrets of the job message before the step starts).
  */
-export function renderLog(stdout: string, options: { preMasked?: string[] } = {}): RenderedLog {
+function renderLog(stdout: string, options: { preMasked?: string[] } = {}): RenderedLog {
   const masked: string[] = []
   const outputs: Record<string, string> = {}
   const state: Record<string, string> = {}

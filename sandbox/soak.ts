@@ -37,7 +37,7 @@ export type Provider = 'amocrm' | 'bitrix24' | 'oauth2'
 export const PROVIDERS: readonly Provider[] = ['amocrm', 'bitrix24', 'oauth2']
 
 /** The secret the action writes by default for each provider (interface.md, 1.1). */
-export const REFRESH_SECRET: Record<Provider, string> = {
+const REFRESH_SECRET: Record<Provider, string> = {
   amocrm: 'AMOCRM_REFRESH_TOKEN',
   bitrix24: 'BITRIX24_REFRESH_TOKEN',
   oauth2: 'OAUTH_REFRESH_TOKEN'
@@ -73,7 +73,7 @@ async function startProvider(
   }
 }
 
-export interface SoakOptions {
+interface SoakOptions {
   /** Default 'amocrm'. */
   provider?: Provider
   rotations: number
@@ -84,7 +84,7 @@ export interface SoakOptions {
   onProgress?: (done: number, result: SoakResult) => void
 }
 
-export interface SoakResult {
+interface SoakResult {
   rotations: number
   succeeded: number
   /** Runs that failed with the chain intact (the secret still holds a valid token). */

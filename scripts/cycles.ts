@@ -18,7 +18,7 @@ function files(dir: string): string[] {
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|\bimport\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g
 
 /** The relative imports of `file`, as project paths of .ts files. */
-export function importsOf(file: string, text: string): string[] {
+function importsOf(file: string, text: string): string[] {
   const found = new Set<string>()
   for (const m of text.matchAll(IMPORT)) {
     const spec = m[1] ?? m[2]
@@ -28,7 +28,7 @@ export function importsOf(file: string, text: string): string[] {
 }
 
 /** Every elementary circle's smallest representative, found by a depth-first search from each file. */
-export function cycles(graph: Map<string, string[]>): string[][] {
+function cycles(graph: Map<string, string[]>): string[][] {
   const found = new Map<string, string[]>()
   const state = new Map<string, 'open' | 'done'>()
   const stack: string[] = []

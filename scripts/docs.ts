@@ -134,7 +134,7 @@ for (const [en, ru] of PAIRS) {
 }
 
 /** GitHub's heading anchor: lower case, punctuation dropped (letters of any script kept), spaces to '-'. */
-export function slug(heading: string): string {
+function slug(heading: string): string {
   const text = heading
     .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
     .replace(/<[^>]+>/g, '')
@@ -144,7 +144,7 @@ export function slug(heading: string): string {
 }
 
 /** The anchors a markdown file offers: its headings' slugs (a repeated one gets -1, -2, …). */
-export function anchors(markdown: string): Set<string> {
+function anchors(markdown: string): Set<string> {
   const found = new Set<string>()
   const counts = new Map<string, number>()
   let fenced = false
@@ -194,7 +194,7 @@ for (const file of linked) checkLinks(file, problems)
  * `uses:` lines of workflows and of the documents' YAML: another action is pinned to a full commit
  * SHA with its version in a comment; this action is written by its major tag or with a placeholder.
  */
-export function pinProblems(text: string): string[] {
+function pinProblems(text: string): string[] {
   const found: string[] = []
   for (const match of text.matchAll(/uses:\s*([^\s#]+)(?:[ \t]+#[ \t]*(\S+))?/g)) {
     const [, ref = '', comment] = match
@@ -222,7 +222,7 @@ const pinned = [
 ]
 for (const { file, text } of pinned) for (const problem of pinProblems(text)) problems.push(`${file}: ${problem}`)
 /** The quotes of a troubleshooting table: each row's backticked messages, as fragments around "…". */
-export function rowQuotes(markdown: string): string[][] {
+function rowQuotes(markdown: string): string[][] {
   const quotes: string[][] = []
   for (const line of markdown.split('\n')) {
     if (!line.startsWith('|')) continue
@@ -240,7 +240,7 @@ export function rowQuotes(markdown: string): string[][] {
 }
 
 /** True when every fragment stands in the message, in order. */
-export function matches(message: string, fragments: string[]): boolean {
+function matches(message: string, fragments: string[]): boolean {
   const text = message.replace(/\u200b/g, '').replace(/\s+/g, ' ')
   let at = 0
   for (const fragment of fragments) {

@@ -11,14 +11,14 @@
  */
 import { CANCELLED_MAX_WAIT_MS } from './retry.js'
 
-export interface CancelBudget {
+interface CancelBudget {
   /** From the first signal after the spend to the deadline. Default 5000 ms (SIGKILL comes at 10 s). */
   budgetMs: number
   /** From a SIGTERM to the deadline. Default 1500 ms (SIGKILL comes 2.5 s after SIGTERM). */
   afterTermMs: number
 }
 
-export const DEFAULT_BUDGET: CancelBudget = { budgetMs: 5000, afterTermMs: 1500 }
+const DEFAULT_BUDGET: CancelBudget = { budgetMs: 5000, afterTermMs: 1500 }
 
 export class CancelGuard {
   private spent = false

@@ -74,7 +74,7 @@ function bounded(body: ReadableStream<Uint8Array>, max: number): ReadableStream<
 }
 
 /** A fetch for requests to `baseUrl`'s host (the proxy decision is made per destination). */
-export function fetchFor(baseUrl: string): Fetch {
+function fetchFor(baseUrl: string): Fetch {
   const dispatcher = dispatcherFor(baseUrl)
   return (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>
 }

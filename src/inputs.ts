@@ -5,7 +5,7 @@
 import { InputError } from './errors.js'
 import type { RunRef } from './github/run.js'
 import { targetInfo, VISIBILITIES, type RepoRef, type Target } from './github/targets.js'
-import { entryOf, PROVIDERS, readProvider, type Registry } from './providers/index.js'
+import { entryOf, PROVIDERS, readProvider, type Registry } from './providers/registry.js'
 import type { Client, Grant, InputReader, Provider, ProviderEntry } from './providers/provider.js'
 import { isSmallOrderKey } from './rescue/sealing.js'
 import { parseSecureUrl } from './url.js'
@@ -94,7 +94,7 @@ function noWhitespace(name: string, value: string): string {
   return value
 }
 
-export function parseSecretName(name: string, value: string): string {
+function parseSecretName(name: string, value: string): string {
   if (!SECRET_NAME.test(value) || /^GITHUB_/i.test(value)) {
     throw new InputError(
       name,
@@ -104,7 +104,7 @@ export function parseSecretName(name: string, value: string): string {
   return value.toUpperCase()
 }
 
-export function parseRepository(name: string, value: string): RepoRef {
+function parseRepository(name: string, value: string): RepoRef {
   const [owner, repo, ...rest] = value.split('/')
   if (
     owner === undefined ||
@@ -121,21 +121,21 @@ export function parseRepository(name: string, value: string): RepoRef {
 }
 
 /** Comma- or newline-separated list, blanks dropped. */
-export function parseList(value: string): string[] {
+function parseList(value: string): string[] {
   return value
     .split(/[\n,]+/)
     .map((item) => item.trim())
     .filter(Boolean)
 }
 
-export function parseBoolean(name: string, value: string, fallback: boolean): boolean {
+function parseBoolean(name: string, value: string, fallback: boolean): boolean {
   if (value === '') return fallback
   if (/^(true|yes|on)$/i.test(value)) return true
   if (/^(false|no|off)$/i.test(value)) return false
   throw new InputError(name, `must be true or false; got '${value}'.`)
 }
 
-export function parseRescueKey(value: string): string | undefined {
+function parseRescueKey(value: string): string | undefined {
   if (!value) return undefined
   const bytes = Buffer.from(value, 'base64')
   if (bytes.length !== 32 || bytes.toString('base64') !== value) {
@@ -196,7 +196,7 @@ function parseRedirectUri(value: string): string {
 }
 
 /** GitHub environment names: at most 255 characters, no path separators, not a path step. */
-export function parseEnvironment(value: string): string {
+function parseEnvironment(value: string): string {
   if (
     value.length > 255 ||
     value !== value.trim() ||

@@ -13,7 +13,7 @@ import { Housekeeping, parseWorkflowRef, startHousekeeping, type HousekeepingDon
 import { rawFetchFor, warmUp } from './http.js'
 import { messages } from './messages.js'
 import { evaluatedInputs, parseAlert, parseApiUrl, readSettings, SECRET_INPUTS, secretOfInputs } from './inputs.js'
-import { entryOf, PROVIDERS } from './providers/index.js'
+import { entryOf, PROVIDERS } from './providers/registry.js'
 import type { InputReader } from './providers/provider.js'
 import type { RetryPolicy } from './retry.js'
 import { rotate, storedMark, type ActionIO, type RotationReport } from './rotate.js'

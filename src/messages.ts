@@ -114,7 +114,7 @@ function afterRace(p: { label: string; refuses: boolean; newAuthorization: strin
     : `This run's token was already spent, and ${p.label} is not known to keep the newer token when a spent one comes back: ${REUSE_REVOKES}. If the next run also reports the token invalid, a new authorization is needed: ${p.newAuthorization}`
 }
 
-export type MessageKey = keyof typeof messages
+type MessageKey = keyof typeof messages
 
 /**
  * The failures and warnings, each with the quote its row in the troubleshooting tables begins with

@@ -8,7 +8,7 @@
 export type Redact = (text: string) => string
 
 /** Any run of this many characters of a secret is a leak: the runner's masker only hides whole values. */
-export const SECRET_RUN = 12
+const SECRET_RUN = 12
 
 /**
  * Keeps the list of secret values seen in this run and removes them from any text before it is

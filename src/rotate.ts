@@ -560,7 +560,7 @@ function rescueBundle(settings: Settings, tokens: TokenSet, report: RotationRepo
 }
 
 /** GitHub's limit for a secret's value. */
-export const SECRET_MAX_BYTES = 48 * 1024
+const SECRET_MAX_BYTES = 48 * 1024
 
 /**
  * Why a new refresh token cannot go into a secret and come back as an input unchanged, if it

@@ -15,7 +15,7 @@ function table(rows: Array<[string, string | undefined]>): string {
   return ['| | |', '| --- | --- |', ...lines].join('\n')
 }
 
-export interface SummaryContext {
+interface SummaryContext {
   cancelled: string | undefined
   /** The workflow event (schedule, workflow_dispatch, …) and a link to the run, when known. */
   trigger?: string

@@ -10,7 +10,7 @@ import { gitHubFetchFor, USER_AGENT } from '../http.js'
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 
 /** Told the headers of every answer, errors included. */
-export type OnHeaders = (headers: Record<string, string | number | undefined>) => void
+type OnHeaders = (headers: Record<string, string | number | undefined>) => void
 
 export function createOctokit(token: string, baseUrl: string, onHeaders?: OnHeaders): Octokit {
   const octokit = new Octokit({

@@ -68,7 +68,7 @@ export const RATE_LIMIT_FALLBACK_MS = 60_000
  * can both be primary or secondary limits: `retry-after`, then `x-ratelimit-reset` (when the
  * budget is used up), then a minute.
  */
-export function rateLimitWait(
+function rateLimitWait(
   status: number | undefined,
   headers: Record<string, string | undefined>,
   message: string,

@@ -10,13 +10,13 @@ import { ALERT_LABEL, type AlertAction, type OpenAlert } from '../alert.js'
 import { errorMessage } from '../errors.js'
 import { asHttpError } from './errors.js'
 
-export interface RepoRef {
+interface RepoRef {
   owner: string
   repo: string
 }
 
 /** The workflow this run belongs to, from GITHUB_WORKFLOW_REF (`owner/repo/.github/workflows/file.yml@ref`). */
-export interface WorkflowRef extends RepoRef {
+interface WorkflowRef extends RepoRef {
   /** `rotate.yml`: what the workflows API takes for its id. */
   file: string
 }
@@ -28,7 +28,7 @@ export function parseWorkflowRef(value: string | undefined): WorkflowRef | undef
 }
 
 /** A housekeeping request that did not work, in words (for a warning or a notice). */
-export class HousekeepingError extends Error {}
+class HousekeepingError extends Error {}
 
 /** Whether a run's repository is public, from the event payload (`repository.private` / `visibility`). */
 export function publicFromEvent(payload: unknown): boolean | undefined {
@@ -180,7 +180,7 @@ export interface HousekeepingPlan {
   finishWithinMs: number
 }
 
-export interface Say {
+interface Say {
   info(message: string): void
   notice(message: string): void
   warning(message: string): void

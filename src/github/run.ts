@@ -18,7 +18,7 @@ export interface RunRef extends RepoRef {
   attempt: number
 }
 
-export interface RunTimes {
+interface RunTimes {
   /** When the run was queued. */
   createdAt: Date
   /** When this attempt started. */

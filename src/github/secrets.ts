@@ -49,7 +49,7 @@ export interface SecretState {
  */
 export type WriteResult = 'created' | 'updated' | 'inferred'
 
-export interface WriteOptions {
+interface WriteOptions {
   /** The write check's probe: it holds no credential, so an organization probe is always `private`. */
   probe?: boolean
 }
@@ -76,7 +76,7 @@ export interface SecretStore {
   delete(name: string): Promise<void>
 }
 
-export interface StoreDeps {
+interface StoreDeps {
   octokit: Octokit
   retry: RetryPolicy
   timeoutMs: number
@@ -104,16 +104,16 @@ async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Prom
 }
 
 /** At most this many repository lookups at once (GitHub allows no more than 100 concurrent requests). */
-export const LOOKUP_CONCURRENCY = 8
+const LOOKUP_CONCURRENCY = 8
 /**
  * Above this many listed repositories, their ids come from the organization's repository list
  * (100 a page, the pages read at once) rather than one request each: 1,000 names are 10 pages,
  * two round trips, where 1,000 lookups would be 125 round trips and more than GitHub's 900
  * points a minute for REST requests (its secondary rate limits).
  */
-export const LIST_ABOVE = 20
+const LIST_ABOVE = 20
 /** Pages of one list read at once. */
-export const PAGE_CONCURRENCY = 10
+const PAGE_CONCURRENCY = 10
 
 /** The last page of a paginated answer, from GitHub's `Link` header; 1 without one. */
 export function lastPage(headers: Record<string, string | number | undefined>): number {

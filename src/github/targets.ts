@@ -43,7 +43,7 @@ export interface TargetInfo {
 }
 
 /** An organization secret's audience: what the inputs ask, and what a write then sends. */
-export interface Audience {
+interface Audience {
   readonly org: string
   /** `selected-repositories`, duplicates collapsed (inputs.ts): the whole list, or empty to keep the secret's. */
   readonly repositories: readonly RepoRef[]

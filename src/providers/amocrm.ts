@@ -25,9 +25,9 @@ import {
 } from './provider.js'
 
 export const DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const
-export type Domain = (typeof DOMAINS)[number]
+type Domain = (typeof DOMAINS)[number]
 
-export interface Account {
+interface Account {
   /** The account's host, e.g. `mycompany.amocrm.ru`: names the account in logs and the summary. */
   host: string
   /** Where requests go: `https://{host}`, or `base-url` without its trailing slash. */
@@ -133,7 +133,7 @@ function parseProblem(body: string): Problem | undefined {
   }
 }
 
-export const NEW_CODE =
+const NEW_CODE =
   "Take a new authorization code (the integration's Keys and scopes tab; a code lives 20 minutes and works once) and run the workflow manually with it in 'authorization-code' (README: \"First run\")."
 
 /** Known answers of the token endpoint → what the user must do. Matched against hint, title and detail, in this order. */
@@ -304,7 +304,7 @@ export function amoCrm(name: 'amocrm' | 'kommo', account: Account): Provider {
 }
 
 /** amoCRM / Kommo from the inputs: `subdomain`, `domain`, `base-url`; `redirect-uri` is required. */
-export function readAmoCrm(name: 'amocrm' | 'kommo', read: InputReader, required: RequiredReader): Provider {
+function readAmoCrm(name: 'amocrm' | 'kommo', read: InputReader, required: RequiredReader): Provider {
   const subdomain = required('subdomain', 'the account, as mycompany in mycompany.amocrm.ru')
   const domainText = read('domain')
   if (name === 'kommo' && domainText && parseDomain(domainText) !== 'kommo.com') {

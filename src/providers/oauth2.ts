@@ -24,8 +24,8 @@ import {
 } from './provider.js'
 import { oauthError, quoted } from './rfc6749.js'
 
-export type ClientAuth = 'basic' | 'body'
-export type BodyFormat = 'form' | 'json'
+type ClientAuth = 'basic' | 'body'
+type BodyFormat = 'form' | 'json'
 
 export interface OAuth2Options {
   tokenUrl: string
@@ -148,11 +148,11 @@ function oneOf<T extends string>(input: string, value: string, allowed: readonly
   return found
 }
 
-export function readClientAuth(read: InputReader): ClientAuth {
+function readClientAuth(read: InputReader): ClientAuth {
   return oneOf('client-auth', read('client-auth').trim().toLowerCase(), ['basic', 'body'] as const, 'basic')
 }
 
-export function readBodyFormat(read: InputReader): BodyFormat {
+function readBodyFormat(read: InputReader): BodyFormat {
   return oneOf('body-format', read('body-format').trim().toLowerCase(), ['form', 'json'] as const, 'form')
 }
 

@@ -5,7 +5,7 @@
 import { excerpt, type Redact } from '../redact.js'
 import { jsonObject, text } from './provider.js'
 
-export interface OAuthError {
+interface OAuthError {
   error: string
   /** Excerpted, redacted, inert. */
   description: string

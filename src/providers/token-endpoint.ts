@@ -96,9 +96,9 @@ class Transient extends Error {
 }
 
 /** The most of an answer that is read: a token answer is a few kilobytes. */
-export const BODY_MAX_BYTES = 1024 * 1024
+const BODY_MAX_BYTES = 1024 * 1024
 
-export interface BodyLimits {
+interface BodyLimits {
   /** Cut the body when no byte arrives for this long. */
   idleMs: number
   /** Cut the body this long after reading began; undefined: no bound but `stop`. */
@@ -108,7 +108,7 @@ export interface BodyLimits {
 }
 
 /** What came of reading a body: the text, why it is incomplete (if it is), and what was odd about it. */
-export interface Body {
+interface Body {
   text: string
   cutOff: string | undefined
   /** The body was labelled with a content encoding it did not have: read as it came. */
@@ -238,7 +238,7 @@ function answerObject(text: string): string {
 }
 
 /** What a body says about the tokens: its fields, whether it was clean JSON, whether a refresh token was lost in it. */
-export interface TokenFields {
+interface TokenFields {
   fields: Record<string, unknown>
   clean: boolean
   /** The answer's object closed (clean JSON, or a whole object among junk). */

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { amoCrm, resolveAccount } from '../../src/providers/amocrm.js'
 import { oauth2 } from '../../src/providers/oauth2.js'
-import { TokenEndpointError as AmoCrmError, type TokenRequest, type TokenSet } from '../../src/providers/token-endpoint.js'
+import { TokenEndpointError, type TokenRequest, type TokenSet } from '../../src/providers/token-endpoint.js'
 import { CancelGuard } from '../../src/critical.js'
 import type { Settings } from '../../src/inputs.js'
 import type { Target } from '../../src/github/targets.js'
@@ -533,8 +533,8 @@ describe('rotate: the critical section', () => {
 })
 
 describe('rotate: the exchange fails', () => {
-  const revoked = (maybeSpent = false): AmoCrmError =>
-    new AmoCrmError(
+  const revoked = (maybeSpent = false): TokenEndpointError =>
+    new TokenEndpointError(
       'amoCRM refused the refresh token (401 "Token has been revoked"): the refresh token was already used.',
       'revoked',
       maybeSpent,
@@ -670,7 +670,7 @@ describe('rotate: the exchange fails', () => {
   })
 
   test('another amoCRM failure is reported as it is, without reading the secret', async () => {
-    const failure = new AmoCrmError(
+    const failure = new TokenEndpointError(
       'amoCRM refused the client (401 "Client authentication failed"): check client-id.',
       'rejected',
       false,
@@ -1074,7 +1074,7 @@ describe('rotate: round three', () => {
   })
 
   test('the "another run" diagnosis at a provider that may revoke the grant says a new authorization may be needed', async () => {
-    const revoked = new AmoCrmError(
+    const revoked = new TokenEndpointError(
       'x',
       'revoked',
       false,
@@ -1100,7 +1100,7 @@ describe('rotate: round three', () => {
   })
 
   test('updated in the same second as the job started, run times unknown: hedged, not stated as fact', async () => {
-    const revoked = new AmoCrmError(
+    const revoked = new TokenEndpointError(
       'x',
       'revoked',
       false,
@@ -1195,7 +1195,7 @@ describe('rotate: round three', () => {
 
   test('a pair inside an error answer: outputs set, rescued, nothing stored, the run fails', async () => {
     const { publicKey, privateKey } = await generateKeyPair()
-    const pair = new AmoCrmError(
+    const pair = new TokenEndpointError(
       'amoCRM answered 502, an error status, with what looks like a new token pair in the body: …',
       'pair-in-error',
       true,
@@ -1215,7 +1215,7 @@ describe('rotate: round three', () => {
   })
 
   test('a pair inside an error answer, no rescue key: the words say the old token may be spent, not that it is', async () => {
-    const pair = new AmoCrmError('amoCRM answered 502 …', 'pair-in-error', true, 502, undefined, TOKENS)
+    const pair = new TokenEndpointError('amoCRM answered 502 …', 'pair-in-error', true, 502, undefined, TOKENS)
     const s = setup({ exchange: () => Promise.reject(pair) })
     const { message } = await rotationError(s.settings, s.deps)
     assert.match(message, /amoCRM may have revoked the old token; if it did, the new one exists only in this run/)

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict'
 import { sealRescue } from '../../src/rescue/rescue.js'
 import type { RotationReport } from '../../src/rotate.js'
 import { generateKeyPair } from '../../src/rescue/sealing.js'
-import { inertBlock } from '../../src/redact.js'
 import { renderEarlyFailure, renderSummary } from '../../src/summary.js'
 
 const ACCESS =
@@ -197,18 +196,6 @@ describe('renderEarlyFailure', () => {
       renderEarlyFailure("Input 'subdomain' is required."),
       "## amoCRM token rotation failed\n\n```text\nInput 'subdomain' is required.\n```\n\nNothing was sent to the provider, and no secret was read or written: the token was not spent.\n"
     )
-  })
-})
-
-describe('server text in the summary is inert', () => {
-  test('a failure quoting a hostile answer cannot plant a link, an image or break out of its block', () => {
-    const hostile =
-      'amoCRM refused (400 ```\n[Re-authorize here](https://evil.example) ![x](https://evil.example/p.png) <a href="https://evil.example">x</a>)'
-    const block = inertBlock(hostile)
-    const fence = block.split('\n')[0] ?? ''
-    assert.match(fence, /^````+text$/, 'the fence is longer than any run of backticks inside')
-    assert.ok(block.endsWith(`\n${fence.replace('text', '')}`))
-    assert.equal(block.split('\n').filter((line) => line.startsWith(fence.replace('text', ''))).length, 2)
   })
 })
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { normalizeKey, openRescue, openRescues, RESCUE_PREFIX, sealRescue, type RescueBundle } from '../../src/rescue/rescue.js'
-import { generateKeyPair, publicKeyOf } from '../../src/rescue/sealing.js'
+import { normalizeKey, openRescue, openRescues, RESCUE_PREFIX, sealRescue, type RescueBundle } from '../../../src/rescue/rescue.js'
+import { generateKeyPair, publicKeyOf } from '../../../src/rescue/sealing.js'
 
 const BUNDLE: RescueBundle = {
   version: 1,

@@ -17,13 +17,11 @@ export const PROVIDERS = {
   oauth2: oauth2Entry
 } satisfies Record<string, ProviderEntry>
 
-export type ProviderName = keyof typeof PROVIDERS
-
 /** A registry: the one above, or — in a test — the one above plus another line. */
 export type Registry = Readonly<Record<string, ProviderEntry>>
 
 /** The provider's name the inputs ask for, lower-cased; 'amocrm' when empty. */
-export const requestedProvider = (read: InputReader): string => read('provider').trim().toLowerCase() || 'amocrm'
+const requestedProvider = (read: InputReader): string => read('provider').trim().toLowerCase() || 'amocrm'
 
 /** The registry's entry for the inputs' provider, or undefined for a name it does not know. */
 export function entryOf(read: InputReader, registry: Registry = PROVIDERS): ProviderEntry | undefined {

@@ -1,8 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { accountIdOf } from '../../src/providers/amocrm.js'
-import { decodeJwtPayload, jwtExpiry } from '../../src/providers/jwt.js'
-import { refreshDeadline } from '../../src/providers/amocrm.js'
+import { accountIdOf } from '../../../src/providers/amocrm.js'
+import { decodeJwtPayload, jwtExpiry } from '../../../src/providers/jwt.js'
 
 const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
 
@@ -111,37 +110,5 @@ describe('jwtExpiry, and amoCRM’s account_id claim', () => {
     assert.equal(id({ id: 1 }), '')
     assert.equal(id(Number.MAX_SAFE_INTEGER + 2), '')
     assert.equal(tokenFacts(jwt({ exp: 1767312000 }), 1, issuedAt).accountId, '')
-  })
-})
-
-describe('refreshDeadline', () => {
-  const deadline = (iso: string): string => refreshDeadline(new Date(iso)).toISOString()
-
-  test('90 days later when that is earlier than three calendar months, time of day kept', () => {
-    assert.equal(deadline('2026-10-01T00:00:00.000Z'), '2026-12-30T00:00:00.000Z')
-    assert.equal(deadline('2026-08-31T12:00:00.000Z'), '2026-11-29T12:00:00.000Z')
-    assert.equal(deadline('2026-03-31T00:00:00.000Z'), '2026-06-29T00:00:00.000Z')
-    assert.equal(deadline('2027-11-30T03:00:00.000Z'), '2028-02-28T03:00:00.000Z')
-  })
-
-  test('three calendar months when those are shorter (89 days from February 1), clamped at a month end', () => {
-    assert.equal(deadline('2026-02-01T00:00:00.000Z'), '2026-05-01T00:00:00.000Z')
-    assert.equal(deadline('2026-01-15T03:04:05.000Z'), '2026-04-15T03:04:05.000Z')
-    assert.equal(deadline('2026-12-31T23:59:59.000Z'), '2027-03-31T23:59:59.000Z')
-    assert.equal(deadline('2026-11-30T03:00:00.000Z'), '2027-02-28T03:00:00.000Z')
-  })
-
-  test('never more than 90 days', () => {
-    for (let day = 0; day < 800; day += 3) {
-      const issued = new Date(Date.UTC(2026, 0, 1 + day, 3))
-      const days = (refreshDeadline(issued).getTime() - issued.getTime()) / 86_400_000
-      assert.ok(days <= 90 && days >= 89, `${issued.toISOString()}: ${days}`)
-    }
-  })
-
-  test('does not change its argument', () => {
-    const issuedAt = new Date('2026-11-30T03:00:00.000Z')
-    refreshDeadline(issuedAt)
-    assert.equal(issuedAt.toISOString(), '2026-11-30T03:00:00.000Z')
   })
 })

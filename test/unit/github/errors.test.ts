@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ActionError } from '../../src/errors.js'
-import type { Target } from '../../src/github/targets.js'
-import { classifyGitHubError, describeGitHubError } from '../../src/github/errors.js'
-import { requiredPermission, targetName } from '../../src/github/targets.js'
+import { ActionError } from '../../../src/errors.js'
+import type { Target } from '../../../src/github/targets.js'
+import { classifyGitHubError, describeGitHubError, RATE_LIMIT_FALLBACK_MS } from '../../../src/github/errors.js'
+import { requiredPermission } from '../../../src/github/targets.js'
 
 /** Shaped like Octokit's RequestError. */
 function httpError(
@@ -84,38 +84,6 @@ describe('classifyGitHubError', () => {
   })
 })
 
-describe('targetName / requiredPermission', () => {
-  test('targetName', () => {
-    assert.equal(targetName(REPO), 'repository acme/crm-sync')
-    assert.equal(targetName(ENVIRONMENT), "environment 'production' of acme/crm-sync")
-    assert.equal(targetName(ORG), 'organization acme')
-  })
-
-  test('requiredPermission names the permission for each kind of token', () => {
-    assert.equal(
-      requiredPermission(REPO),
-      'a fine-grained token needs the repository permission "Secrets: Read and write" on acme/crm-sync, a GitHub App token "secrets: write", a classic token the "repo" scope'
-    )
-    assert.equal(
-      requiredPermission(ENVIRONMENT),
-      'a fine-grained token needs the repository permissions "Secrets: Read and write" and "Environments: Read and write" on acme/crm-sync, a GitHub App token "secrets: write" and "environments: write", a classic token the "repo" scope'
-    )
-    assert.equal(
-      requiredPermission(ORG),
-      `a fine-grained token needs the organization permission "Secrets: Read and write" on acme${ORG.kind === 'organization' && ORG.selectedRepositories.length > 0 ? " and read access (Metadata) to every repository in 'selected-repositories'" : ''}, a GitHub App token "organization_secrets: write", a classic token the "admin:org" scope (and "repo" when a selected repository is private)`
-    )
-    assert.match(
-      requiredPermission({
-        kind: 'organization',
-        org: 'acme',
-        visibility: 'selected',
-        selectedRepositories: [{ owner: 'acme', repo: 'x' }]
-      }),
-      /and read access \(Metadata\) to every repository in 'selected-repositories'/
-    )
-  })
-})
-
 describe('describeGitHubError', () => {
   for (const target of TARGETS) {
     test(`401 for the ${target.kind}: the token is invalid`, () => {
@@ -188,5 +156,46 @@ describe('describeGitHubError', () => {
 
   test('an ActionError passes through unchanged', () => {
     assert.equal(describeGitHubError(new ActionError('already explained'), 'write the secret', REPO), 'already explained')
+  })
+})
+
+describe('GitHub errors: rate limits and redirects', () => {
+  const limited = (status: number, headers: Record<string, string>, message = 'API rate limit exceeded') =>
+    Object.assign(new Error(message), { status, response: { status, headers, data: { message } } })
+
+  test('retry-after, then x-ratelimit-reset, then a minute; 403 and 429 alike', () => {
+    const now = Date.parse('2026-03-10T03:00:00Z')
+    assert.deepEqual(classifyGitHubError(limited(429, { 'retry-after': '7' }), now), { retry: true, afterMs: 7000 })
+    assert.deepEqual(
+      classifyGitHubError(limited(429, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 30) }), now),
+      { retry: true, afterMs: 31_000 }
+    )
+    assert.deepEqual(classifyGitHubError(limited(429, {}), now), { retry: true, afterMs: RATE_LIMIT_FALLBACK_MS })
+    assert.deepEqual(classifyGitHubError(limited(403, {}, 'You have exceeded a secondary rate limit'), now), {
+      retry: true,
+      afterMs: 60_000
+    })
+    assert.deepEqual(classifyGitHubError(limited(403, {}, 'Resource not accessible by integration'), now), { retry: false })
+  })
+
+  test('a redirect to another origin says what happened, not "invalid token"', () => {
+    const error = Object.assign(new Error('Requires authentication'), {
+      status: 401,
+      request: { url: 'https://api.github.com/repos/acme/x' },
+      response: { status: 401, url: 'https://elsewhere.example/repos/acme/x', headers: {}, data: { message: 'Requires authentication' } }
+    })
+    const message = describeGitHubError(error, 'read repository acme/x', REPO)
+    assert.match(message, /redirected from https:\/\/api\.github\.com to https:\/\/elsewhere\.example/)
+    assert.doesNotMatch(message, /invalid, expired or revoked/)
+  })
+
+  test('server text in a GitHub error is made inert', () => {
+    const error = Object.assign(new Error('x'), {
+      status: 422,
+      response: { status: 422, headers: {}, data: { message: 'bad ##[stop-commands]abc ::add-mask::y' } }
+    })
+    const message = describeGitHubError(error, 'write the secret', REPO)
+    assert.ok(!message.includes('##['), message)
+    assert.ok(!message.includes('::'), message)
   })
 })

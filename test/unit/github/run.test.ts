@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Octokit } from '@octokit/rest'
-import type { RunRef } from '../../src/github/run.js'
-import { readRunTimes } from '../../src/github/run.js'
+import type { RunRef } from '../../../src/github/run.js'
+import { readRunTimes } from '../../../src/github/run.js'
 
 const RUN: RunRef = { owner: 'acme', repo: 'crm-sync', runId: '42', attempt: 1 }
 

@@ -1,13 +1,13 @@
 import { before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Octokit } from '@octokit/rest'
-import { ActionError } from '../../src/errors.js'
-import type { Target } from '../../src/github/targets.js'
-import type { RetryPolicy } from '../../src/retry.js'
-import { generateKeyPair, unseal } from '../../src/rescue/sealing.js'
-import { classifyGitHubError, describeGitHubError, GitHubError, RATE_LIMIT_FALLBACK_MS } from '../../src/github/errors.js'
-import { GitHubSecretStore, lastPage } from '../../src/github/secrets.js'
-import { requiredPermission } from '../../src/github/targets.js'
+import { ActionError } from '../../../src/errors.js'
+import type { Target } from '../../../src/github/targets.js'
+import type { RetryPolicy } from '../../../src/retry.js'
+import { generateKeyPair, unseal } from '../../../src/rescue/sealing.js'
+import { describeGitHubError, GitHubError } from '../../../src/github/errors.js'
+import { GitHubSecretStore, lastPage } from '../../../src/github/secrets.js'
+import { requiredPermission } from '../../../src/github/targets.js'
 
 // ---------------------------------------------------------------------------------------------
 // A fake Octokit: answers are scripted per route ("METHOD /template"), in order; the last answer
@@ -794,47 +794,6 @@ describe('SecretStore: selected repositories are looked up safely', () => {
       store.selectedRepositoryIds(),
       /names acme\/old-tool, which is now elsewhere\/old-tool \(it was transferred or renamed\)/
     )
-  })
-})
-
-describe('GitHub errors: rate limits and redirects', () => {
-  const limited = (status: number, headers: Record<string, string>, message = 'API rate limit exceeded') =>
-    Object.assign(new Error(message), { status, response: { status, headers, data: { message } } })
-
-  test('retry-after, then x-ratelimit-reset, then a minute; 403 and 429 alike', () => {
-    const now = Date.parse('2026-03-10T03:00:00Z')
-    assert.deepEqual(classifyGitHubError(limited(429, { 'retry-after': '7' }), now), { retry: true, afterMs: 7000 })
-    assert.deepEqual(
-      classifyGitHubError(limited(429, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 30) }), now),
-      { retry: true, afterMs: 31_000 }
-    )
-    assert.deepEqual(classifyGitHubError(limited(429, {}), now), { retry: true, afterMs: RATE_LIMIT_FALLBACK_MS })
-    assert.deepEqual(classifyGitHubError(limited(403, {}, 'You have exceeded a secondary rate limit'), now), {
-      retry: true,
-      afterMs: 60_000
-    })
-    assert.deepEqual(classifyGitHubError(limited(403, {}, 'Resource not accessible by integration'), now), { retry: false })
-  })
-
-  test('a redirect to another origin says what happened, not "invalid token"', () => {
-    const error = Object.assign(new Error('Requires authentication'), {
-      status: 401,
-      request: { url: 'https://api.github.com/repos/acme/x' },
-      response: { status: 401, url: 'https://elsewhere.example/repos/acme/x', headers: {}, data: { message: 'Requires authentication' } }
-    })
-    const message = describeGitHubError(error, 'read repository acme/x', REPO)
-    assert.match(message, /redirected from https:\/\/api\.github\.com to https:\/\/elsewhere\.example/)
-    assert.doesNotMatch(message, /invalid, expired or revoked/)
-  })
-
-  test('server text in a GitHub error is made inert', () => {
-    const error = Object.assign(new Error('x'), {
-      status: 422,
-      response: { status: 422, headers: {}, data: { message: 'bad ##[stop-commands]abc ::add-mask::y' } }
-    })
-    const message = describeGitHubError(error, 'write the secret', REPO)
-    assert.ok(!message.includes('##['), message)
-    assert.ok(!message.includes('::'), message)
   })
 })
 

@@ -1,7 +1,16 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { accountHost, DOMAINS, parseBaseUrl, parseDomain, resolveAccount } from '../../src/providers/amocrm.js'
-import { InputError } from '../../src/errors.js'
+import {
+  accountHost,
+  DOMAINS,
+  parseBaseUrl,
+  parseDomain,
+  refreshDeadline,
+  requestBody,
+  resolveAccount
+} from '../../../src/providers/amocrm.js'
+import { grantName, type Grant } from '../../../src/providers/provider.js'
+import { InputError } from '../../../src/errors.js'
 
 function inputError(input: string, pattern?: RegExp) {
   return (error: unknown): boolean => {
@@ -11,6 +20,15 @@ function inputError(input: string, pattern?: RegExp) {
     if (pattern) assert.match(error.message, pattern)
     return true
   }
+}
+
+const REFRESH_GRANT: Grant = { type: 'refresh_token', refreshToken: 'def50200oldrefresh' }
+const CODE_GRANT: Grant = { type: 'authorization_code', code: 'def50200authcode' }
+
+const CLIENT = {
+  clientId: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
+  clientSecret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
+  redirectUri: 'https://example.com/'
 }
 
 describe('parseDomain', () => {
@@ -140,5 +158,64 @@ describe('resolveAccount', () => {
 
   test('the subdomain is validated even with base-url', () => {
     assert.throws(() => resolveAccount('www', 'amocrm.ru', 'https://proxy.example.com'), inputError('subdomain'))
+  })
+})
+
+describe('requestBody', () => {
+  test('refresh grant: exactly the five fields', () => {
+    assert.deepEqual(requestBody(CLIENT, REFRESH_GRANT), {
+      client_id: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
+      client_secret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
+      redirect_uri: 'https://example.com/',
+      grant_type: 'refresh_token',
+      refresh_token: 'def50200oldrefresh'
+    })
+  })
+
+  test('code grant: exactly the five fields', () => {
+    assert.deepEqual(requestBody(CLIENT, CODE_GRANT), {
+      client_id: '0b8f3c1e-5a1d-4c6e-9b2a-7d3e4f5a6b7c',
+      client_secret: 'Zx8Qw3Rt5Yu7Io9Pa1Sd2Fg4Hj6Kl8',
+      redirect_uri: 'https://example.com/',
+      grant_type: 'authorization_code',
+      code: 'def50200authcode'
+    })
+  })
+
+  test('grantName', () => {
+    assert.equal(grantName(REFRESH_GRANT), 'refresh token')
+    assert.equal(grantName(CODE_GRANT), 'authorization code')
+  })
+})
+
+describe('refreshDeadline', () => {
+  const deadline = (iso: string): string => refreshDeadline(new Date(iso)).toISOString()
+
+  test('90 days later when that is earlier than three calendar months, time of day kept', () => {
+    assert.equal(deadline('2026-10-01T00:00:00.000Z'), '2026-12-30T00:00:00.000Z')
+    assert.equal(deadline('2026-08-31T12:00:00.000Z'), '2026-11-29T12:00:00.000Z')
+    assert.equal(deadline('2026-03-31T00:00:00.000Z'), '2026-06-29T00:00:00.000Z')
+    assert.equal(deadline('2027-11-30T03:00:00.000Z'), '2028-02-28T03:00:00.000Z')
+  })
+
+  test('three calendar months when those are shorter (89 days from February 1), clamped at a month end', () => {
+    assert.equal(deadline('2026-02-01T00:00:00.000Z'), '2026-05-01T00:00:00.000Z')
+    assert.equal(deadline('2026-01-15T03:04:05.000Z'), '2026-04-15T03:04:05.000Z')
+    assert.equal(deadline('2026-12-31T23:59:59.000Z'), '2027-03-31T23:59:59.000Z')
+    assert.equal(deadline('2026-11-30T03:00:00.000Z'), '2027-02-28T03:00:00.000Z')
+  })
+
+  test('never more than 90 days', () => {
+    for (let day = 0; day < 800; day += 3) {
+      const issued = new Date(Date.UTC(2026, 0, 1 + day, 3))
+      const days = (refreshDeadline(issued).getTime() - issued.getTime()) / 86_400_000
+      assert.ok(days <= 90 && days >= 89, `${issued.toISOString()}: ${days}`)
+    }
+  })
+
+  test('does not change its argument', () => {
+    const issuedAt = new Date('2026-11-30T03:00:00.000Z')
+    refreshDeadline(issuedAt)
+    assert.equal(issuedAt.toISOString(), '2026-11-30T03:00:00.000Z')
   })
 })
