@@ -16,7 +16,7 @@ step "build tests"; rm -rf .build && npx tsc -p tsconfig.test.json
 step "docs";        node .build/scripts/docs.js
 step "tests on $(node --version)"
 mapfile -t tests < <(find .build/test -name '*.test.js' | sort)
-# The emulated runner (sandbox/runner.ts) appends every Error:/Warning: line the action prints here.
+# The emulated runner (sandbox/runner/runner.ts) appends every Error:/Warning: line the action prints here.
 messages="$PWD/.build/messages.jsonl"
 rm -f "$messages"
 set +e

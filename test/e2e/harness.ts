@@ -8,12 +8,18 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
-import { bitrix24Inputs, startBitrix24, type Bitrix24Options, type Bitrix24Server } from '../../sandbox/bitrix24.js'
-import { oauth2Inputs, startOAuth2, type OAuth2Options, type OAuth2Server } from '../../sandbox/oauth2.js'
-import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
-import type { Fault, RequestInfo } from '../../sandbox/faults.js'
-import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
+import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/standins/amocrm.js'
+import { bitrix24Inputs, startBitrix24, type Bitrix24Options, type Bitrix24Server } from '../../sandbox/standins/bitrix24.js'
+import { oauth2Inputs, startOAuth2, type OAuth2Options, type OAuth2Server } from '../../sandbox/standins/oauth2.js'
+import {
+  DEMO_GITHUB_TOKEN,
+  DEMO_JOB_TOKEN,
+  startGitHub,
+  type GitHubOptions,
+  type GitHubServer
+} from '../../sandbox/standins/github/github.js'
+import type { Fault, RequestInfo } from '../../sandbox/standins/faults.js'
+import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner/runner.js'
 
 export const REPO = { repo: 'acme/crm-sync' } as const
 

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { faultQueue, onlyWhen } from '../../sandbox/faults.js'
+import { faultQueue, onlyWhen } from '../../sandbox/standins/faults.js'
 import {
   besidesAlert,
   chainHolds,

@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from '../../sandbox/github.js'
-import { startOAuth2 } from '../../sandbox/oauth2.js'
-import { leakedSecrets, runAction } from '../../sandbox/runner.js'
+import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from '../../sandbox/standins/github/github.js'
+import { startOAuth2 } from '../../sandbox/standins/oauth2.js'
+import { leakedSecrets, runAction } from '../../sandbox/runner/runner.js'
 import { REPO, UNDER_TEST } from './harness.js'
 import { basicAuthorization, startOidcProvider, type OidcProviderServer } from './oidc-provider.js'
 

@@ -21,17 +21,17 @@
  * emulated: concurrent runs (one rotation at a time), faults that a real provider never answers
  * with (a 2xx body cut or transformed: hostile.test.ts covers those), non-rotating OAuth 2.0.
  */
-import { standInInputs, startAmoCrm } from './amocrm.js'
-import { bitrix24Inputs, startBitrix24 } from './bitrix24.js'
-import { oauth2Inputs, startOAuth2 } from './oauth2.js'
-import { nginxHtml, seededRandom, type Fault, type FaultHook } from './faults.js'
-import { startGitHub } from './github.js'
+import { standInInputs, startAmoCrm } from '../standins/amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from '../standins/bitrix24.js'
+import { oauth2Inputs, startOAuth2 } from '../standins/oauth2.js'
+import { nginxHtml, seededRandom, type Fault, type FaultHook } from '../standins/faults.js'
+import { startGitHub } from '../standins/github/github.js'
 import { cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PROJECT_ROOT, runAction, type RunOptions } from './runner.js'
-import { generateKeyPair, publicKeyOf } from '../src/rescue/sealing.js'
-import { openRescue } from '../src/rescue/rescue.js'
+import { PROJECT_ROOT, runAction, type RunOptions } from '../runner/runner.js'
+import { generateKeyPair, publicKeyOf } from '../../src/rescue/sealing.js'
+import { openRescue } from '../../src/rescue/rescue.js'
 
 export type Provider = 'amocrm' | 'bitrix24' | 'oauth2'
 export const PROVIDERS: readonly Provider[] = ['amocrm', 'bitrix24', 'oauth2']

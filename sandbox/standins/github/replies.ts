@@ -9,10 +9,10 @@
  * none when everything fits on the first page). Deliberately not emulated: rate limiting itself,
  * ETags, media types other than JSON, cursor pagination.
  */
-import { json } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import { json } from '../http.js'
+import type { Incoming, Reply } from '../http.js'
 import type { RepoSpec, TokenGrant } from './github.js'
-import { lc, type GitHubStore } from './github-store.js'
+import { lc, type GitHubStore } from './store.js'
 
 export const DOCS = 'https://docs.github.com/rest'
 export const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets'

@@ -62,9 +62,9 @@
  * `${{ env.* }}` lookups of the environment built here (and `github.token`), killing a process
  * tree (only the action's process is signalled).
  *
- * Default entry: resolved relative to this file's compiled location, .build/sandbox/runner.js →
- * ../../dist/index.js (the project root's dist/index.js), independent of process.cwd();
- * action.yml likewise (../../action.yml).
+ * Default entry: resolved relative to this file's compiled location, .build/sandbox/runner/runner.js →
+ * ../../../dist/index.js (the project root's dist/index.js), independent of process.cwd();
+ * action.yml likewise (../../../action.yml).
  */
 import { spawn } from 'node:child_process'
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
@@ -73,11 +73,11 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import { DEFAULT_WORKFLOW } from './events.js'
-import { DEMO_JOB_TOKEN } from './tokens.js'
+import { DEFAULT_WORKFLOW } from '../standins/github/events.js'
+import { DEMO_JOB_TOKEN } from '../standins/tokens.js'
 
-/** The project root, from this file's compiled location (.build/sandbox/runner.js). */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+/** The project root, from this file's compiled location (.build/sandbox/runner/runner.js). */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const DEFAULT_ENTRY = join(PROJECT_ROOT, 'dist', 'index.js')
 export const DEFAULT_ACTION_YML = join(PROJECT_ROOT, 'action.yml')
 /** Where GITHUB_API_URL points unless `env` says otherwise: nothing listens there. */

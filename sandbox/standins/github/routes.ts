@@ -2,7 +2,7 @@
  * The GitHub stand-in's request handler (part of github.ts, not used on its own): the path prefix,
  * authentication, then the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflows
  * and workflow runs, the redirect of a transferred repository) and the organization secrets, handing every
- * `…/secrets` path to github-secrets.ts and every `…/issues` path to github-issues.ts; the token's
+ * `…/secrets` path to secrets.ts and every `…/issues` path to issues.ts; the token's
  * expiry header on every answer to it.
  *
  * Emulates: what github.ts describes for tokens (401 "Requires authentication" / "Bad
@@ -12,16 +12,16 @@
  * 301/307 redirects of a transferred or renamed repository, the expiry header of a token that
  * expires. Deliberately not emulated: what github.ts lists (other routes answer 404 "Not Found").
  */
-import type { Handler, Incoming, Reply } from './http.js'
-import { json } from './http.js'
-import type { RequestInfo } from './faults.js'
+import type { Handler, Incoming, Reply } from '../http.js'
+import { json } from '../http.js'
+import type { RequestInfo } from '../faults.js'
 import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './github.js'
-import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, WORKFLOWS_DOCS, type Actor, type RouteContext } from './github-replies.js'
-import { issuesRoutes, type IssuesRoute } from './github-issues.js'
-import { secretsRoutes, type SecretsRoute } from './github-secrets.js'
+import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, WORKFLOWS_DOCS, type Actor, type RouteContext } from './replies.js'
+import { issuesRoutes, type IssuesRoute } from './issues.js'
+import { secretsRoutes, type SecretsRoute } from './secrets.js'
 import { DEFAULT_WORKFLOW } from './events.js'
-import { isPublic, isoSeconds, lc, type WorkflowEntry } from './github-store.js'
-import { DEMO_JOB_TOKEN } from './tokens.js'
+import { isPublic, isoSeconds, lc, type WorkflowEntry } from './store.js'
+import { DEMO_JOB_TOKEN } from '../tokens.js'
 
 /** The actor, or the 401 answer. */
 function authenticate(ctx: RouteContext, info: RequestInfo): Actor | Reply {

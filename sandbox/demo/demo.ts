@@ -16,13 +16,13 @@
  * (no `refresh-token-secret` for Bitrix24 and OAuth 2.0), so those parts need an action that
  * knows the `provider` input (interface.md, 1.1).
  */
-import { standInInputs, startAmoCrm } from './amocrm.js'
-import { bitrix24Inputs, startBitrix24 } from './bitrix24.js'
-import type { IssuedPair } from './chain.js'
+import { standInInputs, startAmoCrm } from '../standins/amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from '../standins/bitrix24.js'
+import type { IssuedPair } from '../standins/chain.js'
 import { leadPeople } from './consumer.js'
-import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
-import { oauth2Inputs, startOAuth2 } from './oauth2.js'
-import { leakedSecrets, runAction, type ActionRun, type RunOptions } from './runner.js'
+import { DEMO_GITHUB_TOKEN, startGitHub } from '../standins/github/github.js'
+import { oauth2Inputs, startOAuth2 } from '../standins/oauth2.js'
+import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../runner/runner.js'
 
 const REFRESHES = 3
 const tty = process.stdout.isTTY

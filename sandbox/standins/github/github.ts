@@ -45,7 +45,7 @@
  * - `scheduleEvent(repo)` / `dispatchEvent(repo)`: the payload GitHub writes to GITHUB_EVENT_PATH
  *   for a run of the repository's workflow (events.ts gives the sources), carrying this stand-in's
  *   JSON of the repository (`private`, `visibility`), to pass as `runAction`'s `event`.
- * - Issues (github-issues.ts says what exactly, with its sources): list with `state`, `labels`,
+ * - Issues (issues.ts says what exactly, with its sources): list with `state`, `labels`,
  *   `creator` and pagination, create (labels the repository lacks are created), get, update (close
  *   with `state_reason`, reopen), comments (list, create); pull requests listed among them with a
  *   `pull_request` key; 422 for a missing title or a body over 65,536 characters, 410 when the
@@ -66,34 +66,25 @@
  * and `x-ratelimit-*` / `retry-after` headers), pagination of other lists (the secrets lists
  * ignore `per_page`/`page`), conditional requests / ETags, Dependabot and Codespaces secrets,
  * variables, other workflow-run routes (list, jobs, logs, cancel), listing workflows, workflow
- * dispatches, the search API (the action finds its issue through the list), what github-issues.ts
+ * dispatches, the search API (the action finds its issue through the list), what issues.ts
  * leaves out, unauthenticated access to public repositories, a job token limited to its own
  * repository, `X-Accepted-GitHub-Permissions` on the secrets routes' 403s, the difference between
  * PAT and App error wording, anything else (404 "Not Found").
  *
- * Parts: github-store.ts (repositories, scopes and their keys, runs, workflows, writes, issues),
- * github-replies.ts (GitHub's headers, error bodies and pagination), github-routes.ts (prefix,
- * authentication, repository, workflow and run routes), github-secrets.ts (the secrets routes),
- * github-issues.ts (the issues routes), events.ts (the default workflow and its event payloads);
+ * Parts: store.ts (repositories, scopes and their keys, runs, workflows, writes, issues),
+ * replies.ts (GitHub's headers, error bodies and pagination), routes.ts (prefix,
+ * authentication, repository, workflow and run routes), secrets.ts (the secrets routes),
+ * issues.ts (the issues routes), events.ts (the default workflow and its event payloads);
  * this file holds the public API.
  */
 import sodium from 'libsodium-wrappers'
-import { startCore, withTunables } from './http.js'
-import type { FaultHook, RequestInfo } from './faults.js'
-import { createReplies } from './github-replies.js'
-import { gitHubHandler } from './github-routes.js'
+import { startCore, withTunables } from '../http.js'
+import type { FaultHook, RequestInfo } from '../faults.js'
+import { createReplies } from './replies.js'
+import { gitHubHandler } from './routes.js'
 import { DEFAULT_WORKFLOW, dispatchEvent, scheduleEvent, type ActionEvent } from './events.js'
-import {
-  createStore,
-  isoSeconds,
-  lc,
-  validName,
-  type IssueState,
-  type RunRecord,
-  type ScopeState,
-  type WorkflowEntry
-} from './github-store.js'
-import { DEMO_JOB_TOKEN } from './tokens.js'
+import { createStore, isoSeconds, lc, validName, type IssueState, type RunRecord, type ScopeState, type WorkflowEntry } from './store.js'
+import { DEMO_JOB_TOKEN } from '../tokens.js'
 
 export { DEMO_JOB_TOKEN, DEFAULT_WORKFLOW, scheduleEvent, dispatchEvent, type ActionEvent }
 

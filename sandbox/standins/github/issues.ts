@@ -46,7 +46,7 @@
  *   login), `html_url` (`https://github.com/{o}/{r}/issues/{n}`, `/pull/{n}` for a pull request),
  *   `url`, `comments` (a count), `created_at`, `updated_at`, `closed_at`, `closed_by`.
  *
- * Deliberately not emulated: authentication and repository visibility (github-routes.ts decides
+ * Deliberately not emulated: authentication and repository visibility (routes.ts decides
  * before calling here), validation of the list's `state`/`sort`/`direction` values (others are
  * taken as the default), `since`, `assignee`, `milestone`, `mentioned`, `type`; assignees,
  * milestones, locking, reactions, events, timeline, sub-issues, issue types and fields; the
@@ -56,11 +56,11 @@
  * token without `issues: write` (reported to work on GitHub: github/docs#44656; refused here);
  * body media types (`body_html`, `body_text`); the secondary rate limit on creating content.
  */
-import { json } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import { json } from '../http.js'
+import type { Incoming, Reply } from '../http.js'
 import type { IssueStateReason, RepoSpec } from './github.js'
-import { COMMENTS_DOCS, ISSUES_DOCS, JSON_UTF8, jsonBody, linkHeader, pageParams, type Actor, type RouteContext } from './github-replies.js'
-import { isPublic, isoSeconds, lc, type CommentState, type IssueBoard, type IssueState, type LabelState } from './github-store.js'
+import { COMMENTS_DOCS, ISSUES_DOCS, JSON_UTF8, jsonBody, linkHeader, pageParams, type Actor, type RouteContext } from './replies.js'
+import { isPublic, isoSeconds, lc, type CommentState, type IssueBoard, type IssueState, type LabelState } from './store.js'
 
 /** GitHub's limit on an issue's or a comment's body, in characters. */
 export const MAX_BODY_CHARS = 65_536

@@ -7,7 +7,7 @@
  * Emulates: what github.ts describes for keys (a real libsodium keypair per scope, 19-digit
  * key ids in a deterministic sequence per server), case-insensitive names (secrets stored
  * upper-case) and GitHub's secret-name rules. Deliberately not emulated: anything over HTTP (see
- * github-routes.ts), persistence (state lives as long as the server).
+ * routes.ts), persistence (state lives as long as the server).
  */
 import sodium from 'libsodium-wrappers'
 import type {
