@@ -16,7 +16,7 @@
  * Deliberately not emulated: other events, `organization` / `enterprise` / `installation` in the
  * payloads, a schedule's `sender`.
  */
-import type { WorkflowSpec } from './github.js'
+import type { WorkflowSpec } from './types.js'
 
 /**
  * The workflow every repository of the GitHub stand-in has unless its spec lists its own: the one

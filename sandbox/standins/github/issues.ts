@@ -58,7 +58,7 @@
  */
 import { json } from '../http.js'
 import type { Incoming, Reply } from '../http.js'
-import type { IssueStateReason, RepoSpec } from './github.js'
+import type { IssueStateReason, RepoSpec } from './types.js'
 import { COMMENTS_DOCS, ISSUES_DOCS, JSON_UTF8, jsonBody, linkHeader, pageParams, type Actor, type RouteContext } from './replies.js'
 import { isPublic, isoSeconds, lc, type CommentState, type IssueBoard, type IssueState, type LabelState } from './store.js'
 

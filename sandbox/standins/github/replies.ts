@@ -11,7 +11,7 @@
  */
 import { json } from '../http.js'
 import type { Incoming, Reply } from '../http.js'
-import type { RepoSpec, TokenGrant } from './github.js'
+import type { RepoSpec, TokenGrant } from './types.js'
 import { lc, type GitHubStore } from './store.js'
 
 export const DOCS = 'https://docs.github.com/rest'

@@ -15,7 +15,7 @@
 import type { Handler, Incoming, Reply } from '../http.js'
 import { json } from '../http.js'
 import type { RequestInfo } from '../faults.js'
-import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './github.js'
+import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './types.js'
 import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, WORKFLOWS_DOCS, type Actor, type RouteContext } from './replies.js'
 import { issuesRoutes, type IssuesRoute } from './issues.js'
 import { secretsRoutes, type SecretsRoute } from './secrets.js'

@@ -13,7 +13,7 @@
 import sodium from 'libsodium-wrappers'
 import { json } from '../http.js'
 import type { Incoming, Reply } from '../http.js'
-import type { OrgVisibility, StoredSecret } from './github.js'
+import type { OrgVisibility, StoredSecret } from './types.js'
 import { JSON_UTF8, jsonBody, linkHeader, pageParams, type RouteContext } from './replies.js'
 import { isoSeconds, validName, type ScopeState } from './store.js'
 

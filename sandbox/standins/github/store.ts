@@ -19,7 +19,7 @@ import type {
   TokenGrant,
   WorkflowRunSpec,
   WorkflowState
-} from './github.js'
+} from './types.js'
 import { DEFAULT_WORKFLOW } from './events.js'
 
 export interface KeyState {
