@@ -32,7 +32,7 @@
 import { randomBytes } from 'node:crypto'
 import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
-import { DEMO_GITHUB_TOKEN } from './github/github.js'
+import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { json, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'

@@ -50,7 +50,7 @@ import { nginxHtml } from './faults.js'
 import type { FaultHook } from './faults.js'
 import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
-import { DEMO_GITHUB_TOKEN } from './github/github.js'
+import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { json, mediaType, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 

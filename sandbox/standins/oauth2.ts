@@ -52,7 +52,7 @@ import { randomBytes } from 'node:crypto'
 import type { FaultHook, RequestInfo } from './faults.js'
 import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
-import { DEMO_GITHUB_TOKEN } from './github/github.js'
+import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { isJsonMediaType, json, mediaType, startCore, withTunables } from './http.js'
 import type { Incoming, Reply } from './http.js'
 

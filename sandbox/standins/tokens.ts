@@ -1,9 +1,15 @@
 /**
- * Token values shared by the stand-ins and the emulated runner, in a module of their own so that
- * runner.ts does not load the GitHub stand-in (and libsodium) to know them.
- *
- * Emulates: nothing by itself. Deliberately not emulated: nothing (constants only).
+ * The sandbox's two GitHub tokens, shared by the GitHub stand-in (which grants them), the token
+ * stand-ins' input helpers and the emulated runner, in a module of their own so that neither the
+ * runner nor the token stand-ins load the GitHub stand-in (and libsodium) to know them.
  */
+
+/**
+ * The token the GitHub stand-in grants every secrets permission by default (repository,
+ * environment and organization secrets; no `actions: read`): the `github-token` input that the
+ * stand-ins' input helpers (`standInInputs`, `bitrix24Inputs`, `oauth2Inputs`) pass.
+ */
+export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
 
 /**
  * The job's `${{ github.token }}` (GITHUB_TOKEN) in the sandbox. The GitHub stand-in grants it

@@ -85,7 +85,7 @@ import { createReplies } from './replies.js'
 import { gitHubHandler } from './routes.js'
 import { DEFAULT_WORKFLOW, dispatchEvent, scheduleEvent, type ActionEvent } from './events.js'
 import { createStore, isoSeconds, lc, validName, type IssueState, type RunRecord, type ScopeState, type WorkflowEntry } from './store.js'
-import { DEMO_JOB_TOKEN } from '../tokens.js'
+import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN } from '../tokens.js'
 import type {
   IssueRecord,
   IssueSeed,
@@ -100,7 +100,7 @@ import type {
   WorkflowState
 } from './types.js'
 
-export { DEMO_JOB_TOKEN, DEFAULT_WORKFLOW, scheduleEvent, dispatchEvent, type ActionEvent }
+export { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, DEFAULT_WORKFLOW, scheduleEvent, dispatchEvent, type ActionEvent }
 export type {
   TokenGrant,
   RepoSpec,
@@ -192,8 +192,6 @@ export interface GitHubServer {
   /** The `workflow_dispatch` event, likewise (`inputs`, `ref`, `sender`, `workflow`). */
   dispatchEvent(repo: string, options?: { inputs?: Record<string, string>; ref?: string; sender?: string; workflow?: string }): ActionEvent
 }
-
-export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'
 
 export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubServer> {
   await sodium.ready
