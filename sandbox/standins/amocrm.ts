@@ -34,7 +34,7 @@ import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { json, startCore, withTunables } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import type { Incoming, Reply, Tunable } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 
 export interface AmoCrmOptions {
@@ -66,28 +66,19 @@ export interface AmoCrmOptions {
 
 export type { IssuedPair }
 
-/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
-export interface AmoCrmServer extends TokenServerBase {
-  /** http://127.0.0.1:PORT — use it where the action expects https://{subdomain}.amocrm.ru */
-  readonly url: string
-  /** 127.0.0.1:PORT */
-  readonly host: string
-  close(): Promise<void>
-  faults: FaultHook | undefined
-  latencyMs: number
+/**
+ * The members every token stand-in has (TokenServerBase) and its tunables, as amoCRM means them:
+ * `url` is where the action expects https://{subdomain}.amocrm.ru; a code from `issueCode()` lives
+ * `codeTtlMs` (20 min) and one made to expire (`expireCode`) answers "Authorization code has
+ * expired"; a refresh token seeded with `setRefreshToken()` that is not shaped like amoCRM's
+ * (REFRESH_TOKEN_SHAPE) answers "Cannot decrypt the refresh token".
+ */
+export interface AmoCrmServer extends TokenServerBase, Tunable {
   readonly clientId: string
   readonly clientSecret: string
   readonly redirectUri: string
   readonly accountId: number
   readonly subdomain: string
-  /** A new authorization code, valid codeTtlMs (20 min) from now(), single use. */
-  issueCode(): string
-  /** Makes an issued code answer "Authorization code has expired". Throws for a code never issued. */
-  expireCode(code: string): void
-  /** Every successful token answer, in order. */
-  readonly issued: IssuedPair[]
-  /** Seed `token` as the current valid refresh token (revokes the previous one). One not shaped like amoCRM's (REFRESH_TOKEN_SHAPE) will answer "Cannot decrypt the refresh token". */
-  setRefreshToken(token: string): void
 }
 
 const PROBLEM_TYPE = 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson'

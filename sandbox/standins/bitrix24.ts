@@ -52,7 +52,7 @@ import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { json, mediaType, startCore, withTunables } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import type { Incoming, Reply, Tunable } from './http.js'
 
 export type { IssuedPair }
 
@@ -83,29 +83,19 @@ export interface Bitrix24Options {
   faults?: FaultHook
 }
 
-/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
-export interface Bitrix24Server extends TokenServerBase {
-  /** http://127.0.0.1:PORT — where the action expects https://oauth.bitrix.info (its `base-url`). */
-  readonly url: string
-  /** 127.0.0.1:PORT */
-  readonly host: string
-  close(): Promise<void>
-  faults: FaultHook | undefined
-  latencyMs: number
+/**
+ * The members every token stand-in has (TokenServerBase) and its tunables, as Bitrix24 means them:
+ * `url` is where the action expects https://oauth.bitrix.info (its `base-url`); a code from
+ * `issueCode()` lives `codeTtlMs` (30 s) and one made to expire (`expireCode`) answers
+ * invalid_grant; `setRefreshToken()` seeds any string.
+ */
+export interface Bitrix24Server extends TokenServerBase, Tunable {
   readonly clientId: string
   readonly clientSecret: string
   readonly memberId: string
   readonly userId: number
   /** `client_endpoint` of every answer: the portal's REST base (the action's `api-url`). */
   readonly clientEndpoint: string
-  /** A new authorization code, valid codeTtlMs (30 s) from now(), single use. */
-  issueCode(): string
-  /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
-  expireCode(code: string): void
-  /** Every successful token answer, in order. */
-  readonly issued: IssuedPair[]
-  /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
-  setRefreshToken(token: string): void
 }
 
 /** What Bitrix24's tokens look like: 70 lower-case hex characters. */

@@ -213,23 +213,32 @@ export function tokenChain(options: TokenChainOptions): TokenChain {
   }
 }
 
-/** What every token stand-in offers, from its HTTP core and its chain. */
+/** What every token stand-in offers, from its HTTP core and its chain (each stand-in says what its codes and refusals are). */
 export interface TokenServerBase {
   /** http://127.0.0.1:PORT */
   readonly url: string
   /** 127.0.0.1:PORT */
   readonly host: string
   close(): Promise<void>
+  /** A new authorization code, valid the stand-in's code lifetime from now(), single use. */
   issueCode(): string
+  /** Makes an issued code answer as an expired one. Throws for a code never issued. */
   expireCode(code: string): void
+  /** The one refresh token the token endpoint accepts now, if any. */
   currentRefreshToken(): string | undefined
+  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
   isRevoked(token: string): boolean
+  /** Every successful token answer, in order (not rotating: a refresh's `refresh_token` is the unchanged one, which the answer did not carry). */
   readonly issued: IssuedPair[]
   /** Families revoked by reuse detection (the generic stand-in's `reuseDetection`); empty otherwise. */
   readonly familyRevocations: FamilyRevocation[]
+  /** Every request received, faulted ones included. */
   readonly requests: RequestInfo[]
+  /** The most requests handled at once since the start or `resetMaxInFlight()`. */
   readonly maxInFlight: number
+  /** Restarts `maxInFlight` from the requests in flight now. */
   resetMaxInFlight(): void
+  /** Seeds `token` as the current valid refresh token, unused since now() (revokes the previous one). */
   setRefreshToken(token: string): void
 }
 

@@ -54,7 +54,7 @@ import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
 import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { isJsonMediaType, json, mediaType, startCore, withTunables } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import type { Incoming, Reply, Tunable } from './http.js'
 
 export type { IssuedPair }
 
@@ -97,31 +97,20 @@ export interface OAuth2Options {
   faults?: FaultHook
 }
 
-/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
-export interface OAuth2Server extends TokenServerBase {
-  /** http://127.0.0.1:PORT */
-  readonly url: string
+/**
+ * The members every token stand-in has (TokenServerBase) and its tunables, as this server means
+ * them: a code from `issueCode()` lives `codeTtlMs` (10 min) and one made to expire (`expireCode`)
+ * answers invalid_grant; `setRefreshToken()` seeds any string.
+ */
+export interface OAuth2Server extends TokenServerBase, Tunable {
   /** `{url}{path}`: the action's `token-url`. */
   readonly tokenUrl: string
-  /** 127.0.0.1:PORT */
-  readonly host: string
-  close(): Promise<void>
-  faults: FaultHook | undefined
-  latencyMs: number
   readonly clientId: string
   readonly clientSecret: string
   readonly clientAuth: 'basic' | 'body'
   readonly bodyFormat: 'form' | 'json'
   readonly rotate: boolean
   readonly reuseDetection: boolean
-  /** A new authorization code, valid codeTtlMs (10 min) from now(), single use. */
-  issueCode(): string
-  /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
-  expireCode(code: string): void
-  /** Every successful token answer, in order (not rotating: a refresh's `refresh_token` is the unchanged one, which the answer did not carry). */
-  readonly issued: IssuedPair[]
-  /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
-  setRefreshToken(token: string): void
 }
 
 /**
