@@ -11,10 +11,9 @@
  * stand-in's private key — holds the provider's newest refresh token while the old ones are
  * revoked. Exits non-zero if any proof fails.
  *
- * Emulates: a user's workflows (workflow_dispatch for the first exchange, schedule for refreshes)
- * and their next steps. Deliberately not emulated: the secret's default names are the action's
- * (no `refresh-token-secret` for Bitrix24 and OAuth 2.0), so those parts need an action that
- * knows the `provider` input (interface.md, 1.1).
+ * The runs are a user's workflows (workflow_dispatch for the first exchange, schedule for the
+ * refreshes) and their next steps. The Bitrix24 and OAuth 2.0 parts pass no
+ * `refresh-token-secret`: their secrets get the action's default names.
  */
 import { standInInputs, startAmoCrm } from '../standins/amocrm.js'
 import { bitrix24Inputs, startBitrix24 } from '../standins/bitrix24.js'

@@ -1,32 +1,13 @@
 /**
  * The runner's log display: stdout as a GitHub-hosted runner shows it in the job's log, with the
- * workflow commands it processes (masks, messages, groups, outputs and state, stop-commands).
+ * workflow commands it processes in either syntax (masks, messages, groups, echo, outputs and
+ * state, stop-commands); `renderLog` gives the rules.
  *
- * From actions/runner's src/Runner.Common/ActionCommand.cs, src/Runner.Worker/ActionCommandManager.cs
- * and src/Runner.Worker/Handlers/OutputManager.cs:
- * - stdout is cut into lines at \r\n, \r or \n (StreamReader.ReadLine). A line is a command when
- *   it parses in the new syntax — `::name k=v,…::data` after leading whitespace (TryParseV2) — or
- *   else in the OLD syntax `##[name k=v;…]data` found ANYWHERE in the line (TryParse: the text
- *   before `##[` is dropped; data and properties unescape %3B %0D %0A %5D %25). Only registered
- *   names parse (case-insensitive): stop-commands, add-mask, debug, warning, error, notice,
- *   group, endgroup, echo, set-output, save-state, set-env, add-path, add-matcher,
- *   remove-matcher — every one of them honoured in both syntaxes. Anything else is output.
- * - `add-mask` masks the value, each of its lines (trimmed), and their JSON- and URI-escaped forms,
- *   from the next line on; empty → the runner's warning. `debug`/`warning`/`error`/`notice` show as
- *   `Debug: `/`Warning: `/`Error: `/`Notice: ` + data; `group`/`endgroup` as `##[group]data` /
- *   `##[endgroup]`; `set-output`/`save-state` set outputs/state (file commands win) with the
- *   deprecation warning; `set-env`/`add-path` are refused with the runner's two errors; `echo`
- *   on/off echoes later commands; matchers are consumed silently.
- * - `stop-commands` (either syntax, anywhere in a line — so `Error: amoCRM said ##[stop-commands]x`
- *   from a server's text counts) is shown as it is, and from then on NO command is processed:
- *   every line, `::add-mask::SECRET` included, is shown raw (only masks added before still apply),
- *   until a line that parses as a command named like the token (`::x::` or `…##[x]…`, any case),
- *   which is shown and resumes processing. A token longer than 6 characters is itself masked; an
- *   empty token, `pause-logging` or a command name is refused (the runner throws and fails the step;
- *   here an `Error:` line with its message, and commands go on).
- * - Lines that are not processed commands have `##[start-action`/`##[end-action` broken with a
- *   backslash, like OutputManager does.
+ * Sources: actions/runner's src/Runner.Common/ActionCommand.cs (parsing and unescaping),
+ * src/Runner.Worker/ActionCommandManager.cs (the registered commands, stop-commands, echo, the
+ * messages quoted here) and src/Runner.Worker/Handlers/OutputManager.cs (lines, the markers).
  */
+
 /** ActionCommandManager.Initialize: stop-commands plus every IActionCommandExtension but internal-set-repo-path. */
 const REGISTERED_COMMANDS = [
   'stop-commands',
@@ -357,9 +338,31 @@ function renderLine(display: Display, line: string): void {
 
 /**
  * stdout → what the runner shows, line by line, like OutputManager.OnDataReceived and
- * ActionCommandManager.TryProcessCommand (see the header of this file for the rules).
- * `preMasked`: values masked from the first line on (the runner masks the job's token and the
- * secrets of the job message before the step starts).
+ * ActionCommandManager.TryProcessCommand. `preMasked`: values masked from the first line on (the
+ * runner masks the job's token and the secrets of the job message before the step starts).
+ *
+ * - stdout is cut into lines at \r\n, \r or \n (StreamReader.ReadLine). A line is a command when
+ *   it parses in the new syntax — `::name k=v,…::data` after leading whitespace (TryParseV2) — or
+ *   else in the OLD syntax `##[name k=v;…]data` found ANYWHERE in the line (TryParse: the text
+ *   before `##[` is dropped; data and properties unescape %3B %0D %0A %5D %25). Only registered
+ *   names parse (case-insensitive): stop-commands, add-mask, debug, warning, error, notice,
+ *   group, endgroup, echo, set-output, save-state, set-env, add-path, add-matcher,
+ *   remove-matcher — every one of them honoured in both syntaxes. Anything else is output.
+ * - `add-mask` masks the value, each of its lines (trimmed), and their JSON- and URI-escaped forms,
+ *   from the next line on; empty → the runner's warning. `debug`/`warning`/`error`/`notice` show as
+ *   `Debug: `/`Warning: `/`Error: `/`Notice: ` + data; `group`/`endgroup` as `##[group]data` /
+ *   `##[endgroup]`; `set-output`/`save-state` set outputs/state (file commands win) with the
+ *   deprecation warning; `set-env`/`add-path` are refused with the runner's two errors; `echo`
+ *   on/off echoes later commands; matchers are consumed silently.
+ * - `stop-commands` (either syntax, anywhere in a line — so `Error: amoCRM said ##[stop-commands]x`
+ *   from a server's text counts) is shown as it is, and from then on NO command is processed:
+ *   every line, `::add-mask::SECRET` included, is shown raw (only masks added before still apply),
+ *   until a line that parses as a command named like the token (`::x::` or `…##[x]…`, any case),
+ *   which is shown and resumes processing. A token longer than 6 characters is itself masked; an
+ *   empty token, `pause-logging` or a command name is refused (the runner throws and fails the step;
+ *   here an `Error:` line with its message, and commands go on).
+ * - Lines that are not processed commands have `##[start-action`/`##[end-action` broken with a
+ *   backslash, like OutputManager does.
  */
 export function renderLog(stdout: string, options: { preMasked?: string[] } = {}): RenderedLog {
   const display = createDisplay(options.preMasked ?? [])

@@ -1,42 +1,16 @@
 /**
- * Runs the bundled action (dist/index.js) the way a GitHub-hosted runner runs a `node24` action.
- *
- * Emulates: a fresh temp directory per run (file-commands.ts: the file-command files, the event
- * payload, RUNNER_TEMP, GITHUB_WORKSPACE as the child's cwd); GITHUB_EVENT_NAME and
- * GITHUB_EVENT_PATH (`event`: default `workflow_dispatch` with `{}`; github/events.ts and the GitHub
- * stand-in's `scheduleEvent(repo)` / `dispatchEvent(repo)` build GitHub's payloads); the runner's
- * default variables, among them GITHUB_WORKFLOW_REF = `{GITHUB_REPOSITORY}/.github/workflows/rotate.yml@{GITHUB_REF}`
- * (the form GitHub's "Variables reference" gives: `octocat/hello-world/.github/workflows/my-workflow.yml@refs/heads/my_branch`;
- * like every default, `env` overrides it); the inputs with action.yml's defaults (inputs.ts),
- * `${{ github.token }}` being the job token (`jobToken`, default DEMO_JOB_TOKEN), which — like on a
- * real runner — is never in the environment (no GITHUB_TOKEN) and is masked in the log from the
- * start; a clean environment (PATH, HOME, the runner's variables, `env`, inputs — nothing else of
- * the parent's, in particular no INPUT_* / GITHUB_* / ACTIONS_*; NODE_V8_COVERAGE alone is passed
- * through so that c8 can measure the child); the log as the runner displays it (log.ts); the
- * runner's cancellation (`cancel`) and single signals (`signal`).
- * `leakedSecrets` counts a secret in that display (`log`) as a leak, besides its stdout rules.
- *
- * Cancellation (`cancel`), from actions/runner's src/Runner.Sdk/ProcessInvoker.cs
- * (CancelAndKillProcessTree; src/Runner.Common/ProcessInvoker.cs only wraps it): SIGINT, then —
- * if the process has not exited within `_sigintTimeout` = 7500 ms — SIGTERM, then — if it has not
- * exited within `_sigtermTimeout` = 2500 ms — KillProcessTree (Process.Kill: SIGKILL on Linux).
+ * The emulated runner: runs the bundled action (dist/index.js) the way a GitHub-hosted runner runs
+ * a `node24` action — a fresh directory (file-commands.ts), the runner's environment, the inputs
+ * with action.yml's defaults (inputs.ts), signals and the cancel sequence — and shows its stdout
+ * as the runner's log does (log.ts). What it emulates and what it deliberately does not:
+ * test/README.md, the stand-ins table.
  *
  * Safety: GITHUB_API_URL and GITHUB_GRAPHQL_URL default to http://127.0.0.1:65535 (connection
  * refused) instead of api.github.com, so a test that forgets to point the action at the sandbox
  * fails fast instead of calling the real GitHub. Pass `env.GITHUB_API_URL` (e.g. `github.url`).
  *
- * Deliberately not emulated: docker/composite actions, `pre`/`post` steps, the runner's masking
- * of encoded variants beyond JSON- and URI-escaping (base64, XML, …), masking of the job's other
- * secrets (the sandbox does not know which inputs come from `secrets.*`), workflow commands on
- * stderr (stderr is returned raw), problem matchers, ACTIONS_ALLOW_UNSECURE_COMMANDS /
- * ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS, the step debug log (`Debug:` lines are always shown),
- * expression evaluation in action.yml defaults beyond `${{ github.* }}` / `${{ runner.* }}` /
- * `${{ env.* }}` lookups of the environment built here (and `github.token`), killing a process
- * tree (only the action's process is signalled).
- *
- * Default entry: resolved relative to this file's compiled location, .build/sandbox/runner/runner.js →
- * ../../../dist/index.js (the project root's dist/index.js), independent of process.cwd();
- * action.yml likewise (../../../action.yml).
+ * PROJECT_ROOT, and with it the default entry (dist/index.js) and action.yml, is resolved from
+ * this file's compiled location (.build/sandbox/runner/runner.js → ../../../), not process.cwd().
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
@@ -82,7 +56,7 @@ export interface RunOptions {
    * alive, SIGKILL `killAfterMs` (default 2500) after that (then `killed` is true).
    */
   cancel?: { when: (stdoutSoFar: string) => boolean; sigtermAfterMs?: number; killAfterMs?: number }
-  /** The value of `${{ github.token }}` in action.yml defaults; default DEMO_JOB_TOKEN. Never put in the environment. */
+  /** The value of `${{ github.token }}` in action.yml defaults; default DEMO_JOB_TOKEN. Never put in the environment; masked in the log from the start. */
   jobToken?: string
   /** GITHUB_EVENT_NAME and the content of GITHUB_EVENT_PATH; default `workflow_dispatch` with `{}`. */
   event?: { name: string; payload?: unknown }
@@ -220,7 +194,9 @@ function runnerEnvironment(run: RunDirectory, eventName: string, overrides: Reco
     ...run.files,
     ...overrides
   }
-  // The running workflow file, as the runner names it: it follows GITHUB_REPOSITORY and GITHUB_REF when a test changes them.
+  // The running workflow file, as the runner names it (GitHub's "Variables reference":
+  // `octocat/hello-world/.github/workflows/my-workflow.yml@refs/heads/my_branch`): it follows
+  // GITHUB_REPOSITORY and GITHUB_REF when a test changes them.
   env.GITHUB_WORKFLOW_REF ??= `${env.GITHUB_REPOSITORY}/${DEFAULT_WORKFLOW.path}@${env.GITHUB_REF}`
   return env
 }
@@ -248,10 +224,13 @@ function scheduleSignals(child: ChildProcess, signal: RunOptions['signal']): { t
 }
 
 /**
- * The runner's cancel sequence (ProcessInvoker.CancelAndKillProcessTree), started by the first
- * `check(stdout so far)` that `cancel.when` accepts: SIGINT, SIGTERM `sigtermAfterMs` later and
- * SIGKILL `killAfterMs` after that, each only while the process has not exited. Its timers go
- * when the process exits or on `clear()`.
+ * The runner's cancel sequence, started by the first `check(stdout so far)` that `cancel.when`
+ * accepts: SIGINT, SIGTERM `sigtermAfterMs` later and SIGKILL `killAfterMs` after that, each only
+ * while the process has not exited. Its timers go when the process exits or on `clear()`.
+ * From actions/runner's src/Runner.Sdk/ProcessInvoker.cs, CancelAndKillProcessTree
+ * (src/Runner.Common/ProcessInvoker.cs only wraps it): SIGINT, SIGTERM if the process has not
+ * exited within `_sigintTimeout` = 7500 ms, KillProcessTree (Process.Kill: SIGKILL on Linux) if
+ * not within `_sigtermTimeout` = 2500 ms; here only the action's process is signalled.
  */
 function cancelSequence(
   child: ChildProcess,

@@ -1,17 +1,14 @@
 /**
- * node .build/sandbox/selftest/selftest.js: checks the Bitrix24 and generic OAuth 2.0 stand-ins over HTTP,
- * without the action — each documented answer, the chain (single use, rotation or not, idle
- * expiry, code lifetime, reuse detection or its absence) and the client-authentication rules —
- * and the `drip` fault; and the GitHub stand-in's issues, workflows, permissions (403 with
- * `X-Accepted-GitHub-Permissions`, public repositories read without one), 410 and 422 answers and
- * token-expiry header, the event payloads and the runner's GITHUB_WORKFLOW_REF. Exits 1 on the
- * first failure. `providerSelfTest()`, `gitHubSelfTest()` and `selfTest()` (both) are exported so
- * a test file can run the same checks.
- *
- * Emulates: nothing (a client of the stand-ins). Deliberately not emulated: the action itself
- * (the e2e tests run it against the same stand-ins), the rest of the amoCRM stand-in (covered by
- * the e2e suite; only its refusal of a spent token, which keeps the family, is checked here) and
- * the GitHub secrets routes (covered by the e2e suite).
+ * node .build/sandbox/selftest/selftest.js: checks the stand-ins over HTTP, without the action —
+ * the Bitrix24 and generic OAuth 2.0 stand-ins (each documented answer, the chain: single use,
+ * rotation or not, idle expiry, code lifetime, reuse detection or its absence; the client
+ * authentication rules), the `drip` fault, the GitHub stand-in's issues, workflows, permissions
+ * (403 with `X-Accepted-GitHub-Permissions`, public repositories read without one), 410 and 422
+ * answers and token-expiry header, the event payloads — and the runner's GITHUB_WORKFLOW_REF.
+ * Exits 1 on the first failure. `providerSelfTest()`, `gitHubSelfTest()` and `selfTest()` (both)
+ * let a test file run the same checks (test/e2e/standins.test.ts). The rest of the amoCRM
+ * stand-in (here only its refusal of a spent token, which keeps the family) and the GitHub secrets
+ * routes are the end-to-end suite's to check.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'

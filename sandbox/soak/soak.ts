@@ -17,9 +17,9 @@
  * in that answer — so it is off by default (`amocrmLostRate`) and tested on its own for a clear
  * diagnosis.
  *
- * Emulates: a user's scheduled workflow and their recovery from a rescue line. Deliberately not
- * emulated: concurrent runs (one rotation at a time), faults that a real provider never answers
- * with (a 2xx body cut or transformed: hostile.test.ts covers those), non-rotating OAuth 2.0.
+ * The runs are a user's scheduled workflow and their recovery from a rescue line; left out:
+ * concurrent runs (one rotation at a time), faults that a real provider never answers with (a 2xx
+ * body cut or transformed: test/e2e/hostile.test.ts covers those), non-rotating OAuth 2.0.
  */
 import { standInInputs, startAmoCrm } from '../standins/amocrm.js'
 import { bitrix24Inputs, startBitrix24 } from '../standins/bitrix24.js'
@@ -36,7 +36,7 @@ import { openRescue } from '../../src/rescue/rescue.js'
 export type Provider = 'amocrm' | 'bitrix24' | 'oauth2'
 export const PROVIDERS: readonly Provider[] = ['amocrm', 'bitrix24', 'oauth2']
 
-/** The secret the action writes by default for each provider (interface.md, 1.1). */
+/** The secret the action writes by default for each provider (its `defaultSecret` in src/providers/). */
 export const REFRESH_SECRET: Record<Provider, string> = {
   amocrm: 'AMOCRM_REFRESH_TOKEN',
   bitrix24: 'BITRIX24_REFRESH_TOKEN',

@@ -1,82 +1,22 @@
 /**
- * GitHub REST API stand-in for Actions secrets, on 127.0.0.1 (port 0), under an optional path
- * prefix ('' like api.github.com, '/api/v3' like GitHub Enterprise Server).
+ * GitHub REST API stand-in on 127.0.0.1 (port 0), under an optional path prefix ('' like
+ * api.github.com, '/api/v3' like GitHub Enterprise Server): the secrets, repositories, workflows,
+ * workflow runs and issues the action uses. What it emulates and what it deliberately does not:
+ * test/README.md, the stand-ins table.
  *
- * Emulates:
- * - Token authentication (`Authorization: token X` or `Bearer X`) with per-token grants: repo,
- *   environment and organization secrets permissions, `actions: read` (workflow runs) and the
- *   repositories the token can see. No header → 401 "Requires authentication"; unknown token → 401
- *   "Bad credentials"; repository not visible → 404 for everything under it; missing permission →
- *   403 "Resource not accessible by integration". The default tokens: DEMO_GITHUB_TOKEN (every
- *   secrets permission, no `actions: read`) and DEMO_JOB_TOKEN (the job's GITHUB_TOKEN:
- *   `actions: read` and `issues: write` — it can neither read nor write secrets).
- * - A personal access token's expiry (`expiresAt`): every answer to it but a 401 carries
- *   `GitHub-Authentication-Token-Expiration: 2027-01-07 10:00:00 UTC` (or the string given, for the
- *   `+0000` form GitHub also sends); App and job tokens have none. Sources: GitHub's changelog
- *   "Expiration options for personal access tokens" (2021-07-26) and the public roadmap issue
- *   github/roadmap#203 ("The time and date of expiration will be returned in the response
- *   header"); both formats as clients met them: google/go-github#2031 and #2650 ("tokens that
- *   include the timezone offset instead of the timezone"), WebKit/WebKit#53897 ("'YYYY-MM-DD
- *   HH:MM:SS UTC' or 'YYYY-MM-DD HH:MM:SS ±HHMM'").
- * - Repository visibility (`visibility`, default private): the repository JSON's `private` and
- *   `visibility` (an internal repository is `private: true`); in a public one any token that can
- *   see it reads runs without `actions: read`, as the REST reference says ("Anyone with read
- *   access to the repository can use this endpoint").
- * - `GET /repos/{o}/{r}` and `GET /repositories/{id}` (by id, as the redirect target); a
- *   transferred or renamed repository (`transferredFrom`): its old `/repos/{old}/{name}…` answers
- *   301 (GET/HEAD; 307 for other methods) with `Location: {url}/repositories/{id}…` and GitHub's
- *   JSON, and `/repositories/{id}/…` serves everything `/repos/{o}/{r}/…` does.
- * - `GET /repos/{o}/{r}/actions/runs/{id}` for runs added with `addRun` (404 otherwise).
- * - Workflows (`RepoSpec.workflows`, default DEFAULT_WORKFLOW: `.github/workflows/rotate.yml`, id
- *   161335, the one the runs' JSON names): `GET /repos/{o}/{r}/actions/workflows/{id or file name}`
- *   with its `state` (active, deleted, disabled_fork, disabled_inactivity, disabled_manually), `PUT
- *   …/enable` (→ active) and `…/disable` (→ disabled_manually) answering 204; an unknown workflow →
- *   404. Reading needs `actions: read` in a private repository (none in a public one: "Anyone with
- *   read access to the repository can use this endpoint"), enabling and disabling `actions: write`
- *   (`actionsWrite`); without: 403 with `X-Accepted-GitHub-Permissions: actions=read` /
- *   `actions=write`. Sources: the REST reference "REST API endpoints for workflows"
- *   (https://docs.github.com/rest/actions/workflows: "Get a workflow", "Enable a workflow" — "You
- *   can replace workflow_id with the workflow file name. For example, you could use main.yaml" —
- *   and "Disable a workflow") and the states of its description as @octokit/openapi-types carries
- *   them; "Disabling and enabling a workflow" (docs.github.com/actions): "In a public repository,
- *   scheduled workflows are automatically disabled when no repository activity has occurred in 60
- *   days". Tests read a workflow's state and the times of its enable calls with `workflow()` and
- *   set a state with `setWorkflowState()`.
- * - `scheduleEvent(repo)` / `dispatchEvent(repo)`: the payload GitHub writes to GITHUB_EVENT_PATH
- *   for a run of the repository's workflow (events.ts gives the sources), carrying this stand-in's
- *   JSON of the repository (`private`, `visibility`), to pass as `runAction`'s `event`.
- * - Issues (issues.ts says what exactly, with its sources): list with `state`, `labels`,
- *   `creator` and pagination, create (labels the repository lacks are created), get, update (close
- *   with `state_reason`, reopen), comments (list, create); pull requests listed among them with a
- *   `pull_request` key; 422 for a missing title or a body over 65,536 characters, 410 when the
- *   repository has issues turned off (`hasIssues: false`), 403 with `X-Accepted-GitHub-Permissions:
- *   issues=write` / `issues=read` without the permission. What a token creates is by its `login`.
- *   Tests read them with `issues(repo)` and seed them (pull requests too) with `addIssue`.
- * - public-key, list, get (metadata only), put (sealed box, validated and decrypted with a real
- *   X25519 keypair per scope), delete for repository, environment and organization secrets;
- *   `GET /orgs/{org}/actions/secrets/{name}/repositories` with `per_page` (default 30, max 100),
- *   `page`, `total_count` of all and a `Link` header like GitHub's.
- *   Names are case-insensitive (stored upper-case); owner, repository, environment and
- *   organization names are matched case-insensitively.
- * - JSON answers with GitHub's headers (`application/json; charset=utf-8`, `x-github-request-id`,
- *   `x-ratelimit-*` with a constant, never-exhausted budget), latency and faults (faults.ts),
- *   an injectable clock `now()` for `created_at`/`updated_at` (ISO 8601, seconds, `Z`).
+ * This file is the public API (`startGitHub`, `GitHubServer`). Its parts: types.ts (the types
+ * they share), store.ts (the state), replies.ts (GitHub's headers, errors and pagination),
+ * routes.ts (authentication, repository, workflow and run routes), secrets.ts and issues.ts (their
+ * routes), events.ts (the default workflow and its event payloads). It imports them; none of them
+ * imports it.
  *
- * Deliberately not emulated: rate limiting and secondary limits (inject them with a status fault
- * and `x-ratelimit-*` / `retry-after` headers), pagination of other lists (the secrets lists
- * ignore `per_page`/`page`), conditional requests / ETags, Dependabot and Codespaces secrets,
- * variables, other workflow-run routes (list, jobs, logs, cancel), listing workflows, workflow
- * dispatches, the search API (the action finds its issue through the list), what issues.ts
- * leaves out, unauthenticated access to public repositories, a job token limited to its own
- * repository, `X-Accepted-GitHub-Permissions` on the secrets routes' 403s, the difference between
- * PAT and App error wording, anything else (404 "Not Found").
- *
- * Parts: store.ts (repositories, scopes and their keys, runs, workflows, writes, issues),
- * replies.ts (GitHub's headers, error bodies and pagination), routes.ts (prefix,
- * authentication, repository, workflow and run routes), secrets.ts (the secrets routes),
- * issues.ts (the issues routes), events.ts (the default workflow and its event payloads),
- * types.ts (the types they share with this file); this file holds the public API and imports its
- * parts, none of which imports it.
+ * Sources: the REST reference (https://docs.github.com/rest: secrets; workflows — "You can replace
+ * workflow_id with the workflow file name" — and their states as @octokit/openapi-types carries
+ * them; workflow runs — "Anyone with read access to the repository can use this endpoint" of a
+ * public one); "Disabling and enabling a workflow" (a public repository's scheduled workflows are
+ * disabled after 60 days without activity); a token's expiry header: GitHub's changelog
+ * 2021-07-26 and github/roadmap#203, its two formats as clients met them (google/go-github#2031 and
+ * #2650, WebKit/WebKit#53897). issues.ts and events.ts give theirs.
  */
 import sodium from 'libsodium-wrappers'
 import { startCore, withTunables } from '../http.js'

@@ -1,16 +1,9 @@
 /**
- * The GitHub stand-in's request handler (part of github.ts, not used on its own): the path prefix,
- * authentication, then the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflows
- * and workflow runs, the redirect of a transferred repository) and the organization secrets, handing every
- * `…/secrets` path to secrets.ts and every `…/issues` path to issues.ts; the token's
- * expiry header on every answer to it.
- *
- * Emulates: what github.ts describes for tokens (401 "Requires authentication" / "Bad
- * credentials", 404 for a repository the token cannot see, 403 "Resource not accessible by
- * integration" for a missing permission), `GET /repos/{o}/{r}` and `/repositories/{id}`, a
- * workflow run's JSON, a workflow's JSON and its enable / disable (github.ts gives the sources),
- * 301/307 redirects of a transferred or renamed repository, the expiry header of a token that
- * expires. Deliberately not emulated: what github.ts lists (other routes answer 404 "Not Found").
+ * The GitHub stand-in's request handler (a part of github.ts): the path prefix, authentication,
+ * the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflows and workflow runs, the
+ * redirect of a transferred or renamed repository) and the organization secrets; every `…/secrets`
+ * path goes to secrets.ts and every `…/issues` path to issues.ts; the token's expiry header on
+ * every answer to it. Other routes answer 404 "Not Found".
  */
 import type { Handler, Incoming, Reply } from '../http.js'
 import { json } from '../http.js'
