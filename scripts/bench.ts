@@ -19,12 +19,12 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { standInInputs, startAmoCrm, type AmoCrmServer } from '../sandbox/amocrm.js'
-import { bitrix24Inputs, startBitrix24 } from '../sandbox/bitrix24.js'
-import { oauth2Inputs, startOAuth2 } from '../sandbox/oauth2.js'
-import type { RequestInfo } from '../sandbox/faults.js'
-import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubServer } from '../sandbox/github.js'
-import { PROJECT_ROOT, runAction } from '../sandbox/runner.js'
+import { standInInputs, startAmoCrm, type AmoCrmServer } from '../sandbox/standins/amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from '../sandbox/standins/bitrix24.js'
+import { oauth2Inputs, startOAuth2 } from '../sandbox/standins/oauth2.js'
+import type { RequestInfo } from '../sandbox/standins/faults.js'
+import { DEMO_GITHUB_TOKEN, startGitHub, type GitHubServer } from '../sandbox/standins/github/github.js'
+import { PROJECT_ROOT, runAction } from '../sandbox/runner/runner.js'
 import { measuredOn, PERFORMANCE_DOC, writeSection } from './report.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9)
@@ -89,7 +89,7 @@ async function measureAction(
     const [amoBefore, ghBefore] = [amo.requests.length, gh.requests.length]
     // A run queued now, whose times the action reads (as the README's workflow lets it).
     runSeq += 1
-    gh.addRun('acme/crm-sync', { id: runSeq, createdAt: Date.now(), event: 'schedule' })
+    gh.addRun('acme/crm-sync', { id: runSeq, createdAt: Date.now() + 1000, event: 'schedule' })
     const spawned = Date.now()
     const run = await runAction({
       inputs: inputsOf({ 'refresh-token': amo.currentRefreshToken() ?? '', 'verify-write': String(verifyWrite) }),

@@ -15,7 +15,7 @@
  * - Messages: the troubleshooting tables (docs/troubleshooting.md and .ru.md) must have a row for
  *   every message the action produces: each row quotes a message in backticks, its varying parts as
  *   "…"; with --messages FILE (the `Error:` / `Warning:` lines the test runs showed, collected by
- *   sandbox/runner.ts), every one must match a row.
+ *   sandbox/runner/runner.ts), every one must match a row.
  *
  *   node .build/scripts/docs.js --write             regenerate the tables in place
  *   node .build/scripts/docs.js                     check: exit 1 on any drift

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { format, resolveConfig } from 'prettier'
-import { PROJECT_ROOT } from '../sandbox/runner.js'
+import { PROJECT_ROOT } from '../sandbox/runner/runner.js'
 
 export const PERFORMANCE_DOC = join(PROJECT_ROOT, 'docs', 'performance.md')
 

@@ -1,11 +1,11 @@
 /**
  * npm run soak [-- --provider amocrm|bitrix24|oauth2 --rotations 1000 --github-faults 0.08 --amocrm-faults 0.05 --amocrm-lost 0 --seed N]
- * Consecutive rotations with random faults (see sandbox/soak.ts) against the provider's stand-in
+ * Consecutive rotations with random faults (see sandbox/soak/soak.ts) against the provider's stand-in
  * (default amoCRM); `--amocrm-faults` and `--amocrm-lost` apply to whichever token stand-in runs.
  * Exits 1 on any chain break. With --write (as `npm run soak` runs it) the result is written into
  * docs/performance.md.
  */
-import { PROVIDERS, soak, type Provider } from '../sandbox/soak.js'
+import { PROVIDERS, soak, type Provider } from '../sandbox/soak/soak.js'
 import { measuredOn, PERFORMANCE_DOC, writeSection } from './report.js'
 
 function arg(name: string, fallback: number): number {

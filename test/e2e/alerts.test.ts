@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { faultQueue, onlyWhen } from '../../sandbox/faults.js'
-import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, type GitHubOptions, type IssueRecord } from '../../sandbox/github.js'
+import { faultQueue, onlyWhen } from '../../sandbox/standins/faults.js'
+import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, type GitHubOptions, type IssueRecord } from '../../sandbox/standins/github/github.js'
 import { chainHolds, errors, failure, REPO, sandbox, tokenCall, type Sandbox } from './harness.js'
 
 const SECRET_WORDS = 'repository secret AMOCRM_REFRESH_TOKEN of acme/crm-sync'

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { leadPeople } from '../../sandbox/consumer.js'
+import { leadPeople } from '../../sandbox/demo/consumer.js'
 import { sandbox, type Sandbox } from './harness.js'
 
 describe('the lead example, with the action’s outputs', () => {

@@ -21,10 +21,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { parse } from 'yaml'
-import { startAmoCrm, type AmoCrmServer } from '../../sandbox/amocrm.js'
-import { startBitrix24, type Bitrix24Server } from '../../sandbox/bitrix24.js'
-import { runStepScript, runSteps, type RunStep, type Workflow } from '../../sandbox/consumer.js'
-import { PROJECT_ROOT } from '../../sandbox/runner.js'
+import { startAmoCrm, type AmoCrmServer } from '../../sandbox/standins/amocrm.js'
+import { startBitrix24, type Bitrix24Server } from '../../sandbox/standins/bitrix24.js'
+import { runStepScript, runSteps, type RunStep, type Workflow } from '../../sandbox/demo/consumer.js'
+import { PROJECT_ROOT } from '../../sandbox/runner/runner.js'
 
 const READMES = ['README.md', 'README.ru.md']
 

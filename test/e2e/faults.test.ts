@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
-import { faultQueue, nginxHtml, onlyWhen } from '../../sandbox/faults.js'
+import { faultQueue, nginxHtml, onlyWhen } from '../../sandbox/standins/faults.js'
 import { chainHolds, failure, keygen, putOf, REPO, RESCUE_CLI, sandbox, status, tokenCall, type Sandbox } from './harness.js'
 
 const run = promisify(execFile)

@@ -8,12 +8,18 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/amocrm.js'
-import { bitrix24Inputs, startBitrix24, type Bitrix24Options, type Bitrix24Server } from '../../sandbox/bitrix24.js'
-import { oauth2Inputs, startOAuth2, type OAuth2Options, type OAuth2Server } from '../../sandbox/oauth2.js'
-import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubOptions, type GitHubServer } from '../../sandbox/github.js'
-import type { Fault, RequestInfo } from '../../sandbox/faults.js'
-import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner.js'
+import { standInInputs, startAmoCrm, type AmoCrmOptions, type AmoCrmServer } from '../../sandbox/standins/amocrm.js'
+import { bitrix24Inputs, startBitrix24, type Bitrix24Options, type Bitrix24Server } from '../../sandbox/standins/bitrix24.js'
+import { oauth2Inputs, startOAuth2, type OAuth2Options, type OAuth2Server } from '../../sandbox/standins/oauth2.js'
+import {
+  DEMO_GITHUB_TOKEN,
+  DEMO_JOB_TOKEN,
+  startGitHub,
+  type GitHubOptions,
+  type GitHubServer
+} from '../../sandbox/standins/github/github.js'
+import type { Fault, RequestInfo } from '../../sandbox/standins/faults.js'
+import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../../sandbox/runner/runner.js'
 
 export const REPO = { repo: 'acme/crm-sync' } as const
 
@@ -68,7 +74,9 @@ export async function sandbox(options: { amo?: AmoCrmOptions; gh?: GitHubOptions
       const [tokenBefore, githubBefore] = [tokenRequests(amo), gh.requests.length]
       runSeq += 1
       const runId = String(8_000_000 + runSeq)
-      if (queuedAt !== null) gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? ghNow() })
+      // Queued now: a second on, as a run queued after the previous one's write is on GitHub (its
+      // dates have whole seconds, and one in the same second as a write may be stale, rotate.ts).
+      if (queuedAt !== null) gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? ghNow() + 1000 })
       const run = await runAction({ ...UNDER_TEST, ...runOptions, inputs, env: box.env({ GITHUB_RUN_ID: runId, ...runOptions.env }) })
       for (const value of [inputs['client-secret'], inputs['authorization-code'], inputs['refresh-token'], inputs['github-token']]) {
         if (value) known.add(value)
@@ -200,7 +208,7 @@ async function providerBox<S extends TokenServer>(
     async run(inputs, { queuedAt, ...options } = {}) {
       runSeq += 1
       const runId = String(7_000_000 + runSeq)
-      gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? Date.now() })
+      gh.addRun(REPO.repo, { id: runId, createdAt: queuedAt ?? Date.now() + 1000 })
       const before = tokenRequests()
       const run = await runAction({
         ...UNDER_TEST,

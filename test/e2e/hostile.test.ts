@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { faultQueue, onlyWhen } from '../../sandbox/faults.js'
+import { faultQueue, onlyWhen } from '../../sandbox/standins/faults.js'
 import {
   besidesAlert,
   chainHolds,
@@ -323,7 +323,7 @@ describe('GitHub under load and organizations', () => {
 })
 
 describe('organization lookups', () => {
-  test('120 selected repositories: looked up a few at a time, duplicates once; a transferred one is refused before the spend', async () => {
+  test('120 selected repositories: read from the organization’s list, duplicates once; a transferred one is refused before the spend', async () => {
     const repositories = [
       { owner: 'acme', name: 'crm-sync', id: 700001 },
       ...Array.from({ length: 120 }, (_, i) => ({ owner: 'acme', name: `repo-${i}`, id: 710000 + i })),
@@ -339,7 +339,14 @@ describe('organization lookups', () => {
       )
       assert.equal(run.code, 0, run.log)
       assert.ok(box.gh.maxInFlight <= 16, `${box.gh.maxInFlight} requests at once`)
-      assert.equal(box.gh.requests.filter((r) => /^\/repos\/acme\/repo-\d+$/.test(r.path)).length, 120)
+      // 121 repositories of acme: two pages of its list, and no lookup one by one.
+      assert.deepEqual(
+        box.gh.requests
+          .filter((r) => r.path.startsWith('/orgs/acme/repos'))
+          .map((r) => new URL(r.path, 'http://x').searchParams.get('page')),
+        ['1', '2']
+      )
+      assert.equal(box.gh.requests.filter((r) => /^\/repos\/acme\/repo-\d+$/.test(r.path)).length, 0)
       assert.equal(box.gh.secret({ org: 'acme' }, SECRET)?.selected_repository_ids?.length, 120)
 
       const spent = box.amo.issued.length

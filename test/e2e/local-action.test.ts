@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
-import { PROJECT_ROOT } from '../../sandbox/runner.js'
+import { PROJECT_ROOT } from '../../sandbox/runner/runner.js'
 import { REPO, sandbox } from './harness.js'
 
 const exec = promisify(execFile)

@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from '../../sandbox/github.js'
-import { startOAuth2 } from '../../sandbox/oauth2.js'
-import { leakedSecrets, runAction } from '../../sandbox/runner.js'
+import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from '../../sandbox/standins/github/github.js'
+import { startOAuth2 } from '../../sandbox/standins/oauth2.js'
+import { leakedSecrets, runAction } from '../../sandbox/runner/runner.js'
 import { REPO, UNDER_TEST } from './harness.js'
 import { basicAuthorization, startOidcProvider, type OidcProviderServer } from './oidc-provider.js'
 
@@ -144,7 +144,7 @@ describe('the bundled action against oidc-provider', () => {
       }
       // The run's times are readable (queued now): at a server that revokes a grant on reuse, the
       // action spends a refresh token only when it knows the token is not stale.
-      gh.addRun(REPO.repo, { id: 9_100_001, createdAt: Date.now() })
+      gh.addRun(REPO.repo, { id: 9_100_001, createdAt: Date.now() + 1000 })
       const run = await runAction({
         ...UNDER_TEST,
         inputs,

@@ -8,7 +8,7 @@
  * invalid") and the whole grant is revoked, the newest refresh token included
  * (lib/actions/grants/refresh_token.js: a `consumed` token → `revoke(ctx, grantId)`; docs/README.md,
  * `rotateRefreshToken`). The action must never present a possibly stale token to such a server;
- * the generic stand-in's `reuseDetection` (sandbox/oauth2.ts) emulates this, this file is the
+ * the generic stand-in's `reuseDetection` (sandbox/standins/oauth2.ts) emulates this, this file is the
  * reference it is checked against.
  *
  * Set up: issuer `http://127.0.0.1:PORT` (no TLS), one confidential client (`client_secret_basic`,

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { Bitrix24Server } from '../../sandbox/bitrix24.js'
-import { faultQueue, onlyWhen, type RequestInfo } from '../../sandbox/faults.js'
+import type { Bitrix24Server } from '../../sandbox/standins/bitrix24.js'
+import { faultQueue, onlyWhen, type RequestInfo } from '../../sandbox/standins/faults.js'
 import {
   bitrix,
   failure,

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { onlyWhen } from '../../sandbox/faults.js'
+import { onlyWhen } from '../../sandbox/standins/faults.js'
 import { failure, REPO, sandbox, tokenCall } from './harness.js'
 
 const SECRET = 'AMOCRM_REFRESH_TOKEN'

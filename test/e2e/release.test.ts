@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
-import { PROJECT_ROOT } from '../../sandbox/runner.js'
+import { PROJECT_ROOT } from '../../sandbox/runner/runner.js'
 
 const exec = promisify(execFile)
 const BOT = 'github-actions[bot]'

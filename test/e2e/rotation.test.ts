@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { decodeJwtPayload } from '../../sandbox/amocrm.js'
-import { DEMO_JOB_TOKEN } from '../../sandbox/github.js'
+import { decodeJwtPayload } from '../../sandbox/standins/amocrm.js'
+import { DEMO_JOB_TOKEN } from '../../sandbox/standins/github/github.js'
 import { besidesAlert, errors, failure, REPO, sandbox, type Sandbox } from './harness.js'
 
 describe('first exchange and scheduled refreshes', () => {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
-import { faultQueue, onlyWhen } from '../../sandbox/faults.js'
+import { faultQueue, onlyWhen } from '../../sandbox/standins/faults.js'
 import {
   chainHolds,
   errors,
@@ -31,8 +31,8 @@ import {
   type Sandbox
 } from './harness.js'
 import { startOidcProvider } from './oidc-provider.js'
-import { DEMO_GITHUB_TOKEN, startGitHub } from '../../sandbox/github.js'
-import { runAction } from '../../sandbox/runner.js'
+import { DEMO_GITHUB_TOKEN, startGitHub } from '../../sandbox/standins/github/github.js'
+import { runAction } from '../../sandbox/runner/runner.js'
 
 const SECRET = 'AMOCRM_REFRESH_TOKEN'
 const exec = promisify(execFile)

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { soak } from '../../sandbox/soak.js'
+import { soak } from '../../sandbox/soak/soak.js'
 
 test('25 rotations at 15% GitHub and 10% amoCRM request faults: 0 chain breaks', async () => {
   const result = await soak({ rotations: 25, githubFaultRate: 0.15, amocrmFaultRate: 0.1, seed: 7 })

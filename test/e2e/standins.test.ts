@@ -1,5 +1,5 @@
 /**
- * The stand-ins themselves answer as their services document (sandbox/selftest.ts: checks over
+ * The stand-ins themselves answer as their services document (sandbox/selftest/selftest.ts: checks over
  * HTTP, with a fake clock for the expiries), so that the tests above test the action against
  * something true: the Bitrix24 and generic OAuth 2.0 providers (reuse detection and its absence, the
  * drip fault among them), and the GitHub stand-in's issues,
@@ -7,7 +7,7 @@
  * payloads (what version 1.2's alert issue and schedule keep-alive are tested against).
  */
 import { test } from 'node:test'
-import { gitHubSelfTest, providerSelfTest } from '../../sandbox/selftest.js'
+import { gitHubSelfTest, providerSelfTest } from '../../sandbox/selftest/selftest.js'
 
 test('the Bitrix24 and OAuth 2.0 stand-ins answer as documented', async () => {
   await providerSelfTest()

@@ -1,30 +1,8 @@
 /**
- * Internal plumbing shared by the sandbox stand-ins: a node:http server on 127.0.0.1 (port 0),
- * complete request logging, body parsing, latency and fault injection, clean shutdown.
- *
- * Not a public API for tests: use amocrm.ts / bitrix24.ts / oauth2.ts / github.ts / faults.ts.
- *
- * Request life cycle: read the whole body (cap 1 MiB; beyond that the handler sees `tooLarge`),
- * parse it, log it in `requests`, ask the fault hook, then:
- *   status        → wait latencyMs, answer the fault (handler not called: no state change)
- *   reset         → wait latencyMs, TCP RST (handler not called)
- *   lost-response → call the handler (state changes), wait latencyMs, destroy the socket
- *   delay         → call the handler, wait latencyMs + ms, answer
- *   transform     → call the handler, wait latencyMs, answer with the transformed body
- *   cut           → call the handler, wait latencyMs, send headers (full Content-Length) and the
- *                   first `bytes` bytes of the body, destroy the socket
- *   drip          → call the handler, wait latencyMs, send headers (full Content-Length), then
- *                   `bytes` bytes every `everyMs` ms; end the answer, or ('reset') destroy the
- *                   socket where the last piece is due
- *   hold          → call the handler (unless process: false), wait for `until`; 'answer' → (call
- *                   the handler if not yet,) wait latencyMs, answer; 'reset' → destroy the socket
- *   none          → call the handler, wait latencyMs, answer
- * Handlers are synchronous, so every state change of one request is atomic.
- * `maxInFlight`: the most requests in flight at once (from the request's arrival to its answer
- * sent or its socket destroyed) since the start or the last `resetMaxInFlight()`.
- * `close()` clears pending latency and drip timers and destroys every connection (held and
- * dripping ones included): nothing is left behind, and a held request released after close()
- * does nothing.
+ * The stand-ins' HTTP core: a node:http server on 127.0.0.1 (port 0) that reads, parses and logs
+ * every request, asks the fault hook, answers through the stand-in's handler with latency, and
+ * shuts down cleanly (`startCore` gives the life cycle of a request). Plumbing for the stand-ins,
+ * not for tests: they use amocrm.ts, bitrix24.ts, oauth2.ts, github/github.ts and faults.ts.
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -53,7 +31,7 @@ export interface Incoming {
 export type Handler = (incoming: Incoming) => Reply
 
 /** What tests tune on a running stand-in: its fault hook and the latency added to every answer. */
-interface Tunable {
+export interface Tunable {
   faults: FaultHook | undefined
   latencyMs: number
 }
@@ -230,6 +208,31 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(body)
 }
 
+/**
+ * Starts a stand-in's server.
+ *
+ * Request life cycle: read the whole body (cap 1 MiB; beyond that the handler sees `tooLarge`),
+ * parse it, log it in `requests`, ask the fault hook, then:
+ *   status        → wait latencyMs, answer the fault (handler not called: no state change)
+ *   reset         → wait latencyMs, TCP RST (handler not called)
+ *   lost-response → call the handler (state changes), wait latencyMs, destroy the socket
+ *   delay         → call the handler, wait latencyMs + ms, answer
+ *   transform     → call the handler, wait latencyMs, answer with the transformed body
+ *   cut           → call the handler, wait latencyMs, send headers (full Content-Length) and the
+ *                   first `bytes` bytes of the body, destroy the socket
+ *   drip          → call the handler, wait latencyMs, send headers (full Content-Length), then
+ *                   `bytes` bytes every `everyMs` ms; end the answer, or ('reset') destroy the
+ *                   socket where the last piece is due
+ *   hold          → call the handler (unless process: false), wait for `until`; 'answer' → (call
+ *                   the handler if not yet,) wait latencyMs, answer; 'reset' → destroy the socket
+ *   none          → call the handler, wait latencyMs, answer
+ * Handlers are synchronous, so every state change of one request is atomic.
+ * `maxInFlight`: the most requests in flight at once (from the request's arrival to its answer
+ * sent or its socket destroyed) since the start or the last `resetMaxInFlight()`.
+ * `close()` clears pending latency and drip timers and destroys every connection (held and
+ * dripping ones included): nothing is left behind, and a held request released after close()
+ * does nothing.
+ */
 export async function startCore(options: { latencyMs?: number; faults?: FaultHook; handler: Handler }): Promise<Core> {
   const { handler } = options
   const timers = new Set<NodeJS.Timeout>()

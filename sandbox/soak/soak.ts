@@ -17,26 +17,26 @@
  * in that answer — so it is off by default (`amocrmLostRate`) and tested on its own for a clear
  * diagnosis.
  *
- * Emulates: a user's scheduled workflow and their recovery from a rescue line. Deliberately not
- * emulated: concurrent runs (one rotation at a time), faults that a real provider never answers
- * with (a 2xx body cut or transformed: hostile.test.ts covers those), non-rotating OAuth 2.0.
+ * The runs are a user's scheduled workflow and their recovery from a rescue line; left out:
+ * concurrent runs (one rotation at a time), faults that a real provider never answers with (a 2xx
+ * body cut or transformed: test/e2e/hostile.test.ts covers those), non-rotating OAuth 2.0.
  */
-import { standInInputs, startAmoCrm } from './amocrm.js'
-import { bitrix24Inputs, startBitrix24 } from './bitrix24.js'
-import { oauth2Inputs, startOAuth2 } from './oauth2.js'
-import { nginxHtml, seededRandom, type Fault, type FaultHook } from './faults.js'
-import { startGitHub } from './github.js'
+import { standInInputs, startAmoCrm } from '../standins/amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from '../standins/bitrix24.js'
+import { oauth2Inputs, startOAuth2 } from '../standins/oauth2.js'
+import { nginxHtml, seededRandom, type Fault, type FaultHook } from '../standins/faults.js'
+import { startGitHub } from '../standins/github/github.js'
 import { cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PROJECT_ROOT, runAction, type RunOptions } from './runner.js'
-import { generateKeyPair, publicKeyOf } from '../src/rescue/sealing.js'
-import { openRescue } from '../src/rescue/rescue.js'
+import { PROJECT_ROOT, runAction, type RunOptions } from '../runner/runner.js'
+import { generateKeyPair, publicKeyOf } from '../../src/rescue/sealing.js'
+import { openRescue } from '../../src/rescue/rescue.js'
 
 export type Provider = 'amocrm' | 'bitrix24' | 'oauth2'
 export const PROVIDERS: readonly Provider[] = ['amocrm', 'bitrix24', 'oauth2']
 
-/** The secret the action writes by default for each provider (interface.md, 1.1). */
+/** The secret the action writes by default for each provider (its `defaultSecret` in src/providers/). */
 const REFRESH_SECRET: Record<Provider, string> = {
   amocrm: 'AMOCRM_REFRESH_TOKEN',
   bitrix24: 'BITRIX24_REFRESH_TOKEN',
@@ -166,7 +166,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     throw error
   })
   const repo = { repo: 'acme/crm-sync' }
-  const env = { GITHUB_API_URL: gh.url, TOKEN_ROTATION_BACKOFF_MS: '5' }
+  const env = { GITHUB_API_URL: gh.url, AMOCRM_TOKEN_ACTION_BACKOFF_MS: '5' }
   const restart = async (): Promise<void> => {
     amo.faults = gh.faults = undefined
     const first = await runAction({ entry, inputs: { ...base, 'authorization-code': amo.issueCode() }, env })
@@ -180,7 +180,8 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
     for (let i = 0; i < options.rotations; i++) {
       // Queued now, as a scheduled run: its times are readable, as the README's workflow makes them.
       const runId = String(5_000_000 + i)
-      gh.addRun(repo.repo, { id: runId, createdAt: Date.now(), event: 'schedule' })
+      // A second on: on GitHub a run is queued seconds after the previous one stored its token.
+      gh.addRun(repo.repo, { id: runId, createdAt: Date.now() + 1000, event: 'schedule' })
       const run = await runAction({
         entry,
         inputs: { ...base, 'refresh-token': gh.secret(repo, secretName)?.value ?? '' },

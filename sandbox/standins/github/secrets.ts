@@ -1,21 +1,16 @@
 /**
- * The GitHub stand-in's secrets routes (part of github.ts, not used on its own): everything under a
- * resolved scope's `…/secrets` — list, public-key, get (metadata only), put (sealed box, validated
- * and decrypted with the scope's keypair), delete, and an organization secret's selected
- * repositories with `total_count`, paginated like every list (github-replies.ts).
- *
- * Emulates: GitHub's validation of a PUT and its 422 wording (name rules, missing or mistyped
- * fields, visibility values, repositories outside the organization, a stale `key_id`, base64 and
- * decryption failures), 201 for a new secret and 204 for an update. Deliberately not emulated:
- * authentication and permissions (github-routes.ts decides before calling here), pagination of
- * the secrets lists (they ignore `per_page`/`page`), the selected-repositories PUT/DELETE routes.
+ * The GitHub stand-in's secrets routes (a part of github.ts): everything under a scope's
+ * `…/secrets`, once routes.ts has authenticated the request and checked the permission — list,
+ * public-key, get (metadata only), put (sealed box, validated with GitHub's 422 wording and
+ * decrypted with the scope's keypair; 201 new, 204 updated), delete, and an organization secret's
+ * selected repositories (paginated like every list).
  */
 import sodium from 'libsodium-wrappers'
-import { json } from './http.js'
-import type { Incoming, Reply } from './http.js'
-import type { OrgVisibility, StoredSecret } from './github.js'
-import { JSON_UTF8, jsonBody, linkHeader, pageParams, type RouteContext } from './github-replies.js'
-import { isoSeconds, validName, type ScopeState } from './github-store.js'
+import { json } from '../http.js'
+import type { Incoming, Reply } from '../http.js'
+import type { OrgVisibility, StoredSecret } from './types.js'
+import { JSON_UTF8, jsonBody, linkHeader, pageParams, type RouteContext } from './replies.js'
+import { isoSeconds, validName, type ScopeState } from './store.js'
 
 const BASE64_ORIGINAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 

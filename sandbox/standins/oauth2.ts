@@ -1,60 +1,21 @@
 /**
- * A generic OAuth 2.0 authorization server (RFC 6749) with one confidential client, on 127.0.0.1
- * (port 0): the shape of Xero, X, Intuit, Atlassian and the like, configurable where they differ.
+ * A generic OAuth 2.0 authorization server (RFC 6749) on 127.0.0.1 (port 0) with one confidential
+ * client: the shape of Xero, X, Intuit, Atlassian and the like, configurable where they differ
+ * (`OAuth2Options`); the chain is chain.ts's. What it emulates and what it deliberately does not:
+ * test/README.md, the stand-ins table.
  *
- * Emulates:
- * - `POST {path}` (default `/oauth/token`): `grant_type=authorization_code` with `code` (and
- *   `redirect_uri`, compared exactly when the `redirectUri` option is set; §4.1.3) and
- *   `grant_type=refresh_token` with `refresh_token` (optional `scope`; §6). Body: form
- *   (`application/x-www-form-urlencoded`, §4.1.3) by default, a JSON body accepted too when its
- *   Content-Type says so; `bodyFormat: 'json'` accepts JSON only. Parameters in the query string
- *   are ignored (§3.2: request body only).
- * - Client authentication (§2.3.1) as the server requires it (`clientAuth`): `basic` — HTTP Basic
- *   with the form-urlencoded client id and secret inside the base64 (`+` is a space, `%XX` decoded)
- *   — or `body` — `client_id` and `client_secret` parameters. Both methods in one request: 400
- *   `invalid_request` (§2.3). Wrong credentials, none, or the method the server does not use:
- *   `invalid_client`, 401 with `WWW-Authenticate: Basic realm="oauth"` when the request carried an
- *   Authorization header, 400 otherwise (§5.2).
- * - Success (§5.1): `access_token`, `token_type: 'Bearer'`, `expires_in`, `refresh_token`, `scope`,
- *   with `Cache-Control: no-store` and `Pragma: no-cache`. Rotating (`rotate`, default true): every
- *   answer carries a new refresh token and the spent one is revoked at once (no grace period);
- *   not rotating: a refresh answer has no `refresh_token` and the same one stays valid (the code
- *   grant always issues one). Reuse detection (`reuseDetection`, off by default; RFC 9700
- *   §4.14.2, as panva's oidc-provider does it): a spent refresh token presented again revokes its
- *   family, the current refresh token included (chain.ts; recorded in `familyRevocations`), and
- *   every refused refresh token then gets oidc-provider's one answer, 400 `invalid_grant` "grant
- *   request is invalid", so that the answer does not tell the client whether it revoked anything
- *   (no more than oidc-provider's does). Idle expiry `refreshTokenTtlMs` (default 90 days).
- *   Codes: 10 minutes (§4.1.2's recommended maximum), single use.
- * - Errors (§5.2): 400 `invalid_grant` (unknown, spent, replaced or expired refresh token or code;
- *   a redirect_uri that does not match), `invalid_request` (a missing parameter, a body the server
- *   does not parse, both client-auth methods), `unsupported_grant_type`, `invalid_scope` (the code
- *   grant did not request `requireScope`, when set), `invalid_client` as above; JSON with `error`
- *   and `error_description`.
- * - `GET /api/me` with `Authorization: Bearer <access token>` (RFC 6750): `{ sub, client_id, scope }`,
- *   401 with `WWW-Authenticate: Bearer …` (`error="invalid_token"` for an unknown or expired token).
- *   Access tokens are opaque or, with `jwt: true`, JWT-shaped (`exp`, no real signature); they stay
- *   valid until they expire.
- * - Latency and faults (faults.ts), an injectable clock `now()`; the chain itself is chain.ts's.
- *
- * Deliberately not emulated: the authorization endpoint and PKCE (`issueCode()` hands out a code),
- * public clients, `client_secret_jwt`/`private_key_jwt`/mTLS client auth, grace periods for the
- * previous refresh token (Xero 30 min, Atlassian 10 min), revoking access tokens with a family
- * (reuse detection revokes refresh tokens only), the rest of oidc-provider
- * (test/e2e/oidc-provider.ts starts the real one), Atlassian's 403 for a dead refresh token and
- * HubSpot's refresh_token echoed by a non-rotating server (inject them with status/transform
- * faults), a code answered without a refresh token (X without `offline.access`: a transform
- * fault), scope narrowing checks on refresh, token introspection and revocation endpoints, rate
- * limits, other paths (404 JSON).
- * Token values are random (node:crypto).
+ * Sources: RFC 6749 (§2.3 client authentication, §3.2 parameters in the body only, §4.1.2 the
+ * code's lifetime, §4.1.3 and §6 the grants, §5.1 and §5.2 answers and errors, Appendix B form
+ * encoding), RFC 6750 (`/api/me`), RFC 9700 §4.14.2 and panva's oidc-provider for reuse detection
+ * and its one answer "grant request is invalid" (test/e2e/oidc-provider.ts starts the real one).
  */
 import { randomBytes } from 'node:crypto'
 import type { FaultHook, RequestInfo } from './faults.js'
 import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
-import { DEMO_GITHUB_TOKEN } from './github.js'
+import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { isJsonMediaType, json, mediaType, startCore, withTunables } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import type { Incoming, Reply, Tunable } from './http.js'
 
 export interface OAuth2Options {
   /** Default 'sandbox-client-7Hq2'. */
@@ -95,31 +56,20 @@ export interface OAuth2Options {
   faults?: FaultHook
 }
 
-/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
-export interface OAuth2Server extends TokenServerBase {
-  /** http://127.0.0.1:PORT */
-  readonly url: string
+/**
+ * The members every token stand-in has (TokenServerBase) and its tunables, as this server means
+ * them: a code from `issueCode()` lives `codeTtlMs` (10 min) and one made to expire (`expireCode`)
+ * answers invalid_grant; `setRefreshToken()` seeds any string.
+ */
+export interface OAuth2Server extends TokenServerBase, Tunable {
   /** `{url}{path}`: the action's `token-url`. */
   readonly tokenUrl: string
-  /** 127.0.0.1:PORT */
-  readonly host: string
-  close(): Promise<void>
-  faults: FaultHook | undefined
-  latencyMs: number
   readonly clientId: string
   readonly clientSecret: string
   readonly clientAuth: 'basic' | 'body'
   readonly bodyFormat: 'form' | 'json'
   readonly rotate: boolean
   readonly reuseDetection: boolean
-  /** A new authorization code, valid codeTtlMs (10 min) from now(), single use. */
-  issueCode(): string
-  /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
-  expireCode(code: string): void
-  /** Every successful token answer, in order (not rotating: a refresh's `refresh_token` is the unchanged one, which the answer did not carry). */
-  readonly issued: IssuedPair[]
-  /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
-  setRefreshToken(token: string): void
 }
 
 /**

@@ -1,27 +1,20 @@
 /**
- * The GitHub stand-in's request handler (part of github.ts, not used on its own): the path prefix,
- * authentication, then the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflows
- * and workflow runs, the redirect of a transferred repository) and the organization secrets, handing every
- * `…/secrets` path to github-secrets.ts and every `…/issues` path to github-issues.ts; the token's
- * expiry header on every answer to it.
- *
- * Emulates: what github.ts describes for tokens (401 "Requires authentication" / "Bad
- * credentials", 404 for a repository the token cannot see, 403 "Resource not accessible by
- * integration" for a missing permission), `GET /repos/{o}/{r}` and `/repositories/{id}`, a
- * workflow run's JSON, a workflow's JSON and its enable / disable (github.ts gives the sources),
- * 301/307 redirects of a transferred or renamed repository, the expiry header of a token that
- * expires. Deliberately not emulated: what github.ts lists (other routes answer 404 "Not Found").
+ * The GitHub stand-in's request handler (a part of github.ts): the path prefix, authentication,
+ * the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflows and workflow runs, the
+ * redirect of a transferred or renamed repository) and the organization secrets; every `…/secrets`
+ * path goes to secrets.ts and every `…/issues` path to issues.ts; the token's expiry header on
+ * every answer to it. Other routes answer 404 "Not Found".
  */
-import type { Handler, Incoming, Reply } from './http.js'
-import { json } from './http.js'
-import type { RequestInfo } from './faults.js'
-import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './github.js'
-import { JSON_UTF8, REDIRECT_DOCS, RUNS_DOCS, WORKFLOWS_DOCS, type Actor, type RouteContext } from './github-replies.js'
-import { issuesRoutes, type IssuesRoute } from './github-issues.js'
-import { secretsRoutes, type SecretsRoute } from './github-secrets.js'
+import type { Handler, Incoming, Reply } from '../http.js'
+import { json } from '../http.js'
+import type { RequestInfo } from '../faults.js'
+import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './types.js'
+import { JSON_UTF8, linkHeader, pageParams, REDIRECT_DOCS, RUNS_DOCS, WORKFLOWS_DOCS, type Actor, type RouteContext } from './replies.js'
+import { issuesRoutes, type IssuesRoute } from './issues.js'
+import { secretsRoutes, type SecretsRoute } from './secrets.js'
 import { DEFAULT_WORKFLOW } from './events.js'
-import { isPublic, isoSeconds, lc, type WorkflowEntry } from './github-store.js'
-import { DEMO_JOB_TOKEN } from './tokens.js'
+import { isPublic, isoSeconds, lc, type WorkflowEntry } from './store.js'
+import { DEMO_JOB_TOKEN } from '../tokens.js'
 
 /** The actor, or the 401 answer. */
 function authenticate(ctx: RouteContext, info: RequestInfo): Actor | Reply {
@@ -193,6 +186,18 @@ export function gitHubHandler(ctx: RouteContext): Handler {
       }
       if (!repo || !canSee(grant, repo)) return notFound()
       return repoRoute(repo, rest, incoming, actor)
+    }
+    if (root === 'orgs' && a !== undefined && b === 'repos' && rest.length === 0) {
+      // GET /orgs/{org}/repos: the organization's repositories the token can see, by id (GitHub's
+      // default order for an organization's list is created; ids stand for it here), paginated.
+      if (incoming.info.method !== 'GET' || !store.organizations.some((o) => lc(o) === lc(a))) return notFound()
+      const visible = store.orgRepos(a).filter((repo) => canSee(grant, repo))
+      const { perPage, page } = pageParams(incoming.url)
+      const link = linkHeader(`${ctx.url()}/orgs/${a}/repos`, perPage, page, visible.length)
+      return json(200, visible.slice((page - 1) * perPage, page * perPage).map(ctx.replies.repoJson), JSON_UTF8, {
+        ...ctx.replies.headers(),
+        ...(link ? { Link: link } : {})
+      })
     }
     if (root === 'orgs' && a !== undefined && b === 'actions' && rest[0] === 'secrets') {
       const state = store.scopes.get(`org:${lc(a)}`)

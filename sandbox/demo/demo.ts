@@ -11,18 +11,17 @@
  * stand-in's private key — holds the provider's newest refresh token while the old ones are
  * revoked. Exits non-zero if any proof fails.
  *
- * Emulates: a user's workflows (workflow_dispatch for the first exchange, schedule for refreshes)
- * and their next steps. Deliberately not emulated: the secret's default names are the action's
- * (no `refresh-token-secret` for Bitrix24 and OAuth 2.0), so those parts need an action that
- * knows the `provider` input (interface.md, 1.1).
+ * The runs are a user's workflows (workflow_dispatch for the first exchange, schedule for the
+ * refreshes) and their next steps. The Bitrix24 and OAuth 2.0 parts pass no
+ * `refresh-token-secret`: their secrets get the action's default names.
  */
-import { standInInputs, startAmoCrm } from './amocrm.js'
-import { bitrix24Inputs, startBitrix24 } from './bitrix24.js'
-import type { IssuedPair } from './chain.js'
+import { standInInputs, startAmoCrm } from '../standins/amocrm.js'
+import { bitrix24Inputs, startBitrix24 } from '../standins/bitrix24.js'
+import type { IssuedPair } from '../standins/chain.js'
 import { leadPeople } from './consumer.js'
-import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
-import { oauth2Inputs, startOAuth2 } from './oauth2.js'
-import { leakedSecrets, runAction, type ActionRun, type RunOptions } from './runner.js'
+import { DEMO_GITHUB_TOKEN, startGitHub } from '../standins/github/github.js'
+import { oauth2Inputs, startOAuth2 } from '../standins/oauth2.js'
+import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../runner/runner.js'
 
 const REFRESHES = 3
 const tty = process.stdout.isTTY
@@ -90,7 +89,8 @@ async function rotation(
   // Each rotation is a run of its own, queued now: the action reads its times (the queued-run check).
   runCount += 1
   const runId = String(9_100_000_000 + runCount)
-  gh.addRun('acme/crm-sync', { id: runId, createdAt: Date.now(), event: event?.name ?? 'workflow_dispatch' })
+  // A second on: on GitHub a run is queued seconds after the previous one stored its token.
+  gh.addRun('acme/crm-sync', { id: runId, createdAt: Date.now() + 1000, event: event?.name ?? 'workflow_dispatch' })
   const run = await runAction({ inputs: toInputs(secrets), env: { GITHUB_API_URL: gh.url, GITHUB_RUN_ID: runId }, event })
   for (const pair of issuedLists.flat()) [pair.access_token, pair.refresh_token].forEach((t) => seen.add(t))
   Object.values(secrets).forEach((v) => v && seen.add(v))

@@ -2,18 +2,18 @@
  * The stand-ins as a background service, for running the action with `uses: ./` in a real workflow
  * (.github/workflows/ci.yml) or by hand:
  *
- *   node .build/sandbox/serve.js --detach      start in the background; print key=value lines
- *                                              (for $GITHUB_OUTPUT): urls, credentials, a code
- *   node .build/sandbox/serve.js --check URL   ask the service whether the repository secret holds
- *                                              amoCRM's current refresh token; exit 1 if not
+ *   node .build/sandbox/demo/serve.js --detach      start in the background; print key=value lines
+ *                                                   (for $GITHUB_OUTPUT): urls, credentials, a code
+ *   node .build/sandbox/demo/serve.js --check URL   ask the service whether the repository secret
+ *                                                   holds amoCRM's current refresh token; exit 1 if not
  *
  * The service stops by itself after 30 minutes.
  */
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { startAmoCrm } from './amocrm.js'
-import { DEMO_GITHUB_TOKEN, startGitHub } from './github.js'
+import { startAmoCrm } from '../standins/amocrm.js'
+import { DEMO_GITHUB_TOKEN, startGitHub } from '../standins/github/github.js'
 
 const LIFETIME_MS = 30 * 60_000
 

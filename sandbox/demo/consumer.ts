@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { parse } from 'yaml'
-import { PROJECT_ROOT } from './runner.js'
+import { PROJECT_ROOT } from '../runner/runner.js'
 
 const exec = promisify(execFile)
 

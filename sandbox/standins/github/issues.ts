@@ -1,66 +1,24 @@
 /**
- * The GitHub stand-in's issues routes (part of github.ts, not used on its own): everything under a
- * visible repository's `…/issues` — list, create, get, update (close, reopen) and an issue's
- * comments (list, create). Pull requests are issues here, as on GitHub: they share the numbers and
- * are listed with a `pull_request` key.
+ * The GitHub stand-in's issues routes (a part of github.ts): everything under a visible
+ * repository's `…/issues` — list, create, get, update (close, reopen) and an issue's comments (list,
+ * create). Pull requests are issues here, as on GitHub: they share the numbers and are listed with
+ * a `pull_request` key. What it emulates and what it deliberately does not: test/README.md, the stand-ins table.
  *
- * Emulates (sources: the REST reference "REST API endpoints for issues" and "… for issue comments",
- * https://docs.github.com/rest/issues/issues and https://docs.github.com/rest/issues/comments, and
- * the description it is generated from, as @octokit/openapi-types carries it; the permissions from
- * the docs' own table of GitHub App permissions, github/docs
- * src/github-apps/data/fpt-2022-11-28/server-to-server-permissions.json, section "Issues"):
- * - `GET …/issues`: `state` (open by default, closed, all), `labels` (comma-separated; an issue
- *   must carry every one, names compared case-insensitively), `creator` (a login, case-insensitive),
- *   `sort` (created by default, updated, comments) and `direction` (desc by default, asc): newest
- *   first. `per_page` (default 30, at most 100), `page` and a `Link` header whose links keep the
- *   filters and point at `/repositories/{id}/issues`, as in the docs' example ("Using pagination in
- *   the REST API").
- * - `POST …/issues` → 201 with the issue and `Location`: `title` required (a number is taken as
- *   text; missing or empty → 422 Validation Failed, `{"resource":"Issue","code":"missing_field",
- *   "field":"title"}`), `body`, `labels` (names or `{ name }`; a label the repository lacks is
- *   created, grey `ededed` with no description — GitHub does so though its reference does not say
- *   it: github/docs#35718). A body over 65,536 characters → 422 with `{"resource":"Issue","code":
- *   "custom","field":"body","message":"body is too long (maximum is 65536 characters)"}`, GitHub's
- *   wording as clients met it (peter-evans/create-issue-from-file#1049, googleapis/release-please#1034).
- * - `GET …/issues/{n}`; `PATCH …/issues/{n}`: `title`, `body`, `labels` (replace the set), `state`
- *   (open, closed) and `state_reason` (completed, not_planned, duplicate, reopened; "ignored unless
- *   `state` is changed"): closing sets `closed_at`, `closed_by` and `completed` unless another
- *   reason is given; reopening clears `closed_at` and says `reopened`.
- * - `GET …/issues/{n}/comments` (oldest first, paginated like the list) and `POST …/issues/{n}/comments`
- *   → 201 with the comment: `body` required (422 `missing_field` otherwise); over 65,536 characters
- *   → 422 with `{"resource":"IssueComment","code":"unprocessable","field":"data","message":"Body is
- *   too long (maximum is 65536 characters)"}` — a comment's wording differs from an issue's
- *   (jmikedupont2/ai-ticket#51, vebr/jest-lcov-reporter#14).
- * - Permissions: every write (create, update, comment) needs `issues: write`; every read of a
- *   private or internal repository needs `issues: read` or `write`, a public one's none ("can be
- *   used without authentication or the aforementioned permissions if only public resources are
- *   requested"). Without them: 403 "Resource not accessible by integration" with
- *   `X-Accepted-GitHub-Permissions: issues=write` (or `issues=read`), the header GitHub sends to
- *   fine-grained actors (changelog 2023-08-10 "X-Accepted-GitHub-Permissions header for
- *   fine-grained permission actors").
- * - A repository with issues turned off (`hasIssues: false`): 410 `{"message":"Issues are disabled
- *   for this repo",…}` for every issues route ("If issues are disabled in the repository, the API
- *   returns a 410 Gone status"; the wording from ossf/allstar#64, ingydotnet/git-hub#72).
- * - JSON as GitHub's: `id`, `number`, `title`, `body`, `state`, `state_reason`, `labels` (`id`,
- *   `name`, `color`, `default`, `description`, `url`), `user` (`login`, `type` Bot for a `[bot]`
- *   login), `html_url` (`https://github.com/{o}/{r}/issues/{n}`, `/pull/{n}` for a pull request),
- *   `url`, `comments` (a count), `created_at`, `updated_at`, `closed_at`, `closed_by`.
- *
- * Deliberately not emulated: authentication and repository visibility (github-routes.ts decides
- * before calling here), validation of the list's `state`/`sort`/`direction` values (others are
- * taken as the default), `since`, `assignee`, `milestone`, `mentioned`, `type`; assignees,
- * milestones, locking, reactions, events, timeline, sub-issues, issue types and fields; the
- * repository-wide comments list; editing or deleting a comment; transferred or deleted issues
- * (301/410 for one issue); the rule that labels of a creator without push access are dropped
- * silently (a token with `issues: write` sets them); issues created in a public repository by a
- * token without `issues: write` (reported to work on GitHub: github/docs#44656; refused here);
- * body media types (`body_html`, `body_text`); the secondary rate limit on creating content.
+ * Sources: the REST reference (https://docs.github.com/rest/issues/issues and …/comments, and the
+ * description @octokit/openapi-types carries); the permissions from github/docs'
+ * src/github-apps/data/fpt-2022-11-28/server-to-server-permissions.json ("Issues");
+ * `X-Accepted-GitHub-Permissions` from the changelog 2023-08-10. What the reference does not say,
+ * as clients met it: a label created by naming it is grey `ededed` (github/docs#35718); a body
+ * over 65,536 characters is refused in one wording for an issue (peter-evans/create-issue-from-file#1049,
+ * googleapis/release-please#1034) and another for a comment (jmikedupont2/ai-ticket#51,
+ * vebr/jest-lcov-reporter#14); 410 "Issues are disabled for this repo" (ossf/allstar#64,
+ * ingydotnet/git-hub#72).
  */
-import { json } from './http.js'
-import type { Incoming, Reply } from './http.js'
-import type { IssueStateReason, RepoSpec } from './github.js'
-import { COMMENTS_DOCS, ISSUES_DOCS, JSON_UTF8, jsonBody, linkHeader, pageParams, type Actor, type RouteContext } from './github-replies.js'
-import { isPublic, isoSeconds, lc, type CommentState, type IssueBoard, type IssueState, type LabelState } from './github-store.js'
+import { json } from '../http.js'
+import type { Incoming, Reply } from '../http.js'
+import type { IssueStateReason, RepoSpec } from './types.js'
+import { COMMENTS_DOCS, ISSUES_DOCS, JSON_UTF8, jsonBody, linkHeader, pageParams, type Actor, type RouteContext } from './replies.js'
+import { isPublic, isoSeconds, lc, type CommentState, type IssueBoard, type IssueState, type LabelState } from './store.js'
 
 /** GitHub's limit on an issue's or a comment's body, in characters. */
 const MAX_BODY_CHARS = 65_536

@@ -1,40 +1,19 @@
 /**
- * amoCRM / Kommo stand-in: one account with one integration (client), on 127.0.0.1 (port 0).
+ * amoCRM / Kommo stand-in on 127.0.0.1 (port 0): one account with one integration (client). The
+ * codes, the refresh-token chain and access-token expiry are chain.ts's; this file gives them
+ * amoCRM's wire format and wording. What it emulates and what it deliberately does not:
+ * test/README.md, the stand-ins table.
  *
- * Emulates:
- * - `POST /oauth2/access_token` (JSON or form body): authorization_code and refresh_token grants,
- *   with amoCRM's problem+json errors (hints from league/oauth2-server, which amoCRM runs).
- *   Authorization codes live 20 minutes and are single use. Refresh tokens are single use and
- *   only the newest one is valid: issuing a pair (by either grant) or `setRefreshToken()` revokes
- *   the previous refresh token at once, with no grace period. A refresh token unused for
- *   `refreshTokenTtlMs` (default 90 days) answers 401 "Token has expired". A refresh token not
- *   shaped like amoCRM's (REFRESH_TOKEN_SHAPE: `def50200` + lower-case hex) answers 401 "Cannot
- *   decrypt the refresh token" (a damaged secret); a well-shaped one that is not the current one
- *   (spent, replaced or never issued) answers 401 "Token has been revoked". Only the presented
- *   token is refused: a spent one coming back leaves the newest refresh token valid (League's
- *   refresh grant checks the presented token's own revocation and revokes nothing else; no reuse
- *   detection in the sense of RFC 9700 §4.14.2, unlike the generic stand-in's `reuseDetection`).
- * - `GET /api/v4/account` and `GET /api/v4/leads/{id}[?with=contacts]` with a Bearer access token
- *   (valid until its `exp`; refreshing does not revoke earlier access tokens), hal+json answers,
- *   fixture leads 1001-1003, 204 for an unknown lead, like amoCRM.
- * - Latency and faults (see faults.ts), an injectable clock `now()` for codes, tokens and
- *   `server_time`.
- * Codes, the refresh-token chain and access-token expiry are chain.ts's (shared with the other
- * token stand-ins); this file maps them to amoCRM's wire format and wording.
- *
- * Deliberately not emulated: several integrations or accounts ("Token is not linked to client",
- * "Invalid account", the 401 "Некорректный клиент"), the host check (`www.amocrm.ru` → "Send
- * request to account"), rate limiting (7 rps → 429; inject it with a status fault), real JWT
- * signatures (the signature part is random bytes), every other API route (404 problem+json),
- * method checks (a wrong method on a known path is a 404 too). Token values are random
- * (node:crypto), not seeded.
+ * Sources: the problem+json hints and the refresh grant are league/oauth2-server's, which amoCRM
+ * runs (it revokes the presented token and nothing else: no reuse detection in the sense of
+ * RFC 9700 §4.14.2); the API's answers (hal+json, 204 for an unknown lead) are amoCRM's.
  */
 import { randomBytes } from 'node:crypto'
 import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
-import { DEMO_GITHUB_TOKEN } from './github.js'
+import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { json, startCore, withTunables } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import type { Incoming, Reply, Tunable } from './http.js'
 import type { FaultHook, RequestInfo } from './faults.js'
 
 export interface AmoCrmOptions {
@@ -64,28 +43,19 @@ export interface AmoCrmOptions {
   faults?: FaultHook
 }
 
-/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
-export interface AmoCrmServer extends TokenServerBase {
-  /** http://127.0.0.1:PORT — use it where the action expects https://{subdomain}.amocrm.ru */
-  readonly url: string
-  /** 127.0.0.1:PORT */
-  readonly host: string
-  close(): Promise<void>
-  faults: FaultHook | undefined
-  latencyMs: number
+/**
+ * The members every token stand-in has (TokenServerBase) and its tunables, as amoCRM means them:
+ * `url` is where the action expects https://{subdomain}.amocrm.ru; a code from `issueCode()` lives
+ * `codeTtlMs` (20 min) and one made to expire (`expireCode`) answers "Authorization code has
+ * expired"; a refresh token seeded with `setRefreshToken()` that is not shaped like amoCRM's
+ * (REFRESH_TOKEN_SHAPE) answers "Cannot decrypt the refresh token".
+ */
+export interface AmoCrmServer extends TokenServerBase, Tunable {
   readonly clientId: string
   readonly clientSecret: string
   readonly redirectUri: string
   readonly accountId: number
   readonly subdomain: string
-  /** A new authorization code, valid codeTtlMs (20 min) from now(), single use. */
-  issueCode(): string
-  /** Makes an issued code answer "Authorization code has expired". Throws for a code never issued. */
-  expireCode(code: string): void
-  /** Every successful token answer, in order. */
-  readonly issued: IssuedPair[]
-  /** Seed `token` as the current valid refresh token (revokes the previous one). One not shaped like amoCRM's (REFRESH_TOKEN_SHAPE) will answer "Cannot decrypt the refresh token". */
-  setRefreshToken(token: string): void
 }
 
 const PROBLEM_TYPE = 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson'

@@ -1,58 +1,22 @@
 /**
- * Bitrix24 stand-in: the authorization server (oauth.bitrix.info) with one application (client) on
- * one portal, plus a sliver of the portal's REST API, on 127.0.0.1 (port 0).
+ * Bitrix24 stand-in on 127.0.0.1 (port 0): the authorization server (oauth.bitrix.info) with one
+ * application on one portal, and a sliver of the portal's REST API; the chain is chain.ts's. What
+ * it emulates and what it deliberately does not: test/README.md, the stand-ins table.
  *
- * Emulates (sources: apidocs.bitrix24.com `settings/oauth/index.md`, `auto-renewal.md`,
- * `error-codes.md`, `_includes/system-errors.md`, `api-reference/crm/deals/crm-deal-get.md`; the
- * CRest library; the b24phpsdk's error handling for statuses):
- * - `GET /oauth/token/?grant_type=refresh_token&client_id&client_secret&refresh_token` and
- *   `…grant_type=authorization_code&client_id&client_secret&code` (the documented GET with a query
- *   string), and the same parameters as a POST form body (`application/x-www-form-urlencoded`, as
- *   CRest sends them; not documented, reported to work). Query and form body are merged, the body
- *   winning (PHP's `$_REQUEST`); no `redirect_uri` is needed (Bitrix24 takes it from the app's
- *   settings) and one that is sent is ignored.
- * - Answers like the documented refresh answer: `access_token`, `expires` (unix s), `expires_in`
- *   (3600), `scope: 'app'`, `domain: 'oauth.bitrix.info'` (the authorization server's, not the
- *   portal's), `server_endpoint`, `status: 'L'` (local app), `client_endpoint` (the portal's REST
- *   base), `member_id` (32 hex), `user_id`, `refresh_token`; for both grants (the docs' code-grant
- *   example lacks `expires` and `user_id`). Tokens are opaque 70-character hex strings shaped like
- *   real ones (random, application, portal and user parts).
- * - Authorization codes live 30 s, single use. Refresh tokens: single use, only the newest one is
- *   valid (issuing a pair or `setRefreshToken()` revokes the previous one at once, no grace) — the
- *   current docs only say "retain the new pair instead of the previous one"; the old docs said the
- *   spent pair dies at once, which is what is emulated. Idle lifetime `refreshTokenTtlMs`: 180 days
- *   by default (the current docs, since 2024-08; the old docs said 28 days).
- * - Errors: 400 `{"error":"invalid_grant","error_description":"Invalid grant"}` for an unknown,
- *   spent, replaced or expired refresh token or code; 401 `invalid_client` "Invalid client" for a
- *   wrong `client_id`/`client_secret` (checked first: nothing is spent); 400 `invalid_request`
- *   "Invalid request" for a missing parameter or another `grant_type` (wording not documented).
- * - Portal REST: `GET|POST /rest/{method}` (`.json` suffix optional) with `auth=<access_token>` in
- *   the query, a form body or a JSON body: `crm.deal.get` with `id` (or `ID`) 1001-1003 answers
- *   `{ result: {…deal, string-valued like Bitrix24…}, time: {…} }`; an unknown deal 400
- *   `{"error":"","error_description":"Not found"}`; no or a bad id 400 "ID is not defined or
- *   invalid."; no `auth` 401 `NO_AUTH_FOUND`; an unknown or expired access token 401
- *   `expired_token` "The access token provided has expired."; another method 404
- *   `ERROR_METHOD_NOT_FOUND`. Access tokens stay valid until they expire (a refresh does not revoke
- *   them).
- * - Latency and faults (faults.ts), an injectable clock `now()`; the chain itself is chain.ts's.
- *
- * Deliberately not emulated: the east region (oauth.bitrix24.tech — same protocol, another host),
- * the portal's own `/oauth/token/` proxy, `PAYMENT_REQUIRED` and other application states (inject
- * them with a status fault), the 30-second code arriving through the install event or a browser
- * redirect (`issueCode()` hands one out), scopes other than `app`, JSON or multipart bodies at the
- * token endpoint (ignored: only the query and a form body are read), other paths (an nginx 404
- * page) and methods (404 too), REST rate limits (`QUERY_LIMIT_EXCEEDED` 503, `OPERATION_TIME_LIMIT`
- * 429: inject them), batch calls, webhooks, every other REST method, `invalid_token` (reported from
- * SDKs only), blocking an app that refreshes too often. Token values are random (node:crypto).
+ * Sources: apidocs.bitrix24.com `settings/oauth/index.md` (the GET with a query string, the
+ * answer's fields), `auto-renewal.md` (180 idle days since 2024-08, 28 before; the old docs said a
+ * spent pair dies at once, which is what is emulated), `error-codes.md`,
+ * `_includes/system-errors.md`, `api-reference/crm/deals/crm-deal-get.md`; the CRest library (the
+ * same parameters as a POST form, not documented); the b24phpsdk's handling of statuses.
  */
 import { randomBytes } from 'node:crypto'
 import { nginxHtml } from './faults.js'
 import type { FaultHook } from './faults.js'
 import { tokenChain, tokenServer, type TokenServerBase } from './chain.js'
 import type { IssuedPair } from './chain.js'
-import { DEMO_GITHUB_TOKEN } from './github.js'
+import { DEMO_GITHUB_TOKEN } from './tokens.js'
 import { json, mediaType, startCore, withTunables } from './http.js'
-import type { Incoming, Reply } from './http.js'
+import type { Incoming, Reply, Tunable } from './http.js'
 
 export interface Bitrix24Options {
   /** The application's client_id. Default 'local.68c2a1f04b7e93.52718306' (a local app's shape). */
@@ -81,29 +45,19 @@ export interface Bitrix24Options {
   faults?: FaultHook
 }
 
-/** The shared members (url, host, close, the chain's and the core's) are TokenServerBase's (chain.ts). */
-export interface Bitrix24Server extends TokenServerBase {
-  /** http://127.0.0.1:PORT — where the action expects https://oauth.bitrix.info (its `base-url`). */
-  readonly url: string
-  /** 127.0.0.1:PORT */
-  readonly host: string
-  close(): Promise<void>
-  faults: FaultHook | undefined
-  latencyMs: number
+/**
+ * The members every token stand-in has (TokenServerBase) and its tunables, as Bitrix24 means them:
+ * `url` is where the action expects https://oauth.bitrix.info (its `base-url`); a code from
+ * `issueCode()` lives `codeTtlMs` (30 s) and one made to expire (`expireCode`) answers
+ * invalid_grant; `setRefreshToken()` seeds any string.
+ */
+export interface Bitrix24Server extends TokenServerBase, Tunable {
   readonly clientId: string
   readonly clientSecret: string
   readonly memberId: string
   readonly userId: number
   /** `client_endpoint` of every answer: the portal's REST base (the action's `api-url`). */
   readonly clientEndpoint: string
-  /** A new authorization code, valid codeTtlMs (30 s) from now(), single use. */
-  issueCode(): string
-  /** Makes an issued code answer invalid_grant. Throws for a code never issued. */
-  expireCode(code: string): void
-  /** Every successful token answer, in order. */
-  readonly issued: IssuedPair[]
-  /** Seed `token` as the current valid refresh token (revokes the previous one); any string. */
-  setRefreshToken(token: string): void
 }
 
 /** What Bitrix24's tokens look like: 70 lower-case hex characters. */

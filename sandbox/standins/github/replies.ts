@@ -1,18 +1,13 @@
 /**
- * The GitHub stand-in's answers (part of github.ts, not used on its own): GitHub's headers, error
- * bodies and the repository JSON, shared by the secrets routes and the repository routes.
- *
- * Emulates: `application/json; charset=utf-8`, `x-github-request-id` (a sequence per server),
- * `x-ratelimit-*` with a constant, never-exhausted budget (reset an hour after now()), errors as
- * `{ message, documentation_url, status }`, and the pagination every paginated list shares:
- * `per_page` (default 30, at most 100), `page` and GitHub's `Link` header (prev, next, last, first;
- * none when everything fits on the first page). Deliberately not emulated: rate limiting itself,
- * ETags, media types other than JSON, cursor pagination.
+ * The GitHub stand-in's answers (a part of github.ts): GitHub's headers (`x-github-request-id` in a
+ * sequence per server, `x-ratelimit-*` with a constant, never-exhausted budget), error bodies
+ * `{ message, documentation_url, status }`, the repository JSON, and the pagination every paginated
+ * list shares (`per_page` default 30 and at most 100, `page`, GitHub's `Link` header).
  */
-import { json } from './http.js'
-import type { Incoming, Reply } from './http.js'
-import type { RepoSpec, TokenGrant } from './github.js'
-import { lc, type GitHubStore } from './github-store.js'
+import { json } from '../http.js'
+import type { Incoming, Reply } from '../http.js'
+import type { RepoSpec, TokenGrant } from './types.js'
+import { lc, type GitHubStore } from './store.js'
 
 const DOCS = 'https://docs.github.com/rest'
 const SECRETS_DOCS = 'https://docs.github.com/rest/actions/secrets'

@@ -1,13 +1,10 @@
 /**
- * The GitHub stand-in's state (part of github.ts, not used on its own): repositories (by name, by
- * id, by their name before a transfer), the secret scopes (repository, environment, organization)
- * each with its X25519 keypair and its secrets, workflows and workflow runs, the log of writes,
- * each repository's issues (pull requests among them: they share the numbers) and labels.
- *
- * Emulates: what github.ts describes for keys (a real libsodium keypair per scope, 19-digit
- * key ids in a deterministic sequence per server), case-insensitive names (secrets stored
- * upper-case) and GitHub's secret-name rules. Deliberately not emulated: anything over HTTP (see
- * github-routes.ts), persistence (state lives as long as the server).
+ * The GitHub stand-in's state (a part of github.ts): repositories (by name, by id, by their name
+ * before a transfer), the secret scopes (repository, environment, organization) each with a real
+ * X25519 keypair (19-digit key ids in a deterministic sequence per server) and its secrets (names
+ * case-insensitive, stored upper-case, GitHub's name rules), workflows and workflow runs, the log
+ * of writes, each repository's issues (pull requests among them: they share the numbers) and
+ * labels. Nothing over HTTP (routes.ts); it lives as long as the server.
  */
 import sodium from 'libsodium-wrappers'
 import type {
@@ -19,7 +16,7 @@ import type {
   TokenGrant,
   WorkflowRunSpec,
   WorkflowState
-} from './github.js'
+} from './types.js'
 import { DEFAULT_WORKFLOW } from './events.js'
 
 interface KeyState {

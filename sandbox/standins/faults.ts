@@ -1,25 +1,12 @@
 /**
- * Fault injection shared by the sandbox HTTP stand-ins (amocrm.ts, bitrix24.ts, oauth2.ts, github.ts).
+ * Fault injection for the stand-ins (amocrm.ts, bitrix24.ts, oauth2.ts, github/github.ts): what a
+ * real network path to a token endpoint or GitHub does wrong, as a client sees it. `Fault` lists
+ * the kinds, http.ts's `startCore` applies them. What is emulated and what deliberately is not:
+ * test/README.md, the stand-ins table.
  *
- * Emulates: the ways a real network path to a token endpoint or GitHub misbehaves as seen by a client —
- * an intermediary answering instead of the service (nginx 429/502/503 HTML pages, JSON errors),
- * a connection reset before the request reached the service, a response lost after the service
- * already acted on the request (the dangerous case for single-use refresh tokens), slowness,
- * malformed 2xx bodies (`transform`: trailing junk, a PHP notice before the JSON, null fields),
- * bodies cut off mid-way (`cut`: the full Content-Length announced, fewer bytes sent, then the
- * connection closed), bodies trickling in (`drip`: the status and headers at once, then the body
- * a few bytes at a time, e.g. over longer than the client's timeout — a token the service already
- * rotated, arriving too slowly, in full or cut short) and answers held until a test releases them
- * or drops them (`hold`: e.g. a secret write that landed but whose answer arrives only after
- * another run, or never).
- *
- * Deliberately not emulated: TLS errors, DNS failures, HTTP/2, slow requests (the server reads
- * the whole request at once), headers that trickle in themselves (`drip` sends them at once).
  * Faults are decided per request, after its body has been read, so a hook can look at the method,
- * path and parsed body.
- *
- * Determinism: `faultQueue` is fully deterministic; `seededRandom(seed)` gives the same sequence
- * for the same seed (the soak draws its faults from it).
+ * path and parsed body. `faultQueue` is deterministic; the soak's random faults are when given
+ * `seededRandom(seed)` and the requests arrive in the same order.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { STATUS_CODES } from 'node:http'

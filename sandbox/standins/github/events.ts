@@ -1,22 +1,15 @@
 /**
- * The workflow the sandbox runs the action in, and the event payloads GitHub writes to
- * GITHUB_EVENT_PATH for it, to pass as `runAction`'s `event` (the GitHub stand-in's
- * `scheduleEvent(repo)` / `dispatchEvent(repo)` fill in its repository JSON). In a module of its
- * own so that runner.ts knows the workflow without loading the GitHub stand-in (and libsodium).
+ * The workflow the sandbox runs the action in (DEFAULT_WORKFLOW) and the event payloads GitHub
+ * writes to GITHUB_EVENT_PATH for it, to pass as `runAction`'s `event` (the GitHub stand-in's
+ * `scheduleEvent(repo)` / `dispatchEvent(repo)` fill in the repository's JSON). A module of its own
+ * so that the runner knows the workflow without loading the GitHub stand-in (and libsodium).
  *
- * Emulates (sources: "Events that trigger workflows", https://docs.github.com/actions/reference/events-that-trigger-workflows,
- * and "Webhook events and payloads" for `workflow_dispatch`):
- * - `schedule`: `{ schedule: '<the cron that fired>', workflow: '<path of the workflow file>',
- *   repository }`. GitHub has put `repository` (with `private` and `visibility`) in a scheduled
- *   run's payload since 2022 (changelog 2022-09-27 "GitHub Actions: additional information
- *   available in github event payload for scheduled workflow runs"); before, the payload held the
- *   schedule alone (octokit/webhooks#141) — for that case pass your own payload.
- * - `workflow_dispatch`: `{ inputs, ref, repository, sender, workflow }`.
- *
- * Deliberately not emulated: other events, `organization` / `enterprise` / `installation` in the
- * payloads, a schedule's `sender`.
+ * Sources: "Events that trigger workflows" (https://docs.github.com/actions/reference/events-that-trigger-workflows)
+ * and "Webhook events and payloads" for `workflow_dispatch`; `repository` is in a scheduled run's
+ * payload since the changelog of 2022-09-27 (before, the schedule alone: octokit/webhooks#141 —
+ * pass your own payload for that case).
  */
-import type { WorkflowSpec } from './github.js'
+import type { WorkflowSpec } from './types.js'
 
 /**
  * The workflow every repository of the GitHub stand-in has unless its spec lists its own: the one
@@ -38,7 +31,10 @@ export interface ActionEvent {
   payload: Record<string, unknown>
 }
 
-/** The `schedule` event of `repository` (the repository's JSON, with `private` and `visibility`). */
+/**
+ * The `schedule` event of `repository` (the repository's JSON, with `private` and `visibility`):
+ * `{ schedule: '<the cron that fired>', workflow: '<path of the workflow file>', repository }`.
+ */
 export function scheduleEvent(repository: Record<string, unknown>, options: { cron?: string; workflow?: string } = {}): ActionEvent {
   return {
     name: 'schedule',
@@ -46,7 +42,10 @@ export function scheduleEvent(repository: Record<string, unknown>, options: { cr
   }
 }
 
-/** The `workflow_dispatch` event of `repository`, started by `sender` (default 'acme-bot', the runner's GITHUB_ACTOR) on `ref`. */
+/**
+ * The `workflow_dispatch` event of `repository`, started by `sender` (default 'acme-bot', the
+ * runner's GITHUB_ACTOR) on `ref`: `{ inputs, ref, repository, sender, workflow }`.
+ */
 export function dispatchEvent(
   repository: Record<string, unknown>,
   options: { inputs?: Record<string, string>; ref?: string; sender?: string; workflow?: string } = {}

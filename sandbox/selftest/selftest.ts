@@ -1,17 +1,14 @@
 /**
- * node .build/sandbox/selftest.js: checks the Bitrix24 and generic OAuth 2.0 stand-ins over HTTP,
- * without the action — each documented answer, the chain (single use, rotation or not, idle
- * expiry, code lifetime, reuse detection or its absence) and the client-authentication rules —
- * and the `drip` fault; and the GitHub stand-in's issues, workflows, permissions (403 with
- * `X-Accepted-GitHub-Permissions`, public repositories read without one), 410 and 422 answers and
- * token-expiry header, the event payloads and the runner's GITHUB_WORKFLOW_REF. Exits 1 on the
- * first failure. `providerSelfTest()`, `gitHubSelfTest()` and `selfTest()` (both) are exported so
- * a test file can run the same checks.
- *
- * Emulates: nothing (a client of the stand-ins). Deliberately not emulated: the action itself
- * (the e2e tests run it against the same stand-ins), the rest of the amoCRM stand-in (covered by
- * the e2e suite; only its refusal of a spent token, which keeps the family, is checked here) and
- * the GitHub secrets routes (covered by the e2e suite).
+ * node .build/sandbox/selftest/selftest.js: checks the stand-ins over HTTP, without the action —
+ * the Bitrix24 and generic OAuth 2.0 stand-ins (each documented answer, the chain: single use,
+ * rotation or not, idle expiry, code lifetime, reuse detection or its absence; the client
+ * authentication rules), the `drip` fault, the GitHub stand-in's issues, workflows, permissions
+ * (403 with `X-Accepted-GitHub-Permissions`, public repositories read without one), 410 and 422
+ * answers and token-expiry header, the event payloads — and the runner's GITHUB_WORKFLOW_REF.
+ * Exits 1 on the first failure. `providerSelfTest()`, `gitHubSelfTest()` and `selfTest()` (both)
+ * let a test file run the same checks (test/e2e/standins.test.ts). The rest of the amoCRM
+ * stand-in (here only its refusal of a spent token, which keeps the family) and the GitHub secrets
+ * routes are the end-to-end suite's to check.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -21,12 +18,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { BITRIX24_TOKEN_SHAPE, startBitrix24 } from './bitrix24.js'
-import { decodeJwtPayload, startAmoCrm } from './amocrm.js'
-import { faultQueue, type Fault } from './faults.js'
-import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from './github.js'
-import { formEncode, REUSE_DETECTION_REFUSAL, startOAuth2, type OAuth2Options, type OAuth2Server } from './oauth2.js'
-import { runAction } from './runner.js'
+import { BITRIX24_TOKEN_SHAPE, startBitrix24 } from '../standins/bitrix24.js'
+import { decodeJwtPayload, startAmoCrm } from '../standins/amocrm.js'
+import { faultQueue, type Fault } from '../standins/faults.js'
+import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub } from '../standins/github/github.js'
+import { formEncode, REUSE_DETECTION_REFUSAL, startOAuth2, type OAuth2Options, type OAuth2Server } from '../standins/oauth2.js'
+import { runAction } from '../runner/runner.js'
 
 interface Answer {
   status: number
@@ -476,7 +473,7 @@ async function dripChecks(): Promise<void> {
   // close() during a drip: the stand-in closes, its drip timer with it, so nothing keeps a process
   // alive (a minute-long piece would): a child process that closes mid-drip exits by itself.
   const child = [
-    `import { startOAuth2 } from ${JSON.stringify(new URL('./oauth2.js', import.meta.url).href)}`,
+    `import { startOAuth2 } from ${JSON.stringify(new URL('../standins/oauth2.js', import.meta.url).href)}`,
     `const server = await startOAuth2({ faults: () => (${JSON.stringify({ kind: 'drip', bytes: 1, everyMs: 60_000 } satisfies Fault)}) })`,
     `const response = await fetch(server.url + '/api/me')`,
     `const body = response.text().then(() => 'whole', (error) => error.name)`,

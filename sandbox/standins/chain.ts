@@ -1,38 +1,12 @@
 /**
- * The token-chain core shared by the token stand-ins (amocrm.ts, bitrix24.ts, oauth2.ts): what an
- * authorization server remembers about one client's grant, without any HTTP or wire format.
+ * The token chain the token stand-ins (amocrm.ts, bitrix24.ts, oauth2.ts) share: what an
+ * authorization server remembers about one client's grant — codes, the one current refresh token,
+ * idle expiry, access tokens, reuse detection — without HTTP or wire format (each stand-in maps
+ * the refusals to its provider's answers). What it emulates and what it deliberately does not:
+ * test/README.md, the stand-ins table; `TokenChainOptions` and `TokenChain` say what each option and call does.
  *
- * Emulates:
- * - Authorization codes: issued on demand, valid `codeTtlMs` from issue, single use (a second
- *   redemption is refused as `used`), expirable by hand (`expireCode`).
- * - One current refresh token per chain. Rotating (default): spending it revokes it at once (no
- *   grace period) and every answer issues a new one; issuing a pair by either grant or seeding one
- *   (`setRefreshToken`) revokes the previous one at once. Not rotating (`rotate: false`): a refresh
- *   answer carries no new refresh token and the same one stays valid (the code grant still issues a
- *   new one, which replaces the previous).
- * - Idle expiry: a refresh token unused for `refreshTokenTtlMs` (counted from its issue, its
- *   seeding or, when not rotating, its last use) is refused as `expired` and stays current (a
- *   later seed replaces it).
- * - Reuse detection (`reuseDetection: true`, RFC 9700 §4.14.2, as panva's oidc-provider does it):
- *   a refresh token that was spent (exchanged by a rotating chain) and comes back is refused as
- *   `reused` and revokes its family — the tokens descending from one code grant or one seed by
- *   refresh — so the current refresh token stops working too when it belongs to that family;
- *   each such revocation is recorded in `familyRevocations`. The family's spent tokens are
- *   forgotten with it (oidc-provider deletes every token of the grant), so presenting any of them
- *   later is a plain `revoked` without a second revocation. A token replaced without being spent
- *   (by a code grant or a seed) is a plain `revoked`, one never issued a plain `unknown`. Off
- *   (default): a spent token is a plain `revoked` and the family is kept (the League OAuth
- *   server's behaviour, amoCRM's).
- * - Access tokens valid until the expiry they were registered with; refreshing does not revoke
- *   earlier access tokens.
- * - An injectable clock `now()` for all of the above and `issued[].at`.
- *
- * Deliberately not emulated: the wire format and error wording (each stand-in maps the reasons
- * `unknown`/`used`/`revoked`/`expired`/`reused` to its provider's answers), several clients or chains,
- * grace periods for the previous refresh token (Xero 30 min, Atlassian 10 min), several live
- * families at once (a code grant or a seed replaces the previous family, where a real server would
- * keep each grant alive), revocation of access tokens with their family, absolute lifetimes,
- * access tokens bound to a refresh token.
+ * Sources: reuse detection as RFC 9700 §4.14.2 describes it and panva's oidc-provider does it;
+ * without it, the League OAuth server's (amoCRM's) refusal of the presented token alone.
  */
 import type { RequestInfo } from './faults.js'
 import type { Core } from './http.js'
@@ -47,18 +21,31 @@ export interface IssuedPair {
 }
 
 interface TokenChainOptions {
-  /** Authorization code lifetime (ms). */
+  /** Authorization code lifetime (ms); a code is single use, and `expireCode` ends it early. */
   codeTtlMs: number
-  /** A refresh token unused this long (ms) is refused as `expired`. */
+  /**
+   * A refresh token unused this long (ms) — counted from its issue, its seeding or, when not
+   * rotating, its last use — is refused as `expired` and stays current (a later seed replaces it).
+   */
   refreshTokenTtlMs: number
-  /** true (default): every answer carries a new refresh token and the spent one is revoked. */
+  /**
+   * true (default): every answer carries a new refresh token and the spent one is revoked at once
+   * (no grace period). false: a refresh answer carries none and the same one stays valid (the code
+   * grant still issues a new one, which replaces the previous). Either way, issuing a pair by
+   * either grant or seeding one revokes the previous refresh token at once.
+   */
   rotate?: boolean
   /**
-   * true: a spent refresh token presented again is refused as `reused` and revokes its family
-   * (RFC 9700 §4.14.2). Default false: it is a plain `revoked`, the family kept.
+   * true: a spent refresh token presented again is refused as `reused` and revokes its family (RFC
+   * 9700 §4.14.2) — the tokens descending from one code grant or one seed by refresh — so the
+   * current refresh token stops working too when it belongs to it (`familyRevocations`). The
+   * family's spent tokens are forgotten with it (oidc-provider deletes every token of the grant):
+   * presenting one later is a plain `revoked`, without a second revocation. Default false: a spent
+   * token is a plain `revoked` and the family is kept (the League OAuth server's way, amoCRM's).
+   * Either way a token replaced without being spent is `revoked`, one never issued `unknown`.
    */
   reuseDetection?: boolean
-  /** Default Date.now. */
+  /** The clock of all of the above and `issued[].at`. Default Date.now. */
   now?: () => number
   newCode: () => string
   newRefreshToken: () => string
@@ -213,23 +200,32 @@ export function tokenChain(options: TokenChainOptions): TokenChain {
   }
 }
 
-/** What every token stand-in offers, from its HTTP core and its chain. */
+/** What every token stand-in offers, from its HTTP core and its chain (each stand-in says what its codes and refusals are). */
 export interface TokenServerBase {
   /** http://127.0.0.1:PORT */
   readonly url: string
   /** 127.0.0.1:PORT */
   readonly host: string
   close(): Promise<void>
+  /** A new authorization code, valid the stand-in's code lifetime from now(), single use. */
   issueCode(): string
+  /** Makes an issued code answer as an expired one. Throws for a code never issued. */
   expireCode(code: string): void
+  /** The one refresh token the token endpoint accepts now, if any. */
   currentRefreshToken(): string | undefined
+  /** True when `token` was issued or seeded here and is no longer the current refresh token. */
   isRevoked(token: string): boolean
+  /** Every successful token answer, in order (not rotating: a refresh's `refresh_token` is the unchanged one, which the answer did not carry). */
   readonly issued: IssuedPair[]
   /** Families revoked by reuse detection (the generic stand-in's `reuseDetection`); empty otherwise. */
   readonly familyRevocations: FamilyRevocation[]
+  /** Every request received, faulted ones included. */
   readonly requests: RequestInfo[]
+  /** The most requests handled at once since the start or `resetMaxInFlight()`. */
   readonly maxInFlight: number
+  /** Restarts `maxInFlight` from the requests in flight now. */
   resetMaxInFlight(): void
+  /** Seeds `token` as the current valid refresh token, unused since now() (revokes the previous one). */
   setRefreshToken(token: string): void
 }
 
