@@ -3,9 +3,10 @@
  *
  * - The README's inputs and outputs tables are generated from action.yml, so the two never
  *   disagree; README.ru.md gets the same tables with Russian descriptions (docs/action.ru.json).
- * - Sections: in the READMEs and in docs/troubleshooting, docs/providers and docs/security (each in
- *   English and Russian), each `## ` heading is preceded by `<!-- section: ID -->`, and the two
- *   languages of a pair list the same IDs in the same order.
+ * - Sections: in the READMEs and in docs/troubleshooting, docs/providers, docs/security,
+ *   docs/concurrency, docs/targets, docs/migration and docs/runners (each in English and Russian),
+ *   each `## ` heading is preceded by `<!-- section: ID -->`, and the two languages of a pair list the
+ *   same IDs in the same order.
  * - Links: every relative link of the READMEs, docs/*.md and test/README.md reaches a file that
  *   exists, and its `#anchor` a heading of that file (GitHub's slugs).
  * - Pins: every `uses:` of another action in examples/*.yml and in the documents' code blocks is
@@ -120,7 +121,11 @@ const PAIRS: Array<[string, string]> = [
   ['README.md', 'README.ru.md'],
   ['docs/troubleshooting.md', 'docs/troubleshooting.ru.md'],
   ['docs/providers.md', 'docs/providers.ru.md'],
-  ['docs/security.md', 'docs/security.ru.md']
+  ['docs/security.md', 'docs/security.ru.md'],
+  ['docs/concurrency.md', 'docs/concurrency.ru.md'],
+  ['docs/targets.md', 'docs/targets.ru.md'],
+  ['docs/migration.md', 'docs/migration.ru.md'],
+  ['docs/runners.md', 'docs/runners.ru.md']
 ]
 for (const [en, ru] of PAIRS) {
   for (const file of [en, ru]) {

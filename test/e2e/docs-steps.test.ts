@@ -5,12 +5,13 @@
  *   examples, CI) runs with the shell GitHub gives it (`bash -e {0}` when no `shell:` is written:
  *   no pipefail) against the amoCRM stand-in with a bad access token, and must fail on the 401;
  *   with a good token it must print the lead's people;
- * - the curl recipes of "From the PHP scripts to the action" run in order in one bash, with the
- *   values typed on standard input: exchange, refresh, the lead call, and the hand-over to
- *   `gh secret set` (a stand-in that records what it was given); no secret may appear in their
- *   output, and a refused exchange must store nothing;
- * - the Bitrix24 code exchange by hand (the same blocks in both READMEs and both docs/providers
- *   files) runs the same way against the Bitrix24 stand-in.
+ * - the curl recipes of "From the PHP scripts to the action" (docs/migration.md, "The same requests
+ *   by hand"; the same blocks in its Russian twin) run in order in one bash, with the values typed on
+ *   standard input: exchange, refresh, the lead call, and the hand-over to `gh secret set` (a
+ *   stand-in that records what it was given); no secret may appear in their output, and a refused
+ *   exchange must store nothing;
+ * - the Bitrix24 code exchange by hand (the same blocks in both docs/providers files) runs the same
+ *   way against the Bitrix24 stand-in.
  *
  * Everything talks to 127.0.0.1 and is awaited: no timers.
  */
@@ -160,12 +161,16 @@ async function runTyped(script: string, input: string[], dir: string, ghOut: str
   })
 }
 
-/** The ```bash blocks of a README's "From the PHP scripts to the action" section, in order. */
+/** The documents that carry the curl recipes of "From the PHP scripts to the action". */
+const RECIPE_DOCS = ['docs/migration.md', 'docs/migration.ru.md']
+
+/** The ```bash blocks of a document's "The same requests by hand" section (`by-hand`), in order. */
 function recipeBlocks(file: string): string[] {
   const text = read(file)
-  const start = text.indexOf('<!-- section: php -->')
-  const end = text.indexOf('<!-- section: ', start + 1)
-  assert.ok(start >= 0 && end > start, `${file} has no php section`)
+  const start = text.indexOf('<!-- section: by-hand -->')
+  assert.ok(start >= 0, `${file} has no by-hand section`)
+  const next = text.indexOf('<!-- section: ', start + 1)
+  const end = next < 0 ? text.length : next
   return [...text.slice(start, end).matchAll(/^```bash\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? '')
 }
 
@@ -186,15 +191,16 @@ describe('the curl recipes of "From the PHP scripts to the action"', { skip }, (
   /** The recipes, in order, in one bash (as typed into one terminal), the account pointed at the stand-in. */
   async function runRecipes(input: string[]): Promise<{ code: number; output: string }> {
     rmSync(ghOut, { force: true })
-    const script = recipeBlocks('README.md')
+    const script = recipeBlocks(RECIPE_DOCS[0] ?? '')
       .join('\n')
       .replace(/^account=.*$/m, `account=${amo.url}`)
     return runTyped(script, input, dir, ghOut)
   }
 
-  test('both READMEs carry the same recipes, with set -o pipefail and no secret on a command line', () => {
-    const english = recipeBlocks('README.md')
-    assert.deepEqual(recipeBlocks('README.ru.md'), english)
+  test('both languages of docs/migration carry the same recipes, with set -o pipefail and no secret on a command line', () => {
+    const english = recipeBlocks(RECIPE_DOCS[0] ?? '')
+    assert.ok(english.length > 0, `${RECIPE_DOCS[0]} has no recipes`)
+    for (const file of RECIPE_DOCS) assert.deepEqual(recipeBlocks(file), english, `${file} differs from ${RECIPE_DOCS[0]}`)
     const all = english.join('\n')
     assert.match(all, /^set -o pipefail$/m)
     assert.match(all, /read -rsp 'Secret key: ' client_secret/)
@@ -235,8 +241,8 @@ describe('the curl recipes of "From the PHP scripts to the action"', { skip }, (
   })
 })
 
-/** The documents that carry the Bitrix24 code exchange by hand. */
-const BITRIX24_DOCS = ['README.md', 'README.ru.md', 'docs/providers.md', 'docs/providers.ru.md']
+/** The documents that carry the Bitrix24 code exchange by hand (the READMEs link to them). */
+const BITRIX24_DOCS = ['docs/providers.md', 'docs/providers.ru.md']
 
 /** A document's ```bash blocks about Bitrix24, in order, without the indentation of the list they stand in. */
 function bitrix24Blocks(file: string): string[] {
@@ -266,16 +272,16 @@ describe('the Bitrix24 code exchange by hand', { skip }, () => {
   async function runExchange(input: string[]): Promise<{ code: number; output: string }> {
     rmSync(ghOut, { force: true })
     rmSync(`${ghOut}.args`, { force: true })
-    const script = bitrix24Blocks('README.md')
+    const script = bitrix24Blocks(BITRIX24_DOCS[0] ?? '')
       .join('\n')
       .replace(/^server=.*$/m, `server=${b24.url}`)
     return runTyped(script, input, dir, ghOut)
   }
 
-  test('the READMEs and docs/providers carry the same two blocks, with set -o pipefail and no secret on a command line', () => {
-    const english = bitrix24Blocks('README.md')
+  test('both languages of docs/providers carry the same two blocks, with set -o pipefail and no secret on a command line', () => {
+    const english = bitrix24Blocks(BITRIX24_DOCS[0] ?? '')
     assert.equal(english.length, 2)
-    for (const file of BITRIX24_DOCS) assert.deepEqual(bitrix24Blocks(file), english, `${file} differs from README.md`)
+    for (const file of BITRIX24_DOCS) assert.deepEqual(bitrix24Blocks(file), english, `${file} differs from ${BITRIX24_DOCS[0]}`)
     const all = english.join('\n')
     assert.match(all, /^set -o pipefail$/m)
     assert.match(all, /read -rsp 'client_secret: ' client_secret/)
