@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -60,6 +60,8 @@ export interface RunOptions {
   jobToken?: string
   /** GITHUB_EVENT_NAME and the content of GITHUB_EVENT_PATH; default `workflow_dispatch` with `{}`. */
   event?: { name: string; payload?: unknown }
+  /** Measure the process's peak resident memory (`maxRssKiB`): node's own count, written as it exits. */
+  measureMemory?: boolean
 }
 
 /** ProcessInvoker._sigintTimeout: SIGTERM this long after SIGINT. */
@@ -91,6 +93,8 @@ export interface ActionRun {
   env: Record<string, string>
   /** The temp directory, when keepTemp. */
   dir?: string
+  /** With `measureMemory`: the process's peak resident set size (KiB), as node counted it at exit. */
+  maxRssKiB?: number
   /** True when the cancel sequence (`cancel`) ended with SIGKILL. */
   killed: boolean
 }
@@ -293,7 +297,8 @@ async function runProcess(opts: RunOptions, env: Record<string, string>, cwd: st
   const node = opts.node ?? process.execPath
   const timeoutMs = opts.timeoutMs ?? 60_000
   const started = performance.now()
-  const child = spawn(node, [entry], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const preload = opts.measureMemory ? ['--require', await memoryProbe(cwd)] : []
+  const child = spawn(node, [...preload, entry], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8')
@@ -335,6 +340,16 @@ async function runProcess(opts: RunOptions, env: Record<string, string>, cwd: st
   return { ...result, stdout, stderr, durationMs, killed: cancel.killed }
 }
 
+/** A preload that writes the process's peak RSS (KiB) next to it when the process exits. */
+async function memoryProbe(dir: string): Promise<string> {
+  const file = join(dir, '..', 'memory-probe.cjs')
+  await writeFile(
+    file,
+    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(`${file}.rss`)}, String(process.resourceUsage().maxRSS)))\n`
+  )
+  return file
+}
+
 export async function runAction(opts: RunOptions): Promise<ActionRun> {
   const jobToken = opts.jobToken ?? DEMO_JOB_TOKEN
   const event = opts.event ?? { name: 'workflow_dispatch' }
@@ -362,6 +377,10 @@ export async function runAction(opts: RunOptions): Promise<ActionRun> {
       unexpectedInputs,
       env,
       killed: ended.killed
+    }
+    if (opts.measureMemory) {
+      const rss = Number(await readFile(join(runDir.workspace, '..', 'memory-probe.cjs.rss'), 'utf8').catch(() => ''))
+      if (rss > 0) run.maxRssKiB = rss
     }
     if (opts.keepTemp) run.dir = dir
     recordMessages(run.log)

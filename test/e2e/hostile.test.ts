@@ -407,3 +407,30 @@ describe('the rescue tool', () => {
     }
   })
 })
+
+describe('GitHub answers of any size', () => {
+  test('a 403 with a 50 MB body: one clear sentence, nothing spent, and the memory of a small answer', async () => {
+    const box = await sandbox()
+    try {
+      box.seed()
+      const baseline = await box.run(box.inputs(), { measureMemory: true })
+      assert.equal(baseline.code, 0, baseline.log)
+      box.seed()
+      const huge = `<html><body>${'x'.repeat(50 * 1024 * 1024)}</body></html>`
+      box.gh.faults = onlyWhen(
+        (r) => r.path.endsWith('/actions/secrets/public-key'),
+        () => status(403, { body: huge, contentType: 'text/html' })
+      )
+      const run = await box.run(box.inputs(), { measureMemory: true })
+      box.gh.faults = undefined
+      assert.match(failure(run), /^GitHub refused to read the public key of repository acme\/crm-sync \(403: /)
+      assert.equal(run.tokenRequests, 0)
+      const [before, after] = [baseline.maxRssKiB ?? 0, run.maxRssKiB ?? 0]
+      assert.ok(before > 0 && after > 0, 'both runs measured')
+      // Read up to 1 MiB (it was 300 MB for this answer): within 32 MiB of a healthy run.
+      assert.ok(after - before < 32 * 1024, `peak ${Math.round(after / 1024)} MiB against ${Math.round(before / 1024)} MiB`)
+    } finally {
+      await box.close()
+    }
+  })
+})
