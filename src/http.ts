@@ -11,6 +11,7 @@
  *   renamed repository answers 301/307 there, while a redirect elsewhere must never turn a sealed
  *   secret's write into a "stored" (the 3xx is handed back, and the store says what happened).
  */
+import diagnostics from 'node:diagnostics_channel'
 import { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
 import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici'
@@ -49,6 +50,27 @@ export function warmUp(origin: string): Promise<void> {
   })
     .then((answer) => answer.body.dump())
     .catch(() => undefined)
+}
+
+/**
+ * Runs `work` once the first request's headers are on a socket (undici's `sendHeaders` channel),
+ * or after `latestMs` if none is: for synchronous work such as compiling libsodium (~11 ms), which
+ * would otherwise hold the event loop before the first requests have even connected.
+ */
+export function whenOnTheWire(work: () => void, latestMs = 50): void {
+  let done = false
+  const channel = diagnostics.channel('undici:client:sendHeaders')
+  const once = (): void => {
+    if (done) return
+    done = true
+    clearTimeout(timer)
+    channel.unsubscribe(listener)
+    // Not inside undici's publish: after the other requests of this wave have been written too.
+    setImmediate(work)
+  }
+  const listener = (): void => once()
+  const timer = setTimeout(once, latestMs)
+  channel.subscribe(listener)
 }
 
 /** The most of a GitHub answer that is read: its answers are kilobytes, and a hostile 50 MB error page must not cost 300 MB. */

@@ -17,7 +17,7 @@ import type { CancelGuard } from './critical.js'
 import { ActionError, errorMessage, InputError } from './errors.js'
 import { GitHubError } from './github/errors.js'
 import { probeName, type Settings } from './inputs.js'
-import { USER_AGENT } from './http.js'
+import { USER_AGENT, whenOnTheWire } from './http.js'
 import { messages } from './messages.js'
 import { grantName, type PairFacts } from './providers/provider.js'
 import { sealRescue, type RescueBundle } from './rescue/rescue.js'
@@ -256,9 +256,10 @@ function fail(message: string, needs: Needs): never {
 
 async function prepare(settings: Settings, deps: RotationDeps, report: RotationReport): Promise<Rotation> {
   const { io, store } = deps
-  // The public key is needed first: ask for it now, then load libsodium while the answer travels.
+  // The public key is needed first: ask for it now, then load libsodium while the answer travels
+  // (once the requests are written: compiling it holds the event loop ~11 ms).
   store.publicKey().catch(() => undefined)
-  setImmediate(() => void loadSodium().catch(() => undefined))
+  whenOnTheWire(() => void loadSodium().catch(() => undefined))
   io.info(messages.start(settings.provider.title, report.grant, report.refreshSecret))
 
   const before = await readBefore(settings, deps)

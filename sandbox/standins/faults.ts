@@ -74,8 +74,14 @@ export interface RequestInfo {
   /** Parsed JSON (application/json, +json), form object (application/x-www-form-urlencoded), raw string otherwise or when the JSON is invalid; undefined for an empty body. */
   body: unknown
   headers: IncomingHttpHeaders
-  /** Date.now() when the request (with its body) was received. */
+  /** Date.now() when the request (with its body) was received — after its connection's set-up cost, if it is the first on it. */
   at: number
+  /** When its connection was opened. */
+  connectedAt: number
+  /** The first request on its connection (which paid the stand-in's `connectMs`). */
+  newConnection: boolean
+  /** Date.now() when its answer was written out whole; unset while none was (or the connection was dropped). */
+  answeredAt?: number
 }
 
 export type FaultHook = (req: RequestInfo) => Fault | undefined

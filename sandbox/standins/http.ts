@@ -30,10 +30,15 @@ export interface Incoming {
 
 export type Handler = (incoming: Incoming) => Reply
 
-/** What tests tune on a running stand-in: its fault hook and the latency added to every answer. */
+/**
+ * What tests tune on a running stand-in: its fault hook, the latency added to every answer, and
+ * what a new connection costs (`connectMs`: TCP and TLS before the first request on a connection is
+ * served — on loopback a connection is free, on a runner it is about two round trips).
+ */
 export interface Tunable {
   faults: FaultHook | undefined
   latencyMs: number
+  connectMs: number
 }
 
 export interface Core extends Tunable {
@@ -67,6 +72,13 @@ export function withTunables<T extends Tunable>(target: Omit<T, keyof Tunable>, 
       get: () => source.latencyMs,
       set: (ms: number) => {
         source.latencyMs = ms
+      }
+    },
+    connectMs: {
+      enumerable: true,
+      get: () => source.connectMs,
+      set: (ms: number) => {
+        source.connectMs = ms
       }
     }
   }) as T
@@ -237,10 +249,13 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
   const { handler } = options
   const timers = new Set<NodeJS.Timeout>()
   const requests: RequestInfo[] = []
-  const state: { faults: FaultHook | undefined; latencyMs: number } = {
+  const state: Tunable = {
     faults: options.faults,
-    latencyMs: options.latencyMs ?? 0
+    latencyMs: options.latencyMs ?? 0,
+    connectMs: 0
   }
+  /** When each connection was opened, and whether it has served a request yet. */
+  const connections = new WeakMap<object, { at: number; served: boolean }>()
   let closing: Promise<void> | undefined
   let closed = false
   let inFlight = 0
@@ -265,13 +280,23 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
       url = new URL('http://127.0.0.1/')
     }
     const parsed = tooLarge ? { body: undefined, invalidJson: false } : parseBody(raw, req.headers['content-type'])
+    const connection = connections.get(req.socket) ?? { at: Date.now(), served: true }
+    const first = !connection.served
+    connection.served = true
+    // The set-up a new connection costs is paid before its first request is served.
+    if (first) await wait(state.connectMs - (Date.now() - connection.at))
     const info: RequestInfo = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       body: parsed.body,
       headers: req.headers,
-      at: Date.now()
+      at: Date.now(),
+      connectedAt: connection.at,
+      newConnection: first
     }
+    res.once('finish', () => {
+      info.answeredAt = Date.now()
+    })
     requests.push(info)
 
     let fault: Fault | undefined
@@ -376,6 +401,7 @@ export async function startCore(options: { latencyMs?: number; faults?: FaultHoo
     })
   })
 
+  server.on('connection', (socket) => connections.set(socket, { at: Date.now(), served: false }))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {

@@ -1,7 +1,7 @@
 /**
  * The GitHub Actions secret store of one target — a repository, an environment or an
  * organization (targets.ts): its public key, sealed writes, metadata reads and deletes, with
- * retries, and every failure worded by github-errors.ts.
+ * retries, and every failure worded by errors.ts.
  *
  * Two rules keep the chain of single-use tokens intact:
  * - a write whose outcome is unknown (no answer, a 5xx) is retried only after the secret's
@@ -103,15 +103,15 @@ async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Prom
   return results
 }
 
-/** At most this many repository lookups at once (GitHub allows no more than 100 concurrent requests). */
-const LOOKUP_CONCURRENCY = 8
 /**
  * Above this many listed repositories, their ids come from the organization's repository list
  * (100 a page, the pages read at once) rather than one request each: 1,000 names are 10 pages,
- * two round trips, where 1,000 lookups would be 125 round trips and more than GitHub's 900
- * points a minute for REST requests (its secondary rate limits).
+ * one round trip, where 1,000 lookups would be 50 round trips and more than GitHub's 900 points a
+ * minute for REST requests (its secondary rate limits).
  */
 const LIST_ABOVE = 20
+/** Repository lookups at once: all of them, up to LIST_ABOVE — one round trip (GitHub allows no more than 100 concurrent requests). */
+const LOOKUP_CONCURRENCY = LIST_ABOVE
 /** Pages of one list read at once. */
 const PAGE_CONCURRENCY = 10
 
@@ -247,15 +247,20 @@ export class GitHubSecretStore implements SecretStore {
    * transferred repository is named exactly as a lookup finds it).
    */
   private async resolveIds(refs: readonly RepoRef[], org: string): Promise<number[]> {
-    const listed = refs.length > LIST_ABOVE ? await this.organizationRepositories(org) : new Map<string, number>()
+    const listed = refs.length > LIST_ABOVE ? await this.organizationRepositories(org, refs.length) : new Map<string, number>()
     return mapLimit([...refs], LOOKUP_CONCURRENCY, (ref) => {
       const id = listed.get(ref.repo.toLowerCase())
       return id === undefined ? this.repositoryId(ref, org) : Promise.resolve(id)
     })
   }
 
-  /** Every repository of the organization the token can see, name (lower-case) → id: the first page, then the rest at once. */
-  private async organizationRepositories(org: string): Promise<Map<string, number>> {
+  /**
+   * Every repository of the organization the token can see, name (lower-case) → id. The
+   * organization holds at least the `named` repositories, and most hold a few more (the one that
+   * runs the workflow, to begin with): their pages and one more are asked for at once; the first
+   * page's `Link` tells whether there are more still, read at once after it.
+   */
+  private async organizationRepositories(org: string, named: number): Promise<Map<string, number>> {
     const byName = new Map<string, number>()
     const page = (n: number) =>
       this.call(
@@ -272,9 +277,14 @@ export class GitHubSecretStore implements SecretStore {
           }
         }
       )
-    const last = await page(1)
+    const guess = Math.min(Math.ceil(named / 100) + 1, 1000)
+    const [last = 1] = await mapLimit(
+      Array.from({ length: guess }, (_, i) => i + 1),
+      PAGE_CONCURRENCY,
+      page
+    )
     await mapLimit(
-      Array.from({ length: last - 1 }, (_, i) => i + 2),
+      Array.from({ length: Math.max(0, last - guess) }, (_, i) => i + guess + 1),
       PAGE_CONCURRENCY,
       page
     )

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
-import { GITHUB_BODY_MAX_BYTES, gitHubFetchFor, networkReason, rawFetchFor, warmUp } from '../../src/http.js'
+import { GITHUB_BODY_MAX_BYTES, gitHubFetchFor, networkReason, rawFetchFor, warmUp, whenOnTheWire } from '../../src/http.js'
 
 const failed = (cause: unknown): TypeError => new TypeError('fetch failed', { cause })
 
@@ -171,6 +171,41 @@ describe('warm connections and bounded bodies', () => {
 
   test('warmUp never rejects, whatever the origin', async () => {
     assert.equal(await warmUp('http://127.0.0.1:1'), undefined)
+  })
+
+  test('whenOnTheWire waits for the first request to be written, not for its answer', async () => {
+    let release: (() => void) | undefined
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let arrived = false
+    const s = await serve((_req, res) => {
+      arrived = true
+      void held.then(() => res.writeHead(200).end('ok'))
+    })
+    try {
+      let ran = false
+      const work = new Promise<void>((resolve) =>
+        whenOnTheWire(() => {
+          ran = true
+          resolve()
+        }, 60_000)
+      )
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(ran, false, 'nothing was sent yet')
+      const answer = rawFetchFor(s.url)(`${s.url}/token`, { method: 'POST', body: 'x' })
+      await work
+      assert.equal(ran, true)
+      release?.()
+      assert.equal(await (await answer).text(), 'ok')
+      assert.equal(arrived, true)
+    } finally {
+      release?.()
+      await new Promise((resolve) => s.server.close(resolve))
+      s.server.closeAllConnections()
+    }
+  })
+
+  test('whenOnTheWire runs the work anyway when no request is sent', async () => {
+    await new Promise<void>((resolve) => whenOnTheWire(resolve, 1))
   })
 
   test('a GitHub answer is read up to GITHUB_BODY_MAX_BYTES, however large', async () => {

@@ -73,6 +73,8 @@ export interface GitHubServer {
   close(): Promise<void>
   faults: FaultHook | undefined
   latencyMs: number
+  /** What a new connection costs before its first request is served (see Tunable). */
+  connectMs: number
   /** The stored secret, decrypted (a copy), or undefined. Throws for an unknown scope. */
   secret(scope: SecretScope, name: string): StoredSecret | undefined
   /**

@@ -726,14 +726,52 @@ describe('SecretStore: selected repositories are looked up safely', () => {
     assert.equal(ids[0], 5000)
     assert.equal(ids[119], 5119)
     assert.equal(calls.filter((c) => c.route === GET_REPO).length, 120)
-    assert.ok(most <= 8, `${most} lookups at once`)
+    assert.ok(most <= 20, `${most} lookups at once`)
   })
 
-  test('many names: the organization’s list, its pages read at once after the first; only the names it lacks looked up', async () => {
+  test('an organization with more repositories than named: the pages past the named ones read at once after the first', async () => {
+    const names = Array.from({ length: 120 }, (_, i) => ({ owner: 'acme', repo: `repo-${i}` }))
+    const target: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: names }
+    const waves: number[][] = [[]]
+    let pending = 0
+    const { store, calls } = setup(target, {
+      [ORG_REPOS]: [
+        async (params): Promise<Reply> => {
+          const page = Number(params.page)
+          waves[waves.length - 1]?.push(page)
+          pending += 1
+          await new Promise((resolve) => setImmediate(resolve))
+          pending -= 1
+          if (pending === 0) waves.push([])
+          return {
+            status: 200,
+            // The organization's 500 repositories: the named ones on pages 3 and 4.
+            data: Array.from({ length: 100 }, (_, i) => ({ id: 9000 + (page - 1) * 100 + i, name: `repo-${(page - 3) * 100 + i}` })),
+            headers: page === 1 ? { link: '<https://api.github.com/organizations/1/repos?per_page=100&page=5>; rel="last"' } : {}
+          }
+        }
+      ]
+    })
+    const ids = await store.selectedRepositoryIds()
+    assert.deepEqual([ids[0], ids[119]], [9200, 9319])
+    assert.deepEqual(
+      waves.filter((w) => w.length > 0).map((w) => [...w].sort()),
+      [
+        [1, 2, 3],
+        [4, 5]
+      ]
+    )
+    assert.equal(calls.filter((c) => c.route === GET_REPO).length, 0)
+  })
+
+  test('many names: the organization’s list, as many pages as the names fill read at once; only the names it lacks looked up', async () => {
     const names = Array.from({ length: 250 }, (_, i) => ({ owner: 'acme', repo: `Repo-${i}` }))
     const target: Target = { kind: 'organization', org: 'acme', visibility: 'selected', selectedRepositories: names }
     const listed = (page: number) =>
-      Array.from({ length: page < 3 ? 100 : 49 }, (_, i) => ({ id: 9000 + (page - 1) * 100 + i, name: `repo-${(page - 1) * 100 + i}` }))
+      Array.from({ length: page < 3 ? 100 : page === 3 ? 49 : 0 }, (_, i) => ({
+        id: 9000 + (page - 1) * 100 + i,
+        name: `repo-${(page - 1) * 100 + i}`
+      }))
     let inFlight = 0
     let most = 0
     const { store, calls } = setup(target, {
@@ -764,10 +802,11 @@ describe('SecretStore: selected repositories are looked up safely', () => {
       [
         ['acme', 1, 100],
         ['acme', 2, 100],
-        ['acme', 3, 100]
+        ['acme', 3, 100],
+        ['acme', 4, 100]
       ]
     )
-    assert.equal(most, 2, 'pages 2 and 3 at once, after page 1')
+    assert.equal(most, 4, '250 names: pages 1 to 4 at once (the fourth is empty)')
     assert.deepEqual(
       calls.filter((c) => c.route === GET_REPO).map((c) => c.params.repo),
       ['Repo-249']
