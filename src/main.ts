@@ -58,7 +58,7 @@ function expiryWarning(expiresAt: Date | undefined, now: Date): string | undefin
   const days = Math.ceil((expiresAt.getTime() - now.getTime()) / 86_400_000)
   if (days > EXPIRY_WARNING_DAYS) return undefined
   const date = expiresAt.toISOString().slice(0, 10)
-  return `'github-token' expires on ${date} (in ${days} day${days === 1 ? '' : 's'}): renew it before then — create a new token with the same permissions and update the secret that holds it — or every run fails from ${date} on, and the refresh token stops being rotated.`
+  return messages.githubTokenExpiring(date, days)
 }
 
 /** The runner writes the event file when the job starts, which is when it reads environment secrets. */
@@ -102,7 +102,7 @@ async function writeSummary(markdown: string): Promise<void> {
   try {
     await core.summary.addRaw(markdown, true).write()
   } catch (error) {
-    core.warning(`Could not write the job summary: ${errorMessage(error)}`)
+    core.warning(messages.summaryNotWritten(errorMessage(error)))
   }
 }
 
@@ -120,7 +120,7 @@ export async function run(): Promise<void> {
   const fail = (message: string): void => core.setFailed(safe(message))
   const guard = new CancelGuard(
     (signal) => {
-      fail(`Cancelled (${signal}) before the token was spent: nothing was changed.`)
+      fail(messages.cancelledBeforeSpend(signal))
       process.exit(1)
     },
     (message) => core.warning(message)
@@ -146,10 +146,7 @@ export async function run(): Promise<void> {
     for (const name of SECRET_INPUTS) mask(core.getInput(name))
     read = evaluatedInputs(
       (name) => core.getInput(name),
-      (name) =>
-        core.notice(
-          `Input '${name}' is an unevaluated \${{ … }} expression, not a value: it is treated as unset. A runner evaluates action.yml's defaults; a local tool may not, so give the value in its .env (see .env.example).`
-        )
+      (name) => core.notice(messages.unevaluatedInput(name))
     )
     const settings = readSettings(read, process.env)
 
@@ -230,7 +227,7 @@ export async function run(): Promise<void> {
   }
   if (failure) fail(guard.signal ? `${failure} (The run was also cancelled: ${guard.signal}.)` : failure)
   else if (guard.signal) {
-    fail(`The run was cancelled (${guard.signal}) after the token was spent; the new refresh token was stored first, so nothing is lost.`)
+    fail(messages.cancelledAfterStore(guard.signal))
   }
 
   // After the store or the rescue: what a person must know before a date, then the alert issue.

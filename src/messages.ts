@@ -1,6 +1,7 @@
 /**
  * What a run says to a person, in one place, each sentence under its own key: the failures,
- * warnings and notes of the order of a run (rotate.ts) and the one "this is a bug" sentence. The
+ * warnings and notes of the run as a whole (main.ts) and of its order (rotate.ts), and the one
+ * "this is a bug" sentence. The
  * failure and warning keys are documented: `DOCUMENTED` gives each one's row in the troubleshooting
  * tables (docs/troubleshooting.md and its Russian twin), which the docs check holds them to, besides
  * the messages the test runs make the action print. What a provider or GitHub said is worded where
@@ -20,6 +21,16 @@ const anomalyIn = (anomaly: string | undefined): string => (anomaly ? ` (${anoma
 const andRescue = (rescued: boolean): string => (rescued ? ' and the rescue line above' : '')
 
 export const messages = {
+  // -- the run as a whole (main.ts)
+  cancelledBeforeSpend: (signal: string) => `Cancelled (${signal}) before the token was spent: nothing was changed.`,
+  cancelledAfterStore: (signal: string) =>
+    `The run was cancelled (${signal}) after the token was spent; the new refresh token was stored first, so nothing is lost.`,
+  githubTokenExpiring: (date: string, days: number) =>
+    `'github-token' expires on ${date} (in ${days} day${days === 1 ? '' : 's'}): renew it before then — create a new token with the same permissions and update the secret that holds it — or every run fails from ${date} on, and the refresh token stops being rotated.`,
+  unevaluatedInput: (name: string) =>
+    `Input '${name}' is an unevaluated \${{ … }} expression, not a value: it is treated as unset. A runner evaluates action.yml's defaults; a local tool may not, so give the value in its .env (see .env.example).`,
+  summaryNotWritten: (error: string) => `Could not write the job summary: ${error}`,
+
   /** Anything that was not foreseen: one sentence, wherever it is caught (`afterSpend` false: where nothing can be said of the secret). */
   bug: (error: string, afterSpend = true) =>
     `Unexpected error: ${error}. This is a bug of the action; please report it with this log.${afterSpend ? ' The refresh token secret was not overwritten with an old value.' : ''}`,
@@ -121,6 +132,10 @@ type MessageKey = keyof typeof messages
  * (the tables quote a message with … for what varies). The docs check finds each in both tables.
  */
 export const DOCUMENTED: Partial<Record<MessageKey, string>> = {
+  cancelledBeforeSpend: '`Cancelled (…) before the token was spent: nothing was changed.`',
+  cancelledAfterStore: '`The run was cancelled (…) after the token was spent; the new refresh token was stored first …`',
+  githubTokenExpiring: "`'github-token' expires on … (in … days): renew it before then …`",
+  unevaluatedInput: "`Input '…' is an unevaluated ${{ … }} expression, not a value …`",
   bug: '`Unexpected error: …`',
   rescueKeyUnusable: "`Input '…' …`",
   timesNeeded:

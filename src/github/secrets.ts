@@ -112,8 +112,8 @@ async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Prom
 const LIST_ABOVE = 20
 /** Repository lookups at once: all of them, up to LIST_ABOVE — one round trip (GitHub allows no more than 100 concurrent requests). */
 const LOOKUP_CONCURRENCY = LIST_ABOVE
-/** Pages of one list read at once. */
-const PAGE_CONCURRENCY = 10
+/** Pages of one list read at once: 1,000 names and the page after them in one round trip. */
+const PAGE_CONCURRENCY = 20
 
 /** The last page of a paginated answer, from GitHub's `Link` header; 1 without one. */
 export function lastPage(headers: Record<string, string | number | undefined>): number {
