@@ -189,7 +189,8 @@ class Init {
     const settings = this.settings(publicKey)
     const report = await this.exchange(settings, store)
     if (report.failure) {
-      term.error(`init: ${this.safe(report.failure)}`)
+      // The action's own sentence; init has no job summary to repeat the rescue line in.
+      term.error(`init: ${this.safe(report.failure.replace(' (also in the job summary)', ''))}`)
       if (report.rescueLine) {
         this.print(
           `To store the refresh token from the rescue line above: copy the line into rescue.txt, then\n  npx -y github:amocrm-actions/token-rotation#v1 open rescue.txt --key-file ${keyFile ?? 'key.txt'} --field refresh_token |\n    gh secret set ${names.refreshToken} --repo ${this.repository}`
@@ -471,8 +472,11 @@ class Init {
         `GitHub refused the token from ${this.tokenFrom} (401): it is invalid, expired or revoked. Create a new one (README: "Set up", step 2) and run init again. Nothing was asked or changed.`
       )
     }
+    const said = error.message.replace(/'github-token'/g, `the token from ${this.tokenFrom}`)
     return new ActionError(
-      `${error.message.replace(/'github-token'/g, `the token from ${this.tokenFrom}`)} Nothing was asked or changed: give a token that has it and run init again.`
+      error.status === 403
+        ? `${said} Nothing was asked or changed: give a token that has it and run init again.`
+        : `${said} Nothing was asked or changed.`
     )
   }
 

@@ -20,7 +20,7 @@ export interface Names {
   rescueKey: string
   /** The workflow's concurrency group: one per account, so that one account's queue never holds up another's. */
   group: string
-  /** The default workflow file: `<group>.yml` (amocrm-token.yml, as the README's step 4 calls it). */
+  /** The default workflow file: `<group>.yml` (amocrm-token.yml, as the README's set-up calls it). */
   file: string
 }
 

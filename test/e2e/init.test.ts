@@ -92,8 +92,9 @@ class Pty {
   private waiter: (() => void) | undefined
   readonly done: Promise<Done>
 
-  constructor(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
-    const command = [process.execPath, RESCUE_CLI, 'init', ...args].map(shellQuote).join(' ')
+  /** `args` of init; or, with `command`, that command instead (a documented script). */
+  constructor(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; command?: string[] }) {
+    const command = (options.command ?? [process.execPath, RESCUE_CLI, 'init', ...args]).map(shellQuote).join(' ')
     this.child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
       cwd: options.cwd,
       env: { ...options.env, TERM: 'xterm' },
@@ -494,6 +495,56 @@ describe('init: the whole set-up of one account, as a user runs it', { timeout: 
     noneShown(screen, [oauth.clientSecret, code, ...oauth.issued.flatMap((p) => [p.refresh_token, p.access_token])])
     assert.equal(secretOf(gh, 'OAUTH_REFRESH_TOKEN'), oauth.currentRefreshToken())
     await checkWorkflow(path, { provider: 'oauth2', 'token-url': oauth.tokenUrl, scope: 'offline_access' })
+  })
+
+  test('the loop over several accounts of docs/targets.md, as written in both languages, typed at a terminal', async (t) => {
+    const gh = await github(t)
+    const recipe = (file: string): string => {
+      const found = /```bash\n(# accounts\.txt[\s\S]*?)```/.exec(readFileSync(join(PROJECT_ROOT, 'docs', file), 'utf8'))
+      assert.ok(found, file)
+      return found[1] as string
+    }
+    const script = recipe('targets.md')
+    assert.equal(recipe('targets.ru.md'), script)
+    const dir = await clone()
+    writeFileSync(
+      join(dir, 'recipe.sh'),
+      script.replaceAll('npx -y github:amocrm-actions/token-rotation#v1', `node ${shellQuote(RESCUE_CLI)}`)
+    )
+    writeFileSync(
+      join(dir, 'accounts.txt'),
+      `ACME demo ${amo.clientId} ${amo.redirectUri}\nGLOBEX demo ${amo.clientId} ${amo.redirectUri}\n`
+    )
+    // Both accounts' integrations are the one stand-in here: TOKEN_ROTATION_BASE_URL points every init at it.
+    const pty = new Pty([], {
+      cwd: dir,
+      env: userEnv(gh, { GH_TOKEN: DEMO_GITHUB_TOKEN, TOKEN_ROTATION_BASE_URL: amo.url }),
+      command: ['bash', 'recipe.sh']
+    })
+    await pty.expect('private key (keep it offline')
+    const publicKey = /public key \(put it in the workflow as rescue-public-key; it is not a secret\):\n {2}(\S+)/.exec(pty.screen)?.[1]
+    assert.ok(publicKey, pty.screen)
+    await pty.answer('Rescue public key: ', publicKey)
+    const spent: Record<string, string | undefined> = {}
+    for (const key of ['ACME', 'GLOBEX']) {
+      await pty.answer(`${key}: Secret key: `, amo.clientSecret)
+      await pty.answer(`${key}: authorization code: `, amo.issueCode())
+      await pty.expect(`secret AMOCRM_${key}_REFRESH_TOKEN of acme/crm-sync (created)`)
+      spent[key] = amo.issued.at(-1)?.refresh_token
+    }
+    const done = await pty.end()
+    assert.equal(done.code, 0, pty.screen)
+    noneShown(pty.screen, [amo.clientSecret, DEMO_GITHUB_TOKEN, ...amo.issued.flatMap((p) => [p.refresh_token, p.access_token])])
+    for (const key of ['ACME', 'GLOBEX']) {
+      assert.equal(secretOf(gh, `AMOCRM_${key}_REFRESH_TOKEN`), spent[key], key)
+      assert.equal(secretOf(gh, `AMOCRM_${key}_CLIENT_SECRET`), amo.clientSecret, key)
+      assert.equal(gh.variable('acme/crm-sync', `AMOCRM_${key}_RESCUE_PUBLIC_KEY`)?.value, publicKey, key)
+      await checkWorkflow(join(dir, '.github', 'workflows', `amocrm-${key.toLowerCase()}-token.yml`), {
+        'refresh-token-secret': `AMOCRM_${key}_REFRESH_TOKEN`,
+        'rescue-public-key': `\${{ vars.AMOCRM_${key}_RESCUE_PUBLIC_KEY }}`
+      })
+    }
+    assert.equal(secretOf(gh, 'AMOCRM_GLOBEX_REFRESH_TOKEN'), amo.currentRefreshToken())
   })
 
   test('a token without secrets permission stops at step 1, naming the permission, having asked nothing else', async (t) => {

@@ -314,8 +314,14 @@ describe('init, called directly', () => {
       terminal.errors[0] ?? '',
       /ACME_REFRESH_TOKEN_WRITE_CHECK .*: the token from GITHUB_TOKEN lacks the permission — .*"Secrets: Read and write"/
     )
-    assert.match(terminal.errors[0] ?? '', /Nothing was asked or changed/)
+    assert.match(terminal.errors[0] ?? '', /Nothing was asked or changed: give a token that has it/)
     assert.deepEqual(terminal.asked, [])
+    terminal = new Scripted([])
+    assert.equal(await runInit(deps(gh, terminal, ['--repo', 'acme/elsewhere'], { GH_TOKEN: DEMO_GITHUB_TOKEN })), 1)
+    assert.match(
+      terminal.errors[0] ?? '',
+      /404.*repository acme\/elsewhere does not exist or the token from GH_TOKEN cannot see it.*Nothing was asked or changed\.$/
+    )
   })
 
   test('a code the provider refuses: nothing stored, and what to do', async (t) => {
@@ -348,6 +354,7 @@ describe('init, called directly', () => {
     assert.equal(await runInit(d), 1)
     assert.match(terminal.all, /amocrm-rescue:v1:/)
     assert.match(terminal.errors[0] ?? '', /^init: The new refresh token could not be stored/)
+    assert.match(terminal.errors[0] ?? '', /printed above as one amocrm-rescue:v1:… line: open it with the action's rescue tool/)
     assert.match(
       terminal.all,
       new RegExp(
