@@ -120,46 +120,56 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Ini
   return flags
 }
 
-export const HELP = `usage: token-rotation-rescue init [flags]
-       (npx -y github:amocrm-actions/token-rotation#v1 init, or node dist/rescue/index.js init from a clone)
+/** One line of the help: the flag, what it is, and its environment variable (secrets: only the variable). */
+const row = (flag: string, what: string, variable = ''): string => `  ${flag.padEnd(26)} ${what.padEnd(50)} ${variable}`.trimEnd()
 
-Sets up the token rotation of one account in the GitHub repository of this folder (its git remote
-'origin'): proves the token can write its secrets, asks what the provider needs, writes the workflow
-.github/workflows/<name>.yml, creates the secrets and a rescue key pair (its public half in a
-repository variable), makes the first exchange and stores the refresh token. Nothing secret is printed.
-
-GitHub
-  GH_TOKEN or GITHUB_TOKEN   a token that can write the repository's secrets and variables
-                             (else \`gh auth token\`, else init asks for one, typed without echo)
-  --repo OWNER/NAME          the repository (default: the git remote 'origin' of this folder)
-  --api-url URL              the REST API (default: GITHUB_API_URL, else https://api.github.com;
-                             GitHub Enterprise Server: https://HOST/api/v3)
-
-The provider: each answer a flag or an environment variable; init asks for the missing ones
-  --provider NAME            amocrm (default), kommo, bitrix24 or oauth2       TOKEN_ROTATION_PROVIDER
-  --subdomain NAME           amocrm, kommo: the account, mycompany            TOKEN_ROTATION_SUBDOMAIN
-  --domain NAME              amocrm: amocrm.ru (default), amocrm.com, kommo.com  TOKEN_ROTATION_DOMAIN
-  --base-url URL             bitrix24: the authorization server; others: a proxy  TOKEN_ROTATION_BASE_URL
-  --token-url URL            oauth2: the token endpoint                        TOKEN_ROTATION_TOKEN_URL
-  --client-auth basic|body   oauth2 (default basic)                            TOKEN_ROTATION_CLIENT_AUTH
-  --body-format form|json    oauth2 (default form)                             TOKEN_ROTATION_BODY_FORMAT
-  --scope SCOPES             oauth2: sent with both grants                     TOKEN_ROTATION_SCOPE
-  --client-id ID             the integration's or application's client ID      TOKEN_ROTATION_CLIENT_ID
-  --redirect-uri URI         as registered (required for amocrm and kommo)     TOKEN_ROTATION_REDIRECT_URI
-  (secret, no flag)          the client secret                                 TOKEN_ROTATION_CLIENT_SECRET
-  (secret, no flag)          the first token: an authorization code            TOKEN_ROTATION_CODE
-                             or a refresh token (Bitrix24's install, a migration) TOKEN_ROTATION_REFRESH_TOKEN
-
-What init writes
-  --prefix NAME              names of the secrets and the variable: NAME_CLIENT_ID, NAME_CLIENT_SECRET,
-                             NAME_REDIRECT_URI, NAME_REFRESH_TOKEN, NAME_ACCESS_TOKEN, NAME_RESCUE_PUBLIC_KEY
-                             (default AMOCRM, KOMMO, BITRIX24 or OAUTH; e.g. AMOCRM_ACME for one of several accounts)
-  --workflow-file NAME       the workflow's file in .github/workflows (default <prefix>-token.yml, e.g. amocrm-token.yml)
-  --yes                      overwrite an existing workflow file without asking
-  --rescue-key-file PATH     write the new rescue private key to PATH (created with mode 0600, never overwritten)
-                             instead of showing it; needed when the output is not a terminal
-  --rescue-public-key KEY    use this existing rescue public key instead of a new key pair
-  --store-token              store the GitHub token as the secret SECRETS_TOKEN, which the workflow uses
-                             (asked when interactive and that secret does not exist)
-  --non-interactive          never ask: a missing answer is an error (the default when stdin is not a terminal)
-  --help                     this text`
+export const HELP = [
+  'usage: token-rotation-rescue init [flags]',
+  '       npx -y github:amocrm-actions/token-rotation#v1 init, or node dist/rescue/index.js init from a clone',
+  '',
+  'Sets up the token rotation of one account in the GitHub repository of this folder (its git remote',
+  "'origin'): proves the token can write its secrets and variables, asks what the provider needs, writes",
+  'the workflow .github/workflows/<name>.yml, creates the secrets and a rescue key pair (its public half',
+  'in a repository variable), makes the first exchange and stores the refresh token. Nothing secret is',
+  'printed but the rescue private key, once, on a terminal.',
+  '',
+  'GitHub',
+  row('GH_TOKEN, GITHUB_TOKEN', 'a token that can write the secrets and variables;'),
+  row('', 'else `gh auth token`, else init asks (no echo)'),
+  row('--repo OWNER/NAME', "default: the git remote 'origin' of this folder"),
+  row('--api-url URL', 'default: GITHUB_API_URL, else api.github.com;'),
+  row('', 'GitHub Enterprise Server: https://HOST/api/v3'),
+  '',
+  'The provider: each answer a flag or the variable on its right; init asks for what is missing',
+  row('--provider NAME', 'amocrm (default), kommo, bitrix24 or oauth2', envName('provider')),
+  row('--subdomain NAME', 'amocrm, kommo: the account, e.g. mycompany', envName('subdomain')),
+  row('--domain NAME', 'amocrm: amocrm.ru (default), amocrm.com, kommo.com', envName('domain')),
+  row('--base-url URL', 'bitrix24: its authorization server; else a proxy', envName('base-url')),
+  row('--token-url URL', 'oauth2: the token endpoint', envName('token-url')),
+  row('--client-auth basic|body', 'oauth2 (default basic)', envName('client-auth')),
+  row('--body-format form|json', 'oauth2 (default form)', envName('body-format')),
+  row('--scope SCOPES', 'oauth2: sent with both grants', envName('scope')),
+  row('--client-id ID', "the integration's or the application's client ID", envName('client-id')),
+  row('--redirect-uri URI', 'as registered (required for amocrm and kommo)', envName('redirect-uri')),
+  row('(a secret: no flag)', 'the client secret', envName('client-secret')),
+  row('(a secret: no flag)', 'the first token: an authorization code,', envName('authorization-code')),
+  row('', "or a refresh token (Bitrix24's install; migrating)", envName('refresh-token')),
+  '',
+  'What init writes',
+  row('--prefix NAME', 'the names: NAME_CLIENT_ID, NAME_CLIENT_SECRET,'),
+  row('', 'NAME_REDIRECT_URI, NAME_REFRESH_TOKEN, NAME_ACCESS_TOKEN'),
+  row('', 'and the variable NAME_RESCUE_PUBLIC_KEY; default AMOCRM,'),
+  row('', 'KOMMO, BITRIX24 or OAUTH (AMOCRM_ACME: one of several)'),
+  row('--workflow-file NAME', 'in .github/workflows; default <prefix>-token.yml'),
+  row('--yes', 'overwrite an existing workflow file without asking'),
+  row('--rescue-key-file PATH', 'the new rescue private key goes to PATH (mode 0600,'),
+  row('', 'never over a file) instead of the screen; needed'),
+  row('', 'when the output is not a terminal'),
+  row('--rescue-public-key KEY', 'use this rescue public key, not a new key pair'),
+  row('--store-token', 'store the GitHub token as the secret SECRETS_TOKEN'),
+  row('', 'that the workflow reads (asked at a terminal when'),
+  row('', 'that secret does not exist)'),
+  row('--non-interactive', 'never ask: a missing answer is an error (the default'),
+  row('', 'when the input is not a terminal)'),
+  row('--help', 'this text')
+].join('\n')

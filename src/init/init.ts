@@ -414,7 +414,7 @@ class Init {
         `  A token that can write the secrets and variables of ${this.repository}: a fine-grained token with "Secrets" and "Variables: Read and write" (README: "Set up", step 2).`
       )
       this.token = (await this.term.ask('GitHub token: ', { hidden: true })).trim()
-      this.tokenFrom = 'the token you typed'
+      this.tokenFrom = 'the prompt'
       this.secrets.add(this.token)
       if (/\s/.test(this.token)) {
         this.term.print('  That contains whitespace: paste the token again.')
