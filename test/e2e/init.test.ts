@@ -216,35 +216,32 @@ describe('init: the whole set-up of one account, as a user runs it', { timeout: 
     await Promise.all([amo.close(), b24.close(), oauth.close()])
   })
 
+  /** The amoCRM stand-in's account and integration, as flags. */
+  const amoArgs = (): string[] => [
+    '--subdomain',
+    'demo',
+    '--base-url',
+    amo.url,
+    '--client-id',
+    amo.clientId,
+    '--redirect-uri',
+    amo.redirectUri
+  ]
+
   test('amoCRM without a terminal: the secrets, the key, the workflow and the first refresh token, which the workflow then spends', async (t) => {
     const gh = await github(t)
     const dir = await clone()
     const keyFile = join(dir, '..', `${dir.split('/').pop()}-key.txt`)
     const code = amo.issueCode()
-    const run = await initRun(
-      [
-        '--subdomain',
-        'demo',
-        '--base-url',
-        amo.url,
-        '--client-id',
-        amo.clientId,
-        '--redirect-uri',
-        amo.redirectUri,
-        '--rescue-key-file',
-        keyFile,
-        '--store-token'
-      ],
-      {
-        cwd: dir,
-        env: userEnv(gh, {
-          GH_TOKEN: DEMO_GITHUB_TOKEN,
-          TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret,
-          TOKEN_ROTATION_CODE: code,
-          TOKEN_ROTATION_INIT_SEED: 'one'
-        })
-      }
-    )
+    const run = await initRun([...amoArgs(), '--rescue-key-file', keyFile, '--store-token'], {
+      cwd: dir,
+      env: userEnv(gh, {
+        GH_TOKEN: DEMO_GITHUB_TOKEN,
+        TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret,
+        TOKEN_ROTATION_CODE: code,
+        TOKEN_ROTATION_INIT_SEED: 'one'
+      })
+    })
     assert.equal(run.code, 0, run.stdout + run.stderr)
     noneShown(run.stdout + run.stderr, [
       amo.clientSecret,
@@ -577,20 +574,7 @@ describe('init: the whole set-up of one account, as a user runs it', { timeout: 
     const code = amo.issueCode()
     let interrupted = false
     const run = await initRun(
-      [
-        '--subdomain',
-        'demo',
-        '--base-url',
-        amo.url,
-        '--client-id',
-        amo.clientId,
-        '--redirect-uri',
-        amo.redirectUri,
-        '--prefix',
-        'AMOCRM_ACME',
-        '--rescue-key-file',
-        keyFile
-      ],
+      [...amoArgs(), '--prefix', 'AMOCRM_ACME', '--rescue-key-file', keyFile],
       {
         cwd: dir,
         env: userEnv(gh, { GH_TOKEN: DEMO_GITHUB_TOKEN, TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret, TOKEN_ROTATION_CODE: code })
