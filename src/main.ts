@@ -15,7 +15,7 @@ import { messages } from './messages.js'
 import { evaluatedInputs, parseAlert, parseApiUrl, readSettings, SECRET_INPUTS, secretOfInputs } from './inputs.js'
 import { entryOf, PROVIDERS } from './providers/registry.js'
 import type { InputReader } from './providers/provider.js'
-import type { RetryPolicy } from './retry.js'
+import { backoffBaseMs, type RetryPolicy } from './retry.js'
 import { rotate, storedMark, type ActionIO, type RotationReport } from './rotate.js'
 import { readRunTimes } from './github/run.js'
 import { GitHubSecretStore } from './github/secrets.js'
@@ -73,14 +73,6 @@ function jobStartedAt(): Date {
     }
   }
   return new Date(processStart)
-}
-
-function backoffBase(): number {
-  // For test rigs and soak runs only (docs/development.md); runners use the default. The 1.1 name
-  // (AMOCRM_TOKEN_ACTION_BACKOFF_MS) still works.
-  const text = process.env.TOKEN_ROTATION_BACKOFF_MS || process.env.AMOCRM_TOKEN_ACTION_BACKOFF_MS || ''
-  const value = Number(text)
-  return Number.isFinite(value) && value >= 0 && text !== '' ? value : 1000
 }
 
 /**
@@ -153,7 +145,7 @@ export async function run(): Promise<void> {
     const sleep = (ms: number): Promise<void> => guard.sleep(ms)
     const retry: RetryPolicy = {
       attempts: 4,
-      baseMs: backoffBase(),
+      baseMs: backoffBaseMs(process.env),
       maxWaitMs: MAX_RETRY_WAIT_MS,
       isCancelled: () => guard.isCancelled(),
       sleep

@@ -57,6 +57,17 @@ export async function withRetries<T>(
   }
 }
 
+/**
+ * The first retry wait: 1000 ms, or TOKEN_ROTATION_BACKOFF_MS — for test rigs and soak runs only
+ * (docs/development.md); runners and people use the default. The 1.1 name
+ * (AMOCRM_TOKEN_ACTION_BACKOFF_MS) still works.
+ */
+export function backoffBaseMs(env: NodeJS.ProcessEnv): number {
+  const text = env.TOKEN_ROTATION_BACKOFF_MS || env.AMOCRM_TOKEN_ACTION_BACKOFF_MS || ''
+  const value = Number(text)
+  return Number.isFinite(value) && value >= 0 && text !== '' ? value : 1000
+}
+
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined

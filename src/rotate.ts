@@ -271,12 +271,17 @@ async function prepare(settings: Settings, deps: RotationDeps, report: RotationR
   return { settings, deps, report, before, probeDeleted }
 }
 
-async function probeFor(settings: Settings, deps: RotationDeps): Promise<string> {
-  const base = probeName(settings.refreshTokenSecret)
-  const existing = await deps.store.metadata(base)
+/**
+ * The write check's probe for `secret`: `<secret>_WRITE_CHECK`, or — when a secret of that name
+ * exists, which this check did not create — that name with `unique` added, so that nobody's secret
+ * is overwritten or deleted.
+ */
+export async function probeFor(store: SecretStore, secret: string, unique: string, info: (message: string) => void): Promise<string> {
+  const base = probeName(secret)
+  const existing = await store.metadata(base)
   if (!existing.exists) return base
-  const own = `${base}_${settings.run?.runId ?? String(deps.now().getTime())}`
-  deps.io.info(messages.probeTaken(base, own))
+  const own = `${base}_${unique}`
+  info(messages.probeTaken(base, own))
   return own
 }
 
@@ -296,7 +301,9 @@ async function readBefore(settings: Settings, deps: RotationDeps): Promise<Befor
     store.publicKey(),
     store.inspect(settings.refreshTokenSecret),
     settings.accessTokenSecret ? store.inspect(settings.accessTokenSecret) : Promise.resolve(undefined),
-    settings.verifyWrite ? probeFor(settings, deps) : Promise.resolve(undefined),
+    settings.verifyWrite
+      ? probeFor(store, settings.refreshTokenSecret, settings.run?.runId ?? String(deps.now().getTime()), deps.io.info)
+      : Promise.resolve(undefined),
     spendsRefresh && targetInfo(settings.target).readAt === 'queued' ? deps.runTimes() : Promise.resolve(undefined),
     settings.rescuePublicKey ? proveRescueKey(settings.rescuePublicKey) : Promise.resolve()
   ])

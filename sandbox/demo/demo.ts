@@ -6,7 +6,8 @@
  * for amoCRM the first exchange with an authorization code, then scheduled refreshes, then the
  * README's consumer step; then for Bitrix24 and for a generic OAuth 2.0 server (HTTP Basic, form
  * body, rotating refresh tokens) one first exchange and one refresh each, with a call of the
- * provider's API with the new access token. It shows the log as the runner displays it (masked
+ * provider's API with the new access token; last, the set-up of a new account with `init` (the
+ * bundled dist/rescue/index.js, without a terminal). It shows the log as the runner displays it (masked
  * values as ***), the outputs, the job summary, and proof that each secret — decrypted with the
  * stand-in's private key — holds the provider's newest refresh token while the old ones are
  * revoked. Exits non-zero if any proof fails.
@@ -15,13 +16,17 @@
  * refreshes) and their next steps. The Bitrix24 and OAuth 2.0 parts pass no
  * `refresh-token-secret`: their secrets get the action's default names.
  */
+import { execFile, execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { standInInputs, startAmoCrm } from '../standins/amocrm.js'
 import { bitrix24Inputs, startBitrix24 } from '../standins/bitrix24.js'
 import type { IssuedPair } from '../standins/chain.js'
 import { leadPeople } from './consumer.js'
 import { DEMO_GITHUB_TOKEN, startGitHub } from '../standins/github/github.js'
 import { oauth2Inputs, startOAuth2 } from '../standins/oauth2.js'
-import { leakedSecrets, runAction, type ActionRun, type RunOptions } from '../runner/runner.js'
+import { leakedSecrets, PROJECT_ROOT, runAction, type ActionRun, type RunOptions } from '../runner/runner.js'
 
 const REFRESHES = 3
 const tty = process.stdout.isTTY
@@ -231,6 +236,79 @@ async function oauth2Part(): Promise<void> {
   check(me.status === 200 && body.client_id === oauth.clientId, 'the new access token is accepted by the API')
 }
 
+/**
+ * The set-up of a new account with `init` (dist/rescue/index.js, as a user runs it from a clone of
+ * the action), without a terminal: every answer a flag or a variable. Its own stand-ins: a new
+ * amoCRM account and a GitHub with nothing in it yet.
+ */
+async function initPart(): Promise<void> {
+  const newAmo = await startAmoCrm({ subdomain: 'newco' })
+  const newGh = await startGitHub()
+  try {
+    const clone = mkdtempSync(join(tmpdir(), 'demo-clone-'))
+    execFileSync('git', ['init', '-q'], { cwd: clone })
+    execFileSync('git', ['remote', 'add', 'origin', 'https://github.com/acme/crm-sync.git'], { cwd: clone })
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'demo-key-')), 'rescue.key')
+    const code = newAmo.issueCode()
+    const args = ['--subdomain', 'newco', '--base-url', newAmo.url, '--client-id', newAmo.clientId, '--redirect-uri', newAmo.redirectUri]
+    console.log(`\n${bold('━━ Setting up a new account with init, without a terminal: every answer a flag or a variable')}`)
+    console.log(
+      dim(
+        `  in a clone of acme/crm-sync: GH_TOKEN=… TOKEN_ROTATION_CLIENT_SECRET=… TOKEN_ROTATION_CODE=… node dist/rescue/index.js init ${args.join(' ')} --rescue-key-file ${keyFile} --store-token`
+      )
+    )
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GITHUB_API_URL: newGh.url,
+      GH_TOKEN: DEMO_GITHUB_TOKEN,
+      TOKEN_ROTATION_CLIENT_SECRET: newAmo.clientSecret,
+      TOKEN_ROTATION_CODE: code
+    }
+    // Asynchronously: the stand-ins answer from this very process.
+    const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [join(PROJECT_ROOT, 'dist', 'rescue', 'index.js'), 'init', ...args, '--rescue-key-file', keyFile, '--store-token'],
+        { cwd: clone, env },
+        (_error, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr })
+      )
+      child.stdin?.end()
+    })
+    console.log(indent(`${run.stdout}${run.stderr}`))
+    const printed = `${run.stdout}${run.stderr}`
+    const secrets = [
+      newAmo.clientSecret,
+      code,
+      DEMO_GITHUB_TOKEN,
+      ...newAmo.issued.flatMap((pair) => [pair.access_token, pair.refresh_token])
+    ]
+    const workflow = readFileSync(join(clone, '.github', 'workflows', 'amocrm-token.yml'), 'utf8')
+    const cron = /- cron: '(\d+) (\d+) /.exec(workflow)
+    check(run.status === 0, 'init succeeded')
+    check(
+      secrets.every((secret) => !printed.includes(secret)),
+      'it printed no secret'
+    )
+    check(
+      newGh.secret(repo, 'AMOCRM_REFRESH_TOKEN')?.value === newAmo.currentRefreshToken(),
+      'AMOCRM_REFRESH_TOKEN, decrypted by the GitHub stand-in, is the new account’s current refresh token'
+    )
+    check(
+      ['AMOCRM_CLIENT_ID', 'AMOCRM_CLIENT_SECRET', 'AMOCRM_REDIRECT_URI', 'SECRETS_TOKEN'].every(
+        (name) => newGh.secret(repo, name) !== undefined
+      ) && newGh.variable('acme/crm-sync', 'AMOCRM_RESCUE_PUBLIC_KEY') !== undefined,
+      'the secrets the workflow reads, and the rescue key’s variable'
+    )
+    check(
+      cron !== null && cron[1] !== '0',
+      `the workflow runs daily at a time of its own (cron '${cron?.[1] ?? '?'} ${cron?.[2] ?? '?'} * * *'), never at minute 0`
+    )
+  } finally {
+    await Promise.all([newAmo.close(), newGh.close()])
+  }
+}
+
 console.log(bold('OAuth refresh token rotation (amoCRM / Kommo, Bitrix24, any OAuth 2.0) — local demo'))
 console.log(
   `Stand-ins on 127.0.0.1: amoCRM ${amo.url} (account demo.amocrm.ru), Bitrix24 ${b24.url}, OAuth 2.0 ${oauth.url}, GitHub API ${gh.url}`
@@ -276,6 +354,7 @@ try {
   await part(alertPart)
   await part(bitrix24Part)
   await part(oauth2Part)
+  await part(initPart)
 } finally {
   await Promise.all([amo.close(), b24.close(), oauth.close(), gh.close()])
 }

@@ -2,7 +2,8 @@
  * node .build/sandbox/selftest/selftest.js: checks the stand-ins over HTTP, without the action —
  * the Bitrix24 and generic OAuth 2.0 stand-ins (each documented answer, the chain: single use,
  * rotation or not, idle expiry, code lifetime, reuse detection or its absence; the client
- * authentication rules), the `drip` fault, the GitHub stand-in's issues, workflows, permissions
+ * authentication rules), the `drip` fault, the GitHub stand-in's issues, workflows, repository
+ * variables, permissions
  * (403 with `X-Accepted-GitHub-Permissions`, public repositories read without one), 410 and 422
  * answers and token-expiry header, the event payloads — and the runner's GITHUB_WORKFLOW_REF.
  * Exits 1 on the first failure. `providerSelfTest()`, `gitHubSelfTest()` and `selfTest()` (both)
@@ -812,6 +813,100 @@ async function gitHubChecks(): Promise<void> {
   }
 }
 
+/** The GitHub stand-in's repository variables: the routes the init command uses, their permission, GitHub's answers. */
+async function variablesChecks(): Promise<void> {
+  let clock = Date.UTC(2026, 0, 10, 9, 0, 0)
+  const gh = await startGitHub({
+    now: () => clock,
+    tokens: { ghs_variables: { variables: 'write' }, ghs_variables_read: { variables: 'read' }, ghs_secrets_only: { repoSecrets: true } }
+  })
+  const api =
+    (token: string) =>
+    async (method: string, path: string, body?: unknown): Promise<GitHubAnswer> => {
+      const headers: Record<string, string> = { Accept: 'application/vnd.github+json', Authorization: `Bearer ${token}` }
+      const response = await fetch(`${gh.url}/repos/acme/crm-sync/actions/variables${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+      })
+      const text = await response.text()
+      return { status: response.status, headers: response.headers, json: text === '' ? undefined : (JSON.parse(text) as unknown) }
+    }
+  const writer = api('ghs_variables')
+  const reader = api('ghs_variables_read')
+  const secretsOnly = api('ghs_secrets_only')
+  try {
+    // Create: 201, stored upper-case; the same name in any case again: 409 in GitHub's words.
+    let answer = await writer('POST', '', { name: 'rescue_key', value: 'first' })
+    assert.deepEqual([answer.status, answer.json], [201, {}])
+    assert.deepEqual(gh.variable('acme/crm-sync', 'RESCUE_KEY'), {
+      value: 'first',
+      created_at: '2026-01-10T09:00:00Z',
+      updated_at: '2026-01-10T09:00:00Z'
+    })
+    answer = await writer('POST', '', { name: 'RESCUE_KEY', value: 'again' })
+    assert.deepEqual([answer.status, at(answer.json, 'message')], [409, 'Already exists - Variable already exists'])
+    assert.equal(gh.variable('acme/crm-sync', 'rescue_key')?.value, 'first', 'a refused create changes nothing')
+    // Get: the value (a variable is no secret), by any case.
+    answer = await reader('GET', '/Rescue_Key')
+    assert.deepEqual(answer.json, {
+      name: 'RESCUE_KEY',
+      value: 'first',
+      created_at: '2026-01-10T09:00:00Z',
+      updated_at: '2026-01-10T09:00:00Z'
+    })
+    assert.equal((await reader('GET', '/NOPE')).status, 404)
+    // Update: 204, updated_at moves, created_at stays; an unknown one is 404; a new name renames.
+    clock += 60_000
+    answer = await writer('PATCH', '/RESCUE_KEY', { name: 'RESCUE_KEY', value: 'second' })
+    assert.deepEqual([answer.status, answer.json], [204, undefined])
+    assert.deepEqual(gh.variable('acme/crm-sync', 'RESCUE_KEY'), {
+      value: 'second',
+      created_at: '2026-01-10T09:00:00Z',
+      updated_at: '2026-01-10T09:01:00Z'
+    })
+    assert.equal((await writer('PATCH', '/NOPE', { value: 'x' })).status, 404)
+    assert.equal((await writer('PATCH', '/RESCUE_KEY', { name: 'OTHER_KEY' })).status, 204)
+    assert.deepEqual([gh.variable('acme/crm-sync', 'RESCUE_KEY'), gh.variable('acme/crm-sync', 'OTHER_KEY')?.value], [undefined, 'second'])
+    // Names follow the secrets' rules; a value is required.
+    for (const name of ['1ST', 'GITHUB_X', 'has space', '']) {
+      answer = await writer('POST', '', { name, value: 'x' })
+      assert.equal(answer.status, 422, name)
+      assert.equal(at(answer.json, 'errors', 0, 'field'), 'name', name)
+    }
+    assert.equal(at((await writer('POST', '', { name: 'NO_VALUE' })).json, 'errors', 0, 'field'), 'value')
+    // The list: sorted, 10 a page by default, at most 30, with GitHub's Link.
+    gh.setVariable('acme/crm-sync', 'A_FIRST', 'a')
+    for (let i = 0; i < 31; i++) gh.setVariable('acme/crm-sync', `V${String(i).padStart(2, '0')}`, String(i))
+    answer = await reader('GET', '')
+    assert.deepEqual([at(answer.json, 'total_count'), at(answer.json, 'variables', 0, 'name')], [33, 'A_FIRST'])
+    assert.equal((at(answer.json, 'variables') as unknown[]).length, 10)
+    answer = await reader('GET', '?per_page=100&page=2')
+    assert.deepEqual(
+      [(at(answer.json, 'variables') as unknown[]).length, at(answer.json, 'variables', 0, 'name')],
+      [3, 'V28'],
+      'A_FIRST, OTHER_KEY, V00…V27 fill page 1'
+    )
+    assert.match(answer.headers.get('link') ?? '', /per_page=30&page=1>; rel="prev"/)
+    // Delete: 204, then 404.
+    assert.equal((await writer('DELETE', '/OTHER_KEY')).status, 204)
+    assert.equal((await writer('DELETE', '/OTHER_KEY')).status, 404)
+    // Permissions: reads need Variables: read, changes Variables: write; a secrets permission is not one.
+    answer = await reader('POST', '', { name: 'X', value: 'x' })
+    assert.deepEqual(
+      [answer.status, at(answer.json, 'message'), answer.headers.get('x-accepted-github-permissions')],
+      [403, 'Resource not accessible by integration', 'actions_variables=write']
+    )
+    assert.equal((await reader('DELETE', '/A_FIRST')).status, 403)
+    assert.equal((await reader('PATCH', '/A_FIRST', { value: 'x' })).status, 403)
+    answer = await secretsOnly('GET', '')
+    assert.deepEqual([answer.status, answer.headers.get('x-accepted-github-permissions')], [403, 'actions_variables=read'])
+    assert.equal(gh.variable('acme/crm-sync', 'X'), undefined, 'a refused create stores nothing')
+  } finally {
+    await gh.close()
+  }
+}
+
 /** What the emulated runner gives an action: GITHUB_WORKFLOW_REF (defaulted, following GITHUB_REPOSITORY, or as given) and the event. */
 async function runnerChecks(event: { name: string; payload: Record<string, unknown> }): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'selftest-runner-'))
@@ -851,9 +946,10 @@ export async function providerSelfTest(): Promise<void> {
   await dripChecks()
 }
 
-/** The GitHub stand-in (issues, workflows, permissions, the token's expiry) and what the runner adds for it. */
+/** The GitHub stand-in (issues, workflows, variables, permissions, the token's expiry) and what the runner adds for it. */
 export async function gitHubSelfTest(): Promise<void> {
   await gitHubChecks()
+  await variablesChecks()
 }
 
 export async function selfTest(): Promise<void> {

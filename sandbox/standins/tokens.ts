@@ -6,7 +6,8 @@
 
 /**
  * The token the GitHub stand-in grants every secrets permission by default (repository,
- * environment and organization secrets; no `actions: read`): the `github-token` input that the
+ * environment and organization secrets, and `Variables: write`, which the init command needs for
+ * the rescue key's variable; no `actions: read`): the `github-token` input that the
  * stand-ins' input helpers (`standInInputs`, `bitrix24Inputs`, `oauth2Inputs`) pass.
  */
 export const DEMO_GITHUB_TOKEN = 'ghs_demo_write_token'

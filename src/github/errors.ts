@@ -121,7 +121,11 @@ export function redirectedAway(doing: string, location: unknown, redact: Redact)
   return `GitHub's API answered the request to ${doing} with a redirect to ${where}, which is not followed: tokens and secret values go only to the API's own address, so nothing was done there. Check GITHUB_API_URL / 'github-api-url' and any proxy in between.`
 }
 
-export function describeGitHubError(error: unknown, doing: string, target: Target, redact: Redact = (t) => t): string {
+/**
+ * A failed request in one sentence: what failed, why, what to do. `permission` words a 403 for a
+ * route whose permission is not the target's secrets permission (a repository's variables).
+ */
+export function describeGitHubError(error: unknown, doing: string, target: Target, redact: Redact = (t) => t, permission?: string): string {
   if (error instanceof ActionError) return error.message
   const e = asHttpError(error)
   const status = e.status
@@ -141,6 +145,7 @@ export function describeGitHubError(error: unknown, doing: string, target: Targe
     return `${lead}, also after waiting: GitHub's rate limit for 'github-token' was reached; wait for it to reset (an hour at most for the primary limit) and run the workflow again.`
   }
   if (status === 403) {
+    if (permission) return `${lead}: 'github-token' lacks the permission — ${permission}.`
     return `${lead}: 'github-token' lacks the permission — ${targetInfo(target).permission}. The workflow's default GITHUB_TOKEN can never write secrets.`
   }
   if (status === 404) return targetInfo(target).notFound(lead)

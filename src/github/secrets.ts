@@ -1,7 +1,7 @@
 /**
  * The GitHub Actions secret store of one target — a repository, an environment or an
  * organization (targets.ts): its public key, sealed writes, metadata reads and deletes, with
- * retries, and every failure worded by errors.ts.
+ * retries, and every failure worded by errors.ts (each request through request.ts).
  *
  * Two rules keep the chain of single-use tokens intact:
  * - a write whose outcome is unknown (no answer, a 5xx) is retried only after the secret's
@@ -10,19 +10,10 @@
  * - an organization secret keeps its audience (visibility, selected repositories) unless the
  *   inputs name one.
  */
-import type { Octokit } from '@octokit/rest'
 import { ActionError, errorMessage } from '../errors.js'
-import {
-  asHttpError,
-  classifyGitHubError,
-  describeGitHubError,
-  GitHubError,
-  outcomeUnknown,
-  redirectedAway,
-  serverMessage
-} from './errors.js'
-import { excerpt, type Redact } from '../redact.js'
-import { withRetries, type RetryPolicy } from '../retry.js'
+import { GitHubError, outcomeUnknown } from './errors.js'
+import { excerpt } from '../redact.js'
+import { gitHubRequest, type Accept, type GitHubDeps } from './request.js'
 import { seal } from '../rescue/sealing.js'
 import { targetInfo, type RepoRef, type Target, type TargetInfo, type Visibility } from './targets.js'
 
@@ -76,19 +67,6 @@ export interface SecretStore {
   delete(name: string): Promise<void>
 }
 
-interface StoreDeps {
-  octokit: Octokit
-  retry: RetryPolicy
-  timeoutMs: number
-  redact: Redact
-  onRetry?: (message: string) => void
-  /** Once aborted (a cancelled run out of time), requests in flight are dropped and none is started. */
-  deadline?: AbortSignal
-}
-
-/** The answers a request accepts: status → the result made of the answer's data (and its headers). */
-type Accept<T> = Partial<Record<number, (data: unknown, headers: Record<string, string | number | undefined>) => T>>
-
 /** Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. */
 async function mapLimit<I, O>(items: I[], limit: number, work: (item: I) => Promise<O>): Promise<O[]> {
   const results: O[] = new Array<O>(items.length)
@@ -130,7 +108,7 @@ export class GitHubSecretStore implements SecretStore {
 
   constructor(
     readonly target: Target,
-    private readonly deps: StoreDeps
+    private readonly deps: GitHubDeps
   ) {
     this.info = targetInfo(target)
   }
@@ -139,17 +117,11 @@ export class GitHubSecretStore implements SecretStore {
     return this.info.describe(name)
   }
 
-  private signal(): AbortSignal {
-    const timeout = AbortSignal.timeout(this.deps.timeoutMs)
-    return this.deps.deadline ? AbortSignal.any([timeout, this.deps.deadline]) : timeout
-  }
-
   /**
-   * One request with retries. `accept` maps the statuses that are answers (an error status such as
-   * a 404 may be one) to results. `beforeRetry` runs before each further attempt and may settle
-   * the call with a result instead.
+   * One request (gitHubRequest: retries, time limit, GitHub's answers in words). A path starting
+   * with '/' stands alone; any other is relative to the target's secrets route.
    */
-  private async call<T>(
+  private call<T>(
     doing: string,
     method: string,
     path: string,
@@ -157,55 +129,15 @@ export class GitHubSecretStore implements SecretStore {
     accept: Accept<T>,
     beforeRetry?: (lastError: unknown) => Promise<T | undefined>
   ): Promise<T> {
-    // A path starting with '/' stands alone; any other is relative to the target's secrets route.
     const absolute = path.startsWith('/')
     const { route, params: baseParams } = absolute ? { route: '', params: {} } : this.info
-    const requestRoute = `${method} ${absolute ? path : `${route}/${path}`}`
-    let lastError: unknown
-    const attempt = async (n: number): Promise<T> => {
-      if (n > 1 && beforeRetry) {
-        const settled = await beforeRetry(lastError)
-        if (settled !== undefined) return settled
-      }
-      let status: number
-      let data: unknown
-      let response: { headers: Record<string, string | number | undefined> }
-      try {
-        const answered = await this.deps.octokit.request(requestRoute, { ...baseParams, ...params, request: { signal: this.signal() } })
-        status = answered.status
-        data = answered.data
-        response = answered
-      } catch (error) {
-        const e = asHttpError(error)
-        const answer = e.status === undefined ? undefined : accept[e.status]
-        if (!answer) {
-          lastError = error
-          throw error
-        }
-        return answer(e.response?.data, e.response?.headers ?? {})
-      }
-      const answer = accept[status]
-      if (!answer && status >= 300 && status < 400) {
-        // gitHubFetchFor follows redirects within the API's origin only: this one pointed elsewhere.
-        throw new GitHubError(redirectedAway(doing, response.headers.location, this.deps.redact), status)
-      }
-      if (!answer) throw new GitHubError(`GitHub answered ${doing} with an unexpected status ${status}.`, status)
-      return answer(data, response.headers)
-    }
-    const policy = this.deps.deadline ? { ...this.deps.retry, signal: this.deps.deadline } : this.deps.retry
-    try {
-      return await withRetries(
-        policy,
-        (error) => classifyGitHubError(error),
-        attempt,
-        (error, n, waitMs) =>
-          this.deps.onRetry?.(
-            `GitHub: attempt ${n} to ${doing} failed (${asHttpError(error).status ?? 'no answer'}: ${serverMessage(error, this.deps.redact)}); retrying in ${(waitMs / 1000).toFixed(1)} s.`
-          )
-      )
-    } catch (error) {
-      throw new GitHubError(describeGitHubError(error, doing, this.target, this.deps.redact), asHttpError(error).status)
-    }
+    return gitHubRequest(this.deps, this.target, {
+      doing,
+      route: `${method} ${absolute ? path : `${route}/${path}`}`,
+      params: { ...baseParams, ...params },
+      accept,
+      beforeRetry
+    })
   }
 
   publicKey(): Promise<PublicKey> {

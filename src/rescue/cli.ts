@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
- * token-rotation-rescue: the user's side of a rescue.
+ * token-rotation-rescue: the user's side of the action — its set-up, and a rescue.
  *
+ *   token-rotation-rescue init           sets up one account's rotation in the repository of this folder:
+ *                                        the workflow, the secrets, the rescue key, the first exchange
+ *                                        (src/init/; `init --help` lists its flags)
  *   token-rotation-rescue keygen         a new key pair: the public half goes into `rescue-public-key`
  *   token-rotation-rescue open [FILE]         opens every rescue line found in FILE (or stdin): amocrm-rescue:v1:…,
  *                                        bitrix24-rescue:v1:… or oauth2-rescue:v1:… — one line prints its
@@ -10,13 +13,19 @@
  *                                        or its 1.1 name $AMOCRM_RESCUE_PRIVATE_KEY)
  *        --field NAME                    print one field (e.g. refresh_token) instead of the JSON
  *
- * Bundled into dist/rescue/index.js: `node dist/rescue/index.js …` from a clone of the action.
+ * Bundled into dist/rescue/index.js: `node dist/rescue/index.js …` from a clone of the action, or
+ * `npx -y github:amocrm-actions/token-rotation#v1 …` (package.json's bin).
  */
 import { readFileSync } from 'node:fs'
+import { localTools } from '../init/github.js'
+import { runInit } from '../init/init.js'
+import { randomSource } from '../init/schedule.js'
+import { streamTerminal } from '../init/terminal.js'
 import { normalizeKey, openRescues, type RescueBundle } from './rescue.js'
 import { generateKeyPair, publicKeyOf } from './sealing.js'
 
 const USAGE = `usage:
+  token-rotation-rescue init [flags]       (init --help lists them)
   token-rotation-rescue keygen
   token-rotation-rescue open [FILE] [--key-file PATH] [--field NAME]
 The private key is read from --key-file or the TOKEN_ROTATION_RESCUE_KEY environment variable
@@ -39,6 +48,19 @@ async function readStdin(): Promise<string> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv
+  if (command === 'init') {
+    return runInit({
+      argv: args,
+      env: process.env,
+      cwd: process.cwd(),
+      terminal: streamTerminal(process.stdin, process.stdout, process.stderr),
+      tools: localTools,
+      random: randomSource(process.env),
+      now: () => new Date(),
+      localOffset: (date) => -date.getTimezoneOffset(),
+      exit: (code) => process.exit(code)
+    })
+  }
   if (command === 'keygen') {
     const { publicKey, privateKey } = await generateKeyPair()
     process.stdout.write(

@@ -13,6 +13,6 @@ test('the Bitrix24 and OAuth 2.0 stand-ins answer as documented', async () => {
   await providerSelfTest()
 })
 
-test('the GitHub stand-in answers issues, workflows, permissions and token expiry as documented', async () => {
+test('the GitHub stand-in answers issues, workflows, variables, permissions and token expiry as documented', async () => {
   await gitHubSelfTest()
 })

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { backoffMs, CANCELLED_MAX_WAIT_MS, parseRetryAfter, withRetries, type RetryPolicy } from '../../src/retry.js'
+import { backoffBaseMs, backoffMs, CANCELLED_MAX_WAIT_MS, parseRetryAfter, withRetries, type RetryPolicy } from '../../src/retry.js'
 
 function policy(overrides: Partial<RetryPolicy> = {}): RetryPolicy & { slept: number[] } {
   const slept: number[] = []
@@ -206,5 +206,15 @@ describe('parseRetryAfter', () => {
     assert.equal(parseRetryAfter(undefined, now), undefined)
     assert.equal(parseRetryAfter('', now), undefined)
     assert.equal(parseRetryAfter('soon', now), undefined)
+  })
+})
+
+describe('backoffBaseMs', () => {
+  test('1000 ms unless a test rig sets TOKEN_ROTATION_BACKOFF_MS (or its 1.1 name)', () => {
+    assert.equal(backoffBaseMs({}), 1000)
+    assert.equal(backoffBaseMs({ TOKEN_ROTATION_BACKOFF_MS: '5' }), 5)
+    assert.equal(backoffBaseMs({ AMOCRM_TOKEN_ACTION_BACKOFF_MS: '7' }), 7)
+    assert.equal(backoffBaseMs({ TOKEN_ROTATION_BACKOFF_MS: '0' }), 0)
+    for (const bad of ['', '-1', 'soon']) assert.equal(backoffBaseMs({ TOKEN_ROTATION_BACKOFF_MS: bad }), 1000, bad)
   })
 })

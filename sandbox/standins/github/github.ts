@@ -6,8 +6,8 @@
  *
  * This file is the public API (`startGitHub`, `GitHubServer`). Its parts: types.ts (the types
  * they share), store.ts (the state), replies.ts (GitHub's headers, errors and pagination),
- * routes.ts (authentication, repository, workflow and run routes), secrets.ts and issues.ts (their
- * routes), events.ts (the default workflow and its event payloads). It imports them; none of them
+ * routes.ts (authentication, repository, workflow and run routes), secrets.ts, variables.ts and
+ * issues.ts (their routes), events.ts (the default workflow and its event payloads). It imports them; none of them
  * imports it.
  *
  * Sources: the REST reference (https://docs.github.com/rest: secrets; workflows — "You can replace
@@ -34,6 +34,7 @@ import type {
   SecretScope,
   SecretWrite,
   StoredSecret,
+  StoredVariable,
   TokenGrant,
   WorkflowRecord,
   WorkflowRunSpec,
@@ -47,7 +48,7 @@ export interface GitHubOptions {
   /** Path prefix of the API ('' default; '/api/v3' for GHES). */
   prefix?: string
   /**
-   * Default: { [DEMO_GITHUB_TOKEN]: every secrets permission, [DEMO_JOB_TOKEN]: `actions: read` and
+   * Default: { [DEMO_GITHUB_TOKEN]: every secrets permission and `Variables: write`, [DEMO_JOB_TOKEN]: `actions: read` and
    * `issues: write` (what a private repository's workflow grants the job with the README's
    * `permissions:`) }, every repository.
    */
@@ -102,6 +103,10 @@ export interface GitHubServer {
   resetMaxInFlight(): void
   /** Every successful PUT, decrypted, in order. */
   readonly writes: SecretWrite[]
+  /** The repository variable (a copy), or undefined; names case-insensitive. Throws for an unknown repository. */
+  variable(repo: string, name: string): StoredVariable | undefined
+  /** Seeds a repository variable directly (no request); `at` (ms, default now()) is its updated_at, and its created_at when it is new. Throws for an unknown repository. */
+  setVariable(repo: string, name: string, value: string, at?: number): void
   /** The repository's issues and pull requests with their comments (copies), in number order. Throws for an unknown repository. */
   issues(repo: string): IssueRecord[]
   /** Seeds an issue or pull request (no request) with the repository's next number; returns it. Throws for an unknown repository. */
@@ -127,7 +132,7 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
   const store = createStore({
     now: options.now ?? Date.now,
     tokens: options.tokens ?? {
-      [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true },
+      [DEMO_GITHUB_TOKEN]: { repoSecrets: true, envSecrets: true, orgSecrets: true, variables: 'write' },
       [DEMO_JOB_TOKEN]: { actionsRead: true, issues: 'write' }
     },
     repositories: (
@@ -226,6 +231,17 @@ export async function startGitHub(options: GitHubOptions = {}): Promise<GitHubSe
       },
       resetMaxInFlight: () => core.resetMaxInFlight(),
       writes,
+      variable(repo, name) {
+        const found = store.variables(mustRepo('variable', repo)).get(name.toUpperCase())
+        return found ? { ...found } : undefined
+      },
+      setVariable(repo, name, value, at) {
+        const variables = store.variables(mustRepo('setVariable', repo))
+        const nameProblem = validName(name)
+        if (nameProblem) throw new Error(`setVariable: ${nameProblem}`)
+        const stamp = isoSeconds(at ?? now())
+        variables.set(name.toUpperCase(), { value, created_at: variables.get(name.toUpperCase())?.created_at ?? stamp, updated_at: stamp })
+      },
       issues(repo) {
         return store.issueBoard(mustRepo('issues', repo)).issues.map(issueRecord)
       },

@@ -2,7 +2,8 @@
  * The GitHub stand-in's request handler (a part of github.ts): the path prefix, authentication,
  * the repository routes (`/repos/{o}/{r}`, `/repositories/{id}`, workflows and workflow runs, the
  * redirect of a transferred or renamed repository) and the organization secrets; every `…/secrets`
- * path goes to secrets.ts and every `…/issues` path to issues.ts; the token's expiry header on
+ * path goes to secrets.ts, every `…/issues` path to issues.ts and every `…/actions/variables` path
+ * to variables.ts; the token's expiry header on
  * every answer to it. Other routes answer 404 "Not Found".
  */
 import type { Handler, Incoming, Reply } from '../http.js'
@@ -12,6 +13,7 @@ import type { RepoSpec, TokenGrant, WorkflowRunSpec } from './types.js'
 import { JSON_UTF8, linkHeader, pageParams, REDIRECT_DOCS, RUNS_DOCS, WORKFLOWS_DOCS, type Actor, type RouteContext } from './replies.js'
 import { issuesRoutes, type IssuesRoute } from './issues.js'
 import { secretsRoutes, type SecretsRoute } from './secrets.js'
+import { VARIABLES_DOCS, variablesRoutes, type VariablesRoute } from './variables.js'
 import { DEFAULT_WORKFLOW } from './events.js'
 import { isPublic, isoSeconds, lc, type WorkflowEntry } from './store.js'
 import { DEMO_JOB_TOKEN } from '../tokens.js'
@@ -41,7 +43,12 @@ const canSee = (grant: TokenGrant, repo: RepoSpec): boolean =>
 type RepoRoute = (repo: RepoSpec, rest: string[], incoming: Incoming, actor: Actor) => Reply
 
 /** Everything under /repos/{o}/{r} (or /repositories/{id}): `rest` is what follows. */
-function repositoryRoutes(ctx: RouteContext, secretsRoute: SecretsRoute, issuesRoute: IssuesRoute): RepoRoute {
+function repositoryRoutes(
+  ctx: RouteContext,
+  secretsRoute: SecretsRoute,
+  issuesRoute: IssuesRoute,
+  variablesRoute: VariablesRoute
+): RepoRoute {
   const { store } = ctx
   const { reply, notFound, forbidden, noContent, repoJson } = ctx.replies
 
@@ -123,6 +130,14 @@ function repositoryRoutes(ctx: RouteContext, secretsRoute: SecretsRoute, issuesR
       const run = store.runs.get(full)?.get(rest[2])
       return run ? reply(200, runJson(repo, run.spec, run.number)) : notFound()
     }
+    if (rest[0] === 'actions' && rest[1] === 'variables') {
+      // Reading needs "Variables: read" (or write), every change "Variables: write".
+      const reads = method === 'GET'
+      if (!(grant.variables === 'write' || (reads && grant.variables === 'read'))) {
+        return forbidden(VARIABLES_DOCS, `actions_variables=${reads ? 'read' : 'write'}`)
+      }
+      return variablesRoute(repo, rest.slice(2), incoming)
+    }
     if (rest[0] === 'actions' && rest[1] === 'secrets') {
       if (!grant.repoSecrets) return forbidden()
       const state = store.scopes.get(`repo:${full}`)
@@ -154,7 +169,7 @@ export function gitHubHandler(ctx: RouteContext): Handler {
   const { store, prefix } = ctx
   const { notFound, forbidden } = ctx.replies
   const secretsRoute = secretsRoutes(ctx)
-  const repoRoute = repositoryRoutes(ctx, secretsRoute, issuesRoutes(ctx))
+  const repoRoute = repositoryRoutes(ctx, secretsRoute, issuesRoutes(ctx), variablesRoutes(ctx))
 
   const route = (incoming: Incoming, actor: Actor): Reply => {
     const { grant } = actor

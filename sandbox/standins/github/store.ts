@@ -2,7 +2,8 @@
  * The GitHub stand-in's state (a part of github.ts): repositories (by name, by id, by their name
  * before a transfer), the secret scopes (repository, environment, organization) each with a real
  * X25519 keypair (19-digit key ids in a deterministic sequence per server) and its secrets (names
- * case-insensitive, stored upper-case, GitHub's name rules), workflows and workflow runs, the log
+ * case-insensitive, stored upper-case, GitHub's name rules), each repository's variables (the same
+ * name rules), workflows and workflow runs, the log
  * of writes, each repository's issues (pull requests among them: they share the numbers) and
  * labels. Nothing over HTTP (routes.ts); it lives as long as the server.
  */
@@ -13,6 +14,7 @@ import type {
   SecretScope,
   SecretWrite,
   StoredSecret,
+  StoredVariable,
   TokenGrant,
   WorkflowRunSpec,
   WorkflowState
@@ -113,6 +115,8 @@ export interface GitHubStore {
   runs: Map<string, Map<string, RunRecord>>
   /** Every successful PUT, decrypted, in order. */
   writes: SecretWrite[]
+  /** The repository's variables by name (upper-case), created empty on first use. */
+  variables(repo: RepoSpec): Map<string, StoredVariable>
   /** The repository's workflow with that id or file name (the last segment of its path), or undefined. */
   workflow(repo: RepoSpec, idOrFile: string | number): WorkflowEntry | undefined
   /** The repository's issues and labels (created empty on first use). */
@@ -224,6 +228,7 @@ export function createStore(options: {
   let commentSeq = 1_900_000_000
   let labelSeq = 5_100_000_000
   const boards = new Map<string, IssueBoard>()
+  const variables = new Map<string, Map<string, StoredVariable>>()
   const workflows = new Map<string, WorkflowEntry[]>()
   const createdAt = now()
   for (const repo of repositories) {
@@ -254,6 +259,15 @@ export function createStore(options: {
     scopes,
     runs: new Map(),
     writes: [],
+    variables(repo) {
+      const key = lc(`${repo.owner}/${repo.name}`)
+      let found = variables.get(key)
+      if (!found) {
+        found = new Map()
+        variables.set(key, found)
+      }
+      return found
+    },
     workflow(repo, idOrFile) {
       const list = workflows.get(lc(`${repo.owner}/${repo.name}`)) ?? []
       const key = String(idOrFile)

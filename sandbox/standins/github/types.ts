@@ -13,6 +13,8 @@ export interface TokenGrant {
   actionsWrite?: boolean
   /** `issues: read` lists and reads issues of a private repository; `write` also creates, edits and comments. */
   issues?: 'read' | 'write'
+  /** `actions_variables` ("Variables"): `read` lists and reads a repository's variables; `write` also creates, updates and deletes. */
+  variables?: 'read' | 'write'
   /** The `user.login` of what this token creates (issues, comments); default 'github-actions[bot]' for DEMO_JOB_TOKEN, 'octocat' otherwise. */
   login?: string
   /**
@@ -143,6 +145,13 @@ export interface StoredSecret {
   updated_at: string
   visibility?: OrgVisibility
   selected_repository_ids?: number[]
+}
+
+/** A repository variable, as `variable()` returns it: its value is not a secret. */
+export interface StoredVariable {
+  value: string
+  created_at: string
+  updated_at: string
 }
 
 export interface SecretWrite {
