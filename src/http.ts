@@ -14,7 +14,14 @@
 import diagnostics from 'node:diagnostics_channel'
 import { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
-import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici'
+import {
+  Agent,
+  fetch as undiciFetch,
+  Headers as UndiciHeaders,
+  request as undiciRequest,
+  Response as UndiciResponse,
+  type Dispatcher
+} from 'undici'
 
 export type Fetch = (url: string, init?: RequestInit) => Promise<Response>
 
@@ -101,6 +108,20 @@ function fetchFor(baseUrl: string): Fetch {
   return (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>
 }
 
+/**
+ * A Response of the undici this bundle already holds. The global Response, Headers (and fetch) are
+ * Node's own copy of undici, loaded on first use: about 30 ms of the event loop, in the middle of
+ * the first answers, for a class this code already has.
+ */
+function answerOf(
+  body: ReadableStream<Uint8Array> | null,
+  status: number,
+  headers: Headers | UndiciHeaders,
+  statusText?: string
+): Response {
+  return new UndiciResponse(body as never, { status, statusText, headers: headers as UndiciHeaders }) as unknown as Response
+}
+
 /** Statuses whose Response may not have a body. */
 const NULL_BODY = new Set([101, 204, 205, 304])
 
@@ -118,7 +139,7 @@ export function rawFetchFor(baseUrl: string): Fetch {
       signal: init.signal ?? undefined,
       dispatcher
     })
-    const headers = new Headers()
+    const headers = new UndiciHeaders()
     for (const [name, value] of Object.entries(answer.headers)) {
       for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one)
     }
@@ -128,9 +149,9 @@ export function rawFetchFor(baseUrl: string): Fetch {
     }
     if (NULL_BODY.has(answer.statusCode)) {
       await answer.body.dump().catch(() => undefined)
-      return new Response(null, { status: answer.statusCode, headers })
+      return answerOf(null, answer.statusCode, headers)
     }
-    return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, { status: answer.statusCode, headers })
+    return answerOf(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, answer.statusCode, headers)
   }
 }
 
@@ -175,11 +196,7 @@ export function gitHubFetchFor(baseUrl: string): Fetch {
 /** The same answer with its body bounded at GITHUB_BODY_MAX_BYTES (its url kept: errors name it). */
 function capped(response: Response): Response {
   if (!response.body) return response
-  const copy = new Response(bounded(response.body, GITHUB_BODY_MAX_BYTES), {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers
-  })
+  const copy = answerOf(bounded(response.body, GITHUB_BODY_MAX_BYTES), response.status, response.headers, response.statusText)
   Object.defineProperty(copy, 'url', { value: response.url })
   return copy
 }
