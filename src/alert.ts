@@ -58,12 +58,15 @@ function readState(body: string): AlertState | undefined {
   if (!json) return undefined
   try {
     const value = JSON.parse(json) as Partial<AlertState>
-    if (typeof value.since !== 'string' || typeof value.runs !== 'number' || typeof value.sig !== 'string') return undefined
+    // Anyone who can edit the issue can edit this: only a state that makes sense is taken back.
+    if (typeof value.since !== 'string' || Number.isNaN(Date.parse(value.since))) return undefined
+    if (typeof value.runs !== 'number' || !Number.isSafeInteger(value.runs) || value.runs < 0 || typeof value.sig !== 'string')
+      return undefined
     return {
       since: value.since,
       runs: value.runs,
       sig: value.sig,
-      ...(typeof value.lastDay === 'string' ? { lastDay: value.lastDay } : {})
+      ...(typeof value.lastDay === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value.lastDay) ? { lastDay: value.lastDay } : {})
     }
   } catch {
     return undefined

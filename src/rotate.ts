@@ -439,7 +439,10 @@ async function secure(run: Rotation, answer: Answer): Promise<Secured> {
   const { io, guard } = deps
   const { provider } = settings
   const { tokens, pairInError } = answer
-  const issuedAt = tokens.serverTime ? new Date(tokens.serverTime * 1000) : answer.requestedAt
+  // The provider's clock when it gave one that makes a date (a server_time of 1e300 does not: every
+  // date derived from it, the rescue line's among them, would throw), else when the request was sent.
+  const serverTime = tokens.serverTime === undefined ? undefined : new Date(tokens.serverTime * 1000)
+  const issuedAt = serverTime && !Number.isNaN(serverTime.getTime()) ? serverTime : answer.requestedAt
   const facts = provider.facts(tokens.fields, tokens.accessToken, tokens.expiresIn, issuedAt)
   report.issuedAt = issuedAt
   report.expiresAt = facts.expiresAt

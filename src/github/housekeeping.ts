@@ -260,7 +260,15 @@ export function startHousekeeping(
         say.warning(`${found.error} No alert issue was opened or closed by this run.`)
         return done
       }
-      const action = decide(found.ok)
+      let action: AlertAction
+      try {
+        action = decide(found.ok)
+      } catch (error) {
+        // Never expected (the issue's state is checked as it is read); still never the run's outcome.
+        done.alert = `not written: ${errorMessage(error)}`
+        say.warning(`The alert issue was not written: ${errorMessage(error)}.`)
+        return done
+      }
       const applied = await within(settle(housekeeping.apply(action)), plan.finishWithinMs, {
         error: 'Could not write the alert issue: no answer in time.'
       })

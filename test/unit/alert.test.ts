@@ -94,6 +94,10 @@ describe('decideAlert', () => {
     }
     assert.equal(decideAlert(context(), { number: 2, body: '<!-- token-rotation-state: {"since":1} -->' }).kind, 'update')
     assert.equal(decideAlert(context(), { number: 2, body: '<!-- token-rotation-state: {not json} -->' }).kind, 'update')
+    // A person's edit that leaves no date: the count starts again instead of the decision throwing.
+    const edited = decideAlert(context(), { number: 2, body: '<!-- token-rotation-state: {"since":"last week","runs":3,"sig":"x"} -->' })
+    assert.equal(edited.kind, 'update')
+    if (edited.kind === 'update') assert.match(edited.body, /\(1 run\)/)
   })
 
   test('the last day: known → the date and its rule; then remembered by the issue; for a dead token, none', () => {

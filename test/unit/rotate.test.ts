@@ -720,6 +720,21 @@ describe('rotate: storing the new tokens fails', () => {
     assert.deepEqual(s.deleted, [PROBE])
   })
 
+  test('a server_time beyond any date: the request time stands in, and the rescue line still opens', async () => {
+    const { publicKey, privateKey } = await generateKeyPair()
+    const s = setup({
+      settings: { rescuePublicKey: publicKey },
+      store: { write: failingWrite([REFRESH_SECRET]) },
+      exchange: () => later({ ...TOKENS, accessToken: 'opaque-access', serverTime: 1e300 })
+    })
+    const { report } = await rotationError(s.settings, s.deps)
+    assert.ok(report.rescueLine, 'a rescue line')
+    const opened = await openRescue(report.rescueLine, publicKey, privateKey)
+    assert.equal(opened.refresh_token, NEW_REFRESH)
+    assert.equal(opened.issued_at, NOW.toISOString())
+    assert.equal(report.issuedAt?.toISOString(), NOW.toISOString())
+  })
+
   test('refresh write fails, no rescue key: the message names if: failure() and rescue-public-key', async () => {
     // A slow probe deletion: the run still waits for it before it fails.
     const s = setup({ store: { write: failingWrite([REFRESH_SECRET]), delete: () => later(undefined, 30) } })

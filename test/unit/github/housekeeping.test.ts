@@ -239,6 +239,15 @@ describe('startHousekeeping', () => {
     assert.match(s.said[0] ?? '', /^warning .* No alert issue was opened or closed by this run\.$/)
   })
 
+  test('a decision that throws is a warning: the outcome of the run is not touched', async () => {
+    const s = say()
+    const done = await startHousekeeping(plan(fake({ [LIST]: [{ data: [] }] }).octokit), s.say).finish(() => {
+      throw new RangeError('Invalid time value')
+    }, true)
+    assert.equal(done.alert, 'not written: Invalid time value')
+    assert.deepEqual(s.said, ['warning The alert issue was not written: Invalid time value.'])
+  })
+
   test('a failed write warns once; no job token warns only for a failure; alert: none says nothing', async () => {
     const s = say()
     const write = fake({ [LIST]: [{ data: [] }], 'POST /repos/{owner}/{repo}/issues': [{ error: httpError(410) }] })
