@@ -14,6 +14,7 @@
 import diagnostics from 'node:diagnostics_channel'
 import { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
+import { getProxyUrl } from '@actions/http-client/lib/proxy'
 import {
   Agent,
   fetch as undiciFetch,
@@ -35,9 +36,24 @@ export const USER_AGENT = 'token-rotation-action'
  */
 const direct = new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000 })
 
-/** The dispatcher for requests to `baseUrl`'s host: the proxy's (HTTPS_PROXY, NO_PROXY), or the direct one. */
+/** One proxy dispatcher per proxy: its tunnels are reused, as the direct agent's connections are. */
+const proxies = new Map<string, Dispatcher>()
+
+/**
+ * The dispatcher for requests to `baseUrl`'s host: the proxy's (HTTPS_PROXY, HTTP_PROXY, NO_PROXY,
+ * by @actions/http-client's rules), or the direct one. A proxy's is made once, with keep-alive: a
+ * new one per call (and @actions/http-client's default, pipelining 0) closes each tunnel after one
+ * request, and the warm-up's tunnel would be gone before the spend.
+ */
 function dispatcherFor(baseUrl: string): Dispatcher {
-  return (new HttpClient().getAgentDispatcher(baseUrl) as Dispatcher | undefined) ?? direct
+  const proxy = getProxyUrl(new URL(baseUrl))
+  if (!proxy?.hostname) return direct
+  let dispatcher = proxies.get(proxy.href)
+  if (!dispatcher) {
+    dispatcher = new HttpClient(USER_AGENT, [], { keepAlive: true }).getAgentDispatcher(baseUrl) as Dispatcher
+    proxies.set(proxy.href, dispatcher)
+  }
+  return dispatcher
 }
 
 /**

@@ -75,8 +75,8 @@ export const messages = {
   issued: (label: string, kept: boolean, expiresAt: Date | undefined) =>
     `${label} issued a new ${kept ? 'access token' : 'token pair'}${expiresAt ? `; the access token expires at ${expiresAt.toISOString()}` : ''}.`,
   outputsNotSet: (error: string) => `Could not set the step outputs: ${error}`,
-  sameToken: (label: string, anomaly: string | undefined, newAuthorization: string) =>
-    `${label} answered with the very refresh token this run sent${anomalyIn(anomaly)}: ${label} always issues a new one, so this is not a new token (an echo of the request, a proxy's answer) and it is not stored as one; the new token, if one was issued, did not arrive. The secret still holds the token this run sent: if the next run reports it spent, ${newAuthorization}`,
+  sameToken: (label: string, anomaly: string | undefined, newAuthorization: string, alwaysRotates = true) =>
+    `${label} answered with the very refresh token this run sent${anomalyIn(anomaly)}: ${alwaysRotates ? `${label} always issues a new one, so this is not a new token (an echo of the request, a proxy's answer) and it is not stored as one` : `in an answer that is not clean it may be an echo of the request rather than ${label} keeping its token, so it is not taken as kept`}; the new token, if one was issued, did not arrive. The secret still holds the token this run sent: if the next run reports it spent, ${newAuthorization}`,
   unstorable: (label: string, why: string) =>
     `${label} issued a new refresh token that cannot be kept in a secret and read back unchanged: ${why}. It was not stored.`,
   noRefreshForCode: (label: string) =>

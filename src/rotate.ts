@@ -452,12 +452,13 @@ async function secure(run: Rotation, answer: Answer): Promise<Secured> {
   const same = spent !== undefined && tokens.refreshToken === spent
   // A provider that keeps its refresh token (RFC 6749 §6) answers without a new one, or with the
   // same. "Without" counts only for a whole answer with no refresh_token key: a key whose value was
-  // cut off, or an answer cut before its end, may have carried a new token that is now lost.
+  // cut off, or an answer cut before its end, may have carried a new token that is now lost. "The
+  // same" counts only from a clean answer: from junk, the spent token may be an echo of the request.
   const kept =
     !provider.alwaysRotates &&
     spent !== undefined &&
     !pairInError &&
-    (same || (!tokens.refreshToken && tokens.complete && !tokens.refreshIncomplete))
+    ((same && !tokens.anomaly) || (!tokens.refreshToken && tokens.complete && !tokens.refreshIncomplete))
   const refreshToken = kept && spent !== undefined ? spent : tokens.refreshToken
   // What stands between this answer and a stored token; the run fails after securing what arrived.
   const problem = pairInError
@@ -465,7 +466,7 @@ async function secure(run: Rotation, answer: Answer): Promise<Secured> {
     : kept || !refreshToken
       ? undefined
       : same
-        ? messages.sameToken(provider.label, tokens.anomaly, provider.newAuthorization)
+        ? messages.sameToken(provider.label, tokens.anomaly, provider.newAuthorization, provider.alwaysRotates)
         : unstorable(provider.label, refreshToken)
   const deadline = refreshToken && !kept && !problem ? provider.refreshBy(issuedAt) : undefined
   report.refreshBy = deadline?.date

@@ -170,7 +170,13 @@ export async function readBody(response: Response, limits: BodyLimits): Promise<
   return { text: bytes.toString('utf8'), cutOff, note }
 }
 
-const hasTokenKey = (text: string): boolean => /_token"\s*:/.test(text)
+/**
+ * Whether a body holds a token field in any spelling — `"refresh_token":`, an escaped
+ * `\"access_token\":`, PHP's `[refresh_token] =>`, `&quot;id_token&quot;:`, `refresh_token=`,
+ * `refreshToken:` — a key followed by its separator, so that prose ("the refresh token is invalid")
+ * does not count. Such a body is described, never quoted: a token in it was never parsed, so never masked.
+ */
+const mentionsToken = (text: string): boolean => /(?:access|refresh|id)[_-]?token(?:\\?["']|&quot;|\])?\s*(?::|=>|=)/i.test(text)
 
 /**
  * Undoes a content encoding (the raw fetch leaves it on). What arrived of a cut body decodes as far
@@ -181,17 +187,22 @@ function decode(raw: Buffer, encoding: string): { bytes: Buffer; note: string | 
   const label = encoding.trim().toLowerCase()
   if (label === '' || label === 'identity' || raw.length === 0) return { bytes: raw, note: undefined }
   const partial = { maxOutputLength: BODY_MAX_BYTES, finishFlush: zlib.constants.Z_SYNC_FLUSH }
-  const attempts: Record<string, Array<() => Buffer>> = {
-    gzip: [() => zlib.gunzipSync(raw, partial)],
-    'x-gzip': [() => zlib.gunzipSync(raw, partial)],
-    deflate: [() => zlib.inflateSync(raw, partial), () => zlib.inflateRawSync(raw, partial)],
-    br: [() => zlib.brotliDecompressSync(raw, { maxOutputLength: BODY_MAX_BYTES, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH })]
-  }
-  for (const attempt of attempts[label] ?? []) {
+  const codecs = new Map<string, () => Buffer>([
+    ['gzip', () => zlib.gunzipSync(raw, partial)],
+    ['deflate', () => zlib.inflateSync(raw, partial)],
+    ['raw deflate', () => zlib.inflateRawSync(raw, partial)],
+    ['br', () => zlib.brotliDecompressSync(raw, { maxOutputLength: BODY_MAX_BYTES, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH })]
+  ])
+  // The labelled codec first, then every other: a label may be wrong, a list, or anything at all
+  // (`constructor`); whichever decoding carries the tokens wins.
+  const named = label.split(',').map((one) => (one.trim() === 'x-gzip' ? 'gzip' : one.trim()))
+  const order = [...new Set([...named.filter((one) => codecs.has(one)), ...codecs.keys()])]
+  const rawSpeaks = mentionsToken(raw.toString('utf8'))
+  for (const name of order) {
     try {
-      const bytes = attempt()
-      if (bytes.length > 0 && (hasTokenKey(bytes.toString('utf8')) || !hasTokenKey(raw.toString('utf8')))) {
-        return { bytes, note: undefined }
+      const bytes = codecs.get(name)?.() ?? Buffer.alloc(0)
+      if (bytes.length > 0 && (mentionsToken(bytes.toString('utf8')) || (!rawSpeaks && named.includes(name)))) {
+        return { bytes, note: named.includes(name) ? undefined : `it was labelled content-encoding: ${label.slice(0, 20)} but was ${name}` }
       }
     } catch {
       // not so encoded: try the next way, then the raw bytes
@@ -210,12 +221,29 @@ const TOKEN_FIELDS = ['access_token', 'refresh_token', 'token_type', 'expires_in
  * Without an access token: the whole text.
  */
 function answerObject(text: string): string {
+  const found = objectHoldingAccessToken(text, 0)
+  if (found !== undefined) return found
+  // A stray quote in the text before the answer (`Undefined "x in a.php`) turns the scan inside
+  // out: start again at each brace before the last access_token key, nearest first.
+  const key = text.lastIndexOf('"access_token"')
+  let from = key
+  for (let tries = 0; tries < 64 && from > 0; tries++) {
+    from = text.lastIndexOf('{', from - 1)
+    if (from < 0) break
+    const again = objectHoldingAccessToken(text, from)
+    if (again !== undefined) return again
+  }
+  return text
+}
+
+/** From `from` on, with no string open: the object that holds the `"access_token"` key, if any. */
+function objectHoldingAccessToken(text: string, from: number): string | undefined {
   let inString = false
   let escaped = false
   const open: number[] = []
   const closeOf = new Map<number, number>()
   let start: number | undefined
-  for (let i = 0; i < text.length; i++) {
+  for (let i = from; i < text.length; i++) {
     const c = text[i]
     if (inString) {
       if (escaped) escaped = false
@@ -232,7 +260,7 @@ function answerObject(text: string): string {
       if (from !== undefined) closeOf.set(from, i)
     }
   }
-  if (start === undefined) return text
+  if (start === undefined) return undefined
   const end = closeOf.get(start)
   return text.slice(start, end === undefined ? undefined : end + 1)
 }
@@ -262,10 +290,21 @@ export function tokenFields(text: string, extra: readonly string[] = []): TokenF
   }
   try {
     const json = object(JSON.parse(text))
-    if (json) return { fields: json, clean: true, whole: true, refreshIncomplete: incomplete(json, 'refresh_token' in json) }
+    if (json) {
+      if ('access_token' in json || 'refresh_token' in json) {
+        return { fields: json, clean: true, whole: true, refreshIncomplete: incomplete(json, 'refresh_token' in json) }
+      }
+      // Clean JSON around the answer: an envelope ({"data": {…}}), or a gateway that carries the
+      // upstream's body as a string. The answer is still the object that holds the access token.
+      const inner = holderOfTokens(json, 0)
+      if (inner) return { fields: inner, clean: false, whole: true, refreshIncomplete: incomplete(inner, 'refresh_token' in inner) }
+      return { fields: json, clean: true, whole: true, refreshIncomplete: false }
+    }
   } catch {
     // not clean JSON: find the answer's object
   }
+  const form = formFields(text)
+  if (form) return { fields: form, clean: false, whole: true, refreshIncomplete: incomplete(form, 'refresh_token' in form) }
   const segment = answerObject(text)
   try {
     const json = object(JSON.parse(segment))
@@ -288,21 +327,52 @@ export function tokenFields(text: string, extra: readonly string[] = []): TokenF
   return { fields, clean: false, whole: false, refreshIncomplete: incomplete(fields, /"refresh_token"\s*:/.test(segment)) }
 }
 
+/** Inside parsed JSON: the object that holds an access token, through objects, arrays and JSON strings. */
+function holderOfTokens(value: unknown, depth: number): Record<string, unknown> | undefined {
+  if (depth > 8) return undefined
+  if (typeof value === 'string') {
+    const text = value.trim()
+    if (!text.startsWith('{') || !text.includes('access_token')) return undefined
+    try {
+      return holderOfTokens(JSON.parse(text), depth + 1)
+    } catch {
+      return undefined
+    }
+  }
+  if (value === null || typeof value !== 'object') return undefined
+  if (!Array.isArray(value) && 'access_token' in value) return value as Record<string, unknown>
+  for (const inner of Object.values(value)) {
+    const found = holderOfTokens(inner, depth + 1)
+    if (found) return found
+  }
+  return undefined
+}
+
+/** A form-encoded answer (`access_token=…&refresh_token=…`, as some servers give by default). */
+function formFields(text: string): Record<string, unknown> | undefined {
+  const body = text.trim()
+  if (!/^[\w.%+-]+=[^\s&]*(?:&[\w.%+-]+=[^\s&]*)*$/.test(body)) return undefined
+  const fields = Object.fromEntries(new URLSearchParams(body))
+  return 'access_token' in fields || 'refresh_token' in fields ? fields : undefined
+}
+
 /** A body fit to show a provider's refusal reader: without the value of any `*_token` field. */
 function withoutTokens(body: string): string {
-  if (!hasTokenKey(body)) return body
+  if (!mentionsToken(body)) return body
   const strip = (value: unknown): unknown =>
     Array.isArray(value)
       ? value.map(strip)
       : value !== null && typeof value === 'object'
         ? Object.fromEntries(
             Object.entries(value)
-              .filter(([key]) => !/_token$/i.test(key))
+              .filter(([key]) => !/token$/i.test(key))
               .map(([key, v]) => [key, strip(v)])
           )
         : value
   try {
-    return JSON.stringify(strip(JSON.parse(body)))
+    const shown = JSON.stringify(strip(JSON.parse(body)))
+    // A token field left inside a string (a gateway's copy of the upstream body): nothing is shown.
+    return mentionsToken(shown) ? '' : shown
   } catch {
     // Not JSON: nothing of it is shown.
     return ''
@@ -357,10 +427,15 @@ function readPair(provider: Provider, status: number, body: Body, contentType: s
       : `${label}'s answer (${status}) was not clean JSON (${body.text.length} characters, something around the JSON); the tokens were recovered from it`
   const pair = pairOf(found, body.cutOff, anomaly, deps)
   if (!pair.accessToken && !pair.refreshToken) {
-    // A body that may hold pieces of tokens is described, never quoted.
-    const page = hasTokenKey(body.text) ? '' : excerpt(body.text, 120, deps.redact)
+    // A 2xx body may hold the new pair under any name or in any shape: it is described, never
+    // quoted — except an HTML page's text without a token field (a login page says what is wrong).
+    const html = looksHtml(body.text, contentType)
+    const page = html && !mentionsToken(body.text) ? excerpt(body.text, 120, deps.redact) : ''
+    const what = page
+      ? ''
+      : ` (${body.text.length} characters${contentType ? ` of ${excerpt(contentType.split(';')[0] ?? '', 40, deps.redact)}` : ''}, not shown)`
     throw new TokenEndpointError(
-      `${label} answered ${status} without a readable token pair${body.cutOff ? ` (the answer was cut off: ${body.cutOff})` : ''}${looksHtml(body.text, contentType) ? ` (${provider.hints.htmlPage})` : ''}${page ? `: "${page}"` : ''}. The token may have been spent: ${provider.hints.spentNext}.`,
+      `${label} answered ${status} without a readable token pair${body.cutOff ? ` (the answer was cut off: ${body.cutOff})` : ''}${what}${html ? ` (${provider.hints.htmlPage})` : ''}${page ? `: "${page}"` : ''}. The token may have been spent: ${provider.hints.spentNext}.`,
       'bad-answer',
       true,
       status

@@ -115,6 +115,61 @@ describe('a token pair inside an error answer', () => {
   })
 })
 
+describe('a second look: the pair in other shapes', () => {
+  let box: Sandbox
+  before(async () => (box = await sandbox()))
+  after(async () => box.close())
+
+  test('a gateway 502 that carries the answer as an escaped JSON string: a pair in an error — not quoted, not retried, rescued', async () => {
+    box.seed()
+    const keys = await keygen()
+    box.amo.faults = onlyWhen(
+      tokenCall,
+      faultQueue({ kind: 'transform', status: 502, body: (json) => JSON.stringify({ message: 'Bad gateway', upstream: json }) })
+    )
+    const run = await box.run(box.inputs({ 'rescue-public-key': keys.publicKey }))
+    box.amo.faults = undefined
+    assert.match(failure(run), /answered 502, an error status, with what looks like a new token pair in the body/)
+    assert.equal(run.tokenRequests, 1)
+    const pair = box.amo.issued.at(-1)
+    assert.ok(pair)
+    for (const token of [pair.refresh_token, pair.access_token]) assert.deepEqual(pieces(shown(run), token), [])
+    assert.equal(await openRescueLine(run.log, keys.privateKey, 'refresh_token'), `${pair.refresh_token}\n`)
+  })
+
+  test('a 200 with the pair in an envelope and a content-encoding that names no encoding: read and stored', async () => {
+    box.seed()
+    box.amo.faults = onlyWhen(
+      tokenCall,
+      faultQueue({ kind: 'transform', body: (json) => `{"data":${json}}`, headers: { 'Content-Encoding': 'constructor' } })
+    )
+    const run = await box.run(box.inputs())
+    box.amo.faults = undefined
+    assert.equal(run.code, 0, run.log)
+    chainHolds(box)
+  })
+
+  test('a 200 whose tokens cannot be read (PHP print_r): the run fails, and no piece of them is printed', async () => {
+    box.seed()
+    box.amo.faults = onlyWhen(
+      tokenCall,
+      faultQueue({
+        kind: 'transform',
+        body: (json) => {
+          const { access_token, refresh_token } = JSON.parse(json) as Record<string, string>
+          return `Array\n(\n    [access_token] => ${access_token}\n    [refresh_token] => ${refresh_token}\n)\n`
+        }
+      })
+    )
+    const run = await box.run(box.inputs())
+    box.amo.faults = undefined
+    assert.match(failure(run), /answered 200 without a readable token pair \(\d+ characters of application\/json, not shown\)/)
+    const pair = box.amo.issued.at(-1)
+    assert.ok(pair)
+    for (const token of [pair.refresh_token, pair.access_token]) assert.deepEqual(pieces(shown(run), token), [])
+  })
+})
+
 describe('GitHub: only GitHub can say "stored"', () => {
   let elsewhere: Server
   let elsewhereUrl = ''

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { GITHUB_BODY_MAX_BYTES, gitHubFetchFor, networkReason, rawFetchFor, warmUp, whenOnTheWire } from '../../src/http.js'
 
@@ -166,6 +166,49 @@ describe('warm connections and bounded bodies', () => {
     } finally {
       await new Promise((resolve) => s.server.close(resolve))
       s.server.closeAllConnections()
+    }
+  })
+
+  test('through a proxy too: the warm-up tunnel carries the spend, and the GitHub requests share theirs', async () => {
+    let connections = 0
+    const s = await serve((req, res) => res.writeHead(req.method === 'HEAD' ? 404 : 200).end(req.method === 'HEAD' ? undefined : 'ok'))
+    s.server.on('connection', () => (connections += 1))
+    // A CONNECT proxy that sends every *.test host to the server above.
+    const tunnels: string[] = []
+    const proxy = createServer((_req, res) => res.writeHead(405).end())
+    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '')
+      const upstream = connect((s.server.address() as AddressInfo).port, '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        upstream.write(head)
+        upstream.pipe(client).pipe(upstream)
+      })
+      upstream.on('error', () => client.destroy())
+      client.on('error', () => upstream.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const saved = process.env.HTTP_PROXY
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    try {
+      const origin = `http://token.test:${(s.server.address() as AddressInfo).port}`
+      await warmUp(origin)
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(await (await rawFetchFor(origin)(`${origin}/token`, { method: 'POST', body: 'x' })).text(), 'ok')
+      const api = `http://api.test:${(s.server.address() as AddressInfo).port}`
+      const github = gitHubFetchFor(api)
+      for (let i = 0; i < 2; i++) {
+        await (await github(`${api}/repos/o/r`)).text()
+        for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+      }
+      assert.deepEqual(tunnels, [new URL(origin).host, new URL(api).host], 'one tunnel per host')
+      assert.equal(connections, 2)
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY
+      else process.env.HTTP_PROXY = saved
+      proxy.closeAllConnections()
+      s.server.closeAllConnections()
+      await new Promise((resolve) => proxy.close(resolve))
+      await new Promise((resolve) => s.server.close(resolve))
     }
   })
 

@@ -1208,6 +1208,27 @@ describe('rotate: round three', () => {
     })
   }
 
+  test('generic: the spent token again, from an answer that was not clean, is never "kept" (it may be an echo)', async () => {
+    const anomaly =
+      "auth.example.com's answer (200) was not clean JSON (300 characters, something around the JSON); the tokens were recovered from it"
+    const s = setup({
+      settings: { provider: GENERIC },
+      runTimes: readable,
+      exchange: () => later({ ...TOKENS, refreshToken: OLD_REFRESH, anomaly })
+    })
+    const { message, report } = await rotationError(s.settings, s.deps)
+    assert.match(
+      message,
+      /answered with the very refresh token this run sent .*may be an echo of the request rather than .* keeping its token/
+    )
+    assert.equal(report.refreshKept, false)
+    assert.equal(report.needs, 'read')
+    assert.deepEqual(
+      s.writes.map((w) => w.name),
+      [PROBE]
+    )
+  })
+
   test('a pair inside an error answer: outputs set, rescued, nothing stored, the run fails', async () => {
     const { publicKey, privateKey } = await generateKeyPair()
     const pair = new TokenEndpointError(

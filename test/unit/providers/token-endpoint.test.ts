@@ -917,3 +917,98 @@ describe('exchangeToken: the cancel deadline', () => {
     assert.equal(aborted, true)
   })
 })
+
+describe('round three, a second look: pairs in other shapes, never quoted', () => {
+  const NEW = [ANSWER.access_token, ANSWER.refresh_token]
+  const run = (d: ExchangeDeps) => exchangeToken({ provider: PROVIDER, client: CLIENT, grant: GRANT }, d)
+  const failure = (d: ExchangeDeps) =>
+    run(d).then(
+      () => assert.fail('expected a failure'),
+      (e: unknown) => {
+        assert.ok(e instanceof TokenEndpointError)
+        return e
+      }
+    )
+  const showsNoToken = (text: string): void => {
+    for (const token of NEW) assert.equal(text.includes(token.slice(4, 16)), false, `a piece of ${token} in: ${text}`)
+  }
+
+  test('clean JSON with the pair in an envelope: the object that holds the access token', () => {
+    const found = tokenFields(JSON.stringify({ status: 'ok', data: ANSWER }))
+    assert.equal(found.fields.refresh_token, ANSWER.refresh_token)
+    assert.equal(found.whole, true)
+  })
+
+  test('a 502 whose body carries the pair as an escaped JSON string: a pair in an error, masked, never retried, never quoted', async () => {
+    const body = JSON.stringify({ message: 'Bad gateway', body: JSON.stringify(ANSWER) })
+    const d = deps([new Response(body, { status: 502 }), new Response(JSON.stringify(ANSWER))])
+    const error = await failure(d)
+    assert.equal(error.failure, 'pair-in-error')
+    assert.equal(error.pair?.refreshToken, ANSWER.refresh_token)
+    assert.deepEqual(d.masked.sort(), [...NEW].sort())
+    assert.equal(d.state.calls, 1)
+    showsNoToken(error.message)
+  })
+
+  test('a 200 that is form-encoded (as some servers answer by default): the pair is read', async () => {
+    const body = new URLSearchParams({ ...ANSWER, expires_in: String(ANSWER.expires_in) }).toString()
+    const tokens = await run(deps([new Response(body, { headers: { 'content-type': 'application/x-www-form-urlencoded' } })]))
+    assert.deepEqual([tokens.accessToken, tokens.refreshToken, tokens.expiresIn], [...NEW, 3600])
+  })
+
+  test('a 200 with the tokens in a shape that cannot be read (PHP print_r): described, never quoted', async () => {
+    const body = `Array\n(\n    [access_token] => ${ANSWER.access_token}\n    [refresh_token] => ${ANSWER.refresh_token}\n)\n`
+    const error = await failure(deps([new Response(body)]))
+    assert.equal(error.failure, 'bad-answer')
+    showsNoToken(error.message)
+  })
+
+  test('no 2xx body is ever quoted: it may hold the pair under any name', async () => {
+    const body = `{"ok":1,"rt":"${ANSWER.refresh_token}","at":"${ANSWER.access_token}"}`
+    const error = await failure(deps([new Response(body)]))
+    showsNoToken(error.message)
+    assert.match(error.message, /without a readable token pair/)
+  })
+
+  test('a 5xx with token keys in another spelling (HTML entities, print_r): described, not quoted', async () => {
+    const retries: string[] = []
+    const pages = [
+      `<pre>{&quot;refresh_token&quot;:&quot;${ANSWER.refresh_token}&quot;}</pre>`,
+      `[refresh_token] => ${ANSWER.refresh_token}`
+    ]
+    for (const page of pages) {
+      const d = deps([new Response(page, { status: 503 }), new Response(JSON.stringify(ANSWER))], {
+        onRetry: (m) => void retries.push(m)
+      })
+      await run(d)
+    }
+    assert.equal(retries.length, 2)
+    for (const line of retries) {
+      showsNoToken(line)
+      assert.match(line, /a body with token fields, not shown/)
+    }
+  })
+
+  test('a content-encoding that names an object property is no encoding: the pair is read', async () => {
+    for (const label of ['constructor', '__proto__', 'toString']) {
+      const tokens = await run(deps([new Response(JSON.stringify(ANSWER), { headers: { 'content-encoding': label } })]))
+      assert.equal(tokens.refreshToken, ANSWER.refresh_token, label)
+    }
+  })
+
+  test('gzip labelled deflate (or a list): decoded all the same', async () => {
+    for (const label of ['deflate', 'gzip, br']) {
+      const body = await readBody(new Response(gzipSync(JSON.stringify(ANSWER)), { headers: { 'content-encoding': label } }), {
+        idleMs: 1000
+      })
+      assert.deepEqual(JSON.parse(body.text), ANSWER, label)
+    }
+  })
+
+  test('an odd quote in the junk before the answer, the request echoed after it: the answer’s own token', () => {
+    const body = `Notice: Undefined "x in a.php\n${JSON.stringify(ANSWER)}\nDEBUG request: {"grant_type":"refresh_token","refresh_token":"${SPENT}"}`
+    const found = tokenFields(body)
+    assert.equal(found.fields.refresh_token, ANSWER.refresh_token)
+    assert.equal(found.fields.access_token, ANSWER.access_token)
+  })
+})
