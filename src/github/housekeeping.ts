@@ -62,6 +62,9 @@ function issuesProblem(error: unknown, doing: string): string {
   }
 }
 
+/** Pages of open alert issues looked through for this secret's (100 a page). */
+const ALERT_PAGES = 10
+
 export class Housekeeping {
   constructor(
     private readonly octokit: Octokit,
@@ -79,16 +82,24 @@ export class Housekeeping {
    */
   async findAlert(marker: string): Promise<OpenAlert | undefined> {
     try {
-      const { data } = await this.request('GET /repos/{owner}/{repo}/issues', {
-        state: 'open',
-        labels: ALERT_LABEL,
-        per_page: 100,
-        sort: 'created',
-        direction: 'asc'
-      })
-      const items = Array.isArray(data) ? (data as Array<{ number?: unknown; body?: unknown; pull_request?: unknown }>) : []
-      const found = items.find((item) => !item.pull_request && typeof item.body === 'string' && item.body.includes(marker))
-      return found && typeof found.number === 'number' ? { number: found.number, body: String(found.body) } : undefined
+      // One label for every secret's alert: a repository that rotates many accounts may have more
+      // than a page of them open. Page on (up to ALERT_PAGES) until this secret's is found.
+      for (let page = 1; page <= ALERT_PAGES; page++) {
+        const { data } = await this.request('GET /repos/{owner}/{repo}/issues', {
+          state: 'open',
+          labels: ALERT_LABEL,
+          per_page: 100,
+          page,
+          sort: 'created',
+          direction: 'asc'
+        })
+        const items = Array.isArray(data) ? (data as Array<{ number?: unknown; body?: unknown; pull_request?: unknown }>) : []
+        const found = items.find((item) => !item.pull_request && typeof item.body === 'string' && item.body.includes(marker))
+        if (found && typeof found.number === 'number') return { number: found.number, body: String(found.body) }
+        if (items.length < 100) return undefined
+      }
+      // Not found in ALERT_PAGES × 100 open alerts: opening another is the lesser harm.
+      return undefined
     } catch (error) {
       throw new HousekeepingError(issuesProblem(error, 'look for an open alert issue'))
     }

@@ -89,11 +89,25 @@ describe('Housekeeping.findAlert', () => {
       state: 'open',
       labels: 'token-rotation',
       per_page: 100,
+      page: 1,
       sort: 'created',
       direction: 'asc'
     })
     assert.equal(await new Housekeeping(fake({ [LIST]: [{ data: [] }] }).octokit, REPO, 1000).findAlert(MARKER), undefined)
     assert.equal(await new Housekeeping(fake({ [LIST]: [{ data: 'odd' }] }).octokit, REPO, 1000).findAlert(MARKER), undefined)
+  })
+
+  test('more than a page of alerts open (many accounts): the next pages are read until this secret’s is found', async () => {
+    const others = (from: number) => Array.from({ length: 100 }, (_, i) => ({ number: from + i, body: alertMarker(`secret ${from + i}`) }))
+    const { octokit, calls } = fake({ [LIST]: [{ data: others(1) }, { data: others(101) }, { data: [{ number: 250, body: MARKER }] }] })
+    assert.deepEqual(await new Housekeeping(octokit, REPO, 1000).findAlert(MARKER), { number: 250, body: MARKER })
+    assert.deepEqual(
+      calls.map((call) => call.params.page),
+      [1, 2, 3]
+    )
+    const short = fake({ [LIST]: [{ data: others(1).slice(0, 40) }] })
+    assert.equal(await new Housekeeping(short.octokit, REPO, 1000).findAlert(MARKER), undefined)
+    assert.equal(short.calls.length, 1, 'a page that is not full is the last')
   })
 
   for (const [error, words] of [
