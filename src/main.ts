@@ -246,15 +246,22 @@ export async function run(): Promise<void> {
   })
 
   if (!process.env.GITHUB_STEP_SUMMARY) return
-  const markdown = report
-    ? renderSummary(report, {
-        cancelled: guard.signal,
-        ...context,
-        githubTokenExpiresAt: expiresAt,
-        alert: done.alert,
-        schedule: done.schedule
-      })
-    : renderEarlyFailure(failure ?? '', entryOf(read)?.label ?? PROVIDERS.amocrm.label)
+  let markdown: string
+  try {
+    markdown = report
+      ? renderSummary(report, {
+          cancelled: guard.signal,
+          ...context,
+          githubTokenExpiresAt: expiresAt,
+          alert: done.alert,
+          schedule: done.schedule
+        })
+      : renderEarlyFailure(failure ?? '', entryOf(read)?.label ?? PROVIDERS.amocrm.label)
+  } catch (error) {
+    // The outcome is decided and printed: a summary that cannot be made never changes it.
+    core.warning(safe(messages.summaryNotWritten(errorMessage(error))))
+    return
+  }
   await writeSummary(safe(markdown))
 }
 
