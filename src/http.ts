@@ -60,19 +60,23 @@ function dispatcherFor(baseUrl: string): Dispatcher {
  * Opens a connection to `origin` now, through the dispatcher its requests will use (proxy
  * included), so that the token request — the spend — goes over a warm connection instead of
  * paying for TCP and TLS then: a HEAD of the origin's root, its answer read and dropped. Never
- * rejects, and nobody waits for it (the promise settles when the connection is free again): a slow
- * or refused HEAD only leaves the spend to open its own.
+ * rejects; the promise settles when the connection is free again, and the spend waits for it a
+ * bounded time (main.ts): a slow or refused HEAD only leaves the spend to open its own.
  */
 export function warmUp(origin: string): Promise<void> {
   // reset: false — undici closes a connection after a HEAD unless told to keep it (undici#258).
-  return undiciRequest(`${origin}/`, {
-    method: 'HEAD',
-    reset: false,
-    dispatcher: dispatcherFor(origin),
-    signal: AbortSignal.timeout(10_000)
-  })
-    .then((answer) => answer.body.dump())
-    .catch(() => undefined)
+  return (
+    undiciRequest(`${origin}/`, {
+      method: 'HEAD',
+      reset: false,
+      dispatcher: dispatcherFor(origin),
+      signal: AbortSignal.timeout(10_000)
+    })
+      .then((answer) => answer.body.dump())
+      // undici hands the connection back to its pool a turn of the event loop after the answer ends.
+      .then(() => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))))
+      .catch(() => undefined)
+  )
 }
 
 /**

@@ -33,8 +33,23 @@ const MAX_RETRY_WAIT_MS = 120_000
 const HOUSEKEEPING_TIMEOUT_MS = 10_000
 /** After a cancellation the runner kills the step 10 s after its first signal: the alert gets what is left. */
 const HOUSEKEEPING_CANCELLED_MS = 2_000
+/** The longest the spend waits for the token endpoint's warm-up connection to be free. */
+const WARM_UP_WAIT_MS = 2_000
 /** A github-token that expires this soon is worth a warning and the alert issue. */
 const EXPIRY_WARNING_DAYS = 14
+
+/** Settles when `work` does or after `ms`, whichever comes first (never rejects). */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
+  return Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined
+    ),
+    late
+  ]).finally(() => clearTimeout(timer))
+}
 
 /** The event that started the run: GITHUB_EVENT_NAME and the payload file's JSON. */
 function readEvent(): { name: string; payload: unknown } {
@@ -184,7 +199,9 @@ export async function run(): Promise<void> {
     )
     const providerFetch = rawFetchFor(settings.provider.origin)
     // The token endpoint's connection opens now, with the pre-spend reads: the spend finds it warm.
-    void warmUp(settings.provider.origin)
+    // A provider farther away than GitHub may still be answering the warm-up when the spend is
+    // ready: the spend then waits for it (a bounded wait) rather than open a connection of its own.
+    const warm = warmUp(settings.provider.origin)
     // Once cancelled, no new attempt spends a token that there may be no time left to store.
     const spendRetry: RetryPolicy = { ...retry, signal: guard.cancelled }
     report = await rotate(settings, {
@@ -206,7 +223,8 @@ export async function run(): Promise<void> {
       runTimes: () => readRunTimes(jobOctokit, settings.run, RUN_LOOKUP_TIMEOUT_MS, { ...retry, maxWaitMs: RUN_LOOKUP_TIMEOUT_MS }),
       storedInThisJob: process.env[storedMark(settings.target, settings.refreshTokenSecret)] || undefined,
       recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
-      sleep
+      sleep,
+      beforeSpend: () => settledWithin(warm, WARM_UP_WAIT_MS)
     })
     failure = report.failure
     needs = report.needs

@@ -49,6 +49,12 @@ export interface RotationDeps {
   storedInThisJob: string | undefined
   /** Waits before looking again at the secret after "Token has been revoked". */
   recheckMs: number[]
+  /**
+   * Settles when the spend may go: the token endpoint's warm-up connection is free (or a bound
+   * passed). Waiting for a connection opened earlier beats opening one at the spend, and it is
+   * before the spend: the danger window does not grow.
+   */
+  beforeSpend?: () => Promise<void>
   sleep: (ms: number) => Promise<void>
 }
 
@@ -268,6 +274,7 @@ async function prepare(settings: Settings, deps: RotationDeps, report: RotationR
   if (stale) fail(stale, 'nothing')
   // The write check: the real secret only ever receives a token of this run.
   const { probeDeleted } = await proveWriteAccess(settings, deps, report, before.probe)
+  await deps.beforeSpend?.()
   return { settings, deps, report, before, probeDeleted }
 }
 
@@ -351,6 +358,10 @@ async function proveWriteAccess(
     io.info(messages.writeCheckSkipped())
     return {}
   }
+  // The reads before this answered together a moment ago, and undici hands their connections back
+  // to its pool a turn of the event loop after an answer ends: without this turn the write may find
+  // them all still taken and open a connection of its own (TCP and TLS: two round trips).
+  await new Promise((resolve) => setImmediate(resolve))
   const result = await store.write(probe, `write check by ${USER_AGENT} at ${deps.now().toISOString()}`, undefined, { probe: true })
   report.writeCheck = 'passed'
   if (result === 'updated') {

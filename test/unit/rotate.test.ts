@@ -339,6 +339,26 @@ describe('rotate: a successful run', () => {
     }
   })
 
+  test('the spend waits for beforeSpend (the warm-up connection), after the write check', async () => {
+    const s = setup()
+    let release!: () => void
+    const warm = new Promise<void>((resolve) => (release = resolve))
+    s.deps.beforeSpend = async () => {
+      s.log.push('waiting for the warm-up')
+      await warm
+      s.log.push('warm')
+    }
+    const running = rotate(s.settings, s.deps)
+    // Nothing is spent while the warm-up is in flight.
+    while (!s.log.includes('waiting for the warm-up')) await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(s.log.includes('exchange'), false)
+    release()
+    const report = await running
+    assert.equal(report.failure, undefined)
+    assert.ok(index(s.log, `written ${PROBE}`) < index(s.log, 'waiting for the warm-up'))
+    assert.ok(index(s.log, 'warm') < index(s.log, 'exchange'))
+  })
+
   test('the run waits for the probe deletion before it returns', async () => {
     // Both moments are the test's own promises: no race with a timer.
     let release: () => void = () => undefined
