@@ -17,7 +17,7 @@
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { CancelGuard } from '../critical.js'
+import { CancelGuard, type CancelBudget } from '../critical.js'
 import { ActionError, errorMessage, InputError } from '../errors.js'
 import { createOctokit } from '../github/client.js'
 import { GitHubError } from '../github/errors.js'
@@ -61,6 +61,17 @@ const GITHUB_TIMEOUT_MS = 20_000
 const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000
 const MAX_RETRY_WAIT_MS = 60_000
 
+/**
+ * How long init goes on storing after a signal that came once the first token was spent. The
+ * action's default (5 s after SIGINT) is made for the runner, which kills at 10 s; at a terminal
+ * nobody kills init, and the token endpoint may take up to TOKEN_ENDPOINT_TIMEOUT_MS to answer, then
+ * the GitHub writes follow. So a Ctrl-C after the spend lets the exchange and the store finish (or the
+ * rescue line print): with the default budget, an answer slower than 5 s was thrown away.
+ */
+const INIT_BUDGET: CancelBudget = { budgetMs: 120_000, afterTermMs: 120_000 }
+/** SIGHUP: the terminal was closed. Like Ctrl-C: before the spend init stops, after it init stores first. */
+const INIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
 /** Where an answer came from when init asked for it. */
 const PROMPT = 'prompt'
 /** The grant's inputs: the first token. */
@@ -88,7 +99,9 @@ export async function runInit(deps: InitDeps): Promise<number> {
       term.error(STOPPED)
       deps.exit(130)
     },
-    (message) => term.print(message)
+    (message) => term.print(message),
+    INIT_BUDGET,
+    INIT_SIGNALS
   )
   guard.install()
   try {
