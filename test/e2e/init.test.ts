@@ -19,7 +19,7 @@ import { parse } from 'yaml'
 import { publicKeyOf } from '../../src/rescue/sealing.js'
 import { startAmoCrm, type AmoCrmServer } from '../../sandbox/standins/amocrm.js'
 import { startBitrix24, type Bitrix24Server } from '../../sandbox/standins/bitrix24.js'
-import { onlyWhen } from '../../sandbox/standins/faults.js'
+import { faultQueue, onlyWhen } from '../../sandbox/standins/faults.js'
 import { DEMO_GITHUB_TOKEN, DEMO_JOB_TOKEN, startGitHub, type GitHubServer } from '../../sandbox/standins/github/github.js'
 import { startOAuth2, type OAuth2Server } from '../../sandbox/standins/oauth2.js'
 import { PROJECT_ROOT, runAction } from '../../sandbox/runner/runner.js'
@@ -655,6 +655,40 @@ describe('init: the whole set-up of one account, as a user runs it', { timeout: 
     assert.ok(amo.currentRefreshToken())
     assert.equal(secretOf(gh, 'AMOCRM_SLOW_REFRESH_TOKEN'), amo.currentRefreshToken(), run.stdout + run.stderr)
     assert.equal(secretOf(gh, 'AMOCRM_SLOW_ACCESS_TOKEN'), amo.issued.at(-1)?.access_token)
+    noneShown(run.stdout + run.stderr, [amo.clientSecret, code, amo.currentRefreshToken(), amo.issued.at(-1)?.access_token])
+  })
+
+  test('init … | tee log, and the Ctrl-C kills tee: the closed output is no crash, the new token is stored', async (t) => {
+    const gh = await github(t)
+    const dir = await clone()
+    let release: (how: 'answer' | 'reset') => void = () => undefined
+    const held = new Promise<'answer' | 'reset'>((resolve) => (release = resolve))
+    gh.faults = onlyWhen(putOf('AMOCRM_TEE_REFRESH_TOKEN'), faultQueue({ kind: 'hold', until: held, process: false }))
+    const code = amo.issueCode()
+    let closed = false
+    const run = await initRun(
+      [...amoArgs(), '--prefix', 'AMOCRM_TEE', '--rescue-key-file', join(dir, 'rescue.key')],
+      {
+        cwd: dir,
+        env: userEnv(gh, { GH_TOKEN: DEMO_GITHUB_TOKEN, TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret, TOKEN_ROTATION_CODE: code })
+      },
+      (stdout, child) => {
+        if (closed || !stdout.includes('amoCRM issued a new token pair')) return
+        // The token is spent and its store held: the reader of init's output goes away, then Ctrl-C.
+        closed = true
+        child.stdout?.destroy()
+        child.kill('SIGINT')
+        release('answer')
+      }
+    ).finally(() => {
+      gh.faults = undefined
+      release('reset')
+    })
+    assert.ok(closed, run.stdout + run.stderr)
+    assert.doesNotMatch(run.stderr, /EPIPE|at .*\.js:\d+/, 'no uncaught error')
+    assert.equal(run.code, 130, run.stderr)
+    assert.equal(secretOf(gh, 'AMOCRM_TEE_REFRESH_TOKEN'), amo.currentRefreshToken())
+    assert.equal(secretOf(gh, 'AMOCRM_TEE_ACCESS_TOKEN'), amo.issued.at(-1)?.access_token, 'init went on after the closed output')
     noneShown(run.stdout + run.stderr, [amo.clientSecret, code, amo.currentRefreshToken(), amo.issued.at(-1)?.access_token])
   })
 
