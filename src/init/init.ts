@@ -36,7 +36,7 @@ import { backoffBaseMs, type RetryPolicy } from '../retry.js'
 import { probeFor, rotate } from '../rotate.js'
 import { parseSecureUrl } from '../url.js'
 import { envName, FlagError, HELP, parseFlags, type Given, type InitFlags } from './flags.js'
-import { gitHubHost, repositoryOfRemote, type LocalTools } from './github.js'
+import { GITHUB_COM_HOSTS, gitHubHost, printableRemote, remoteHost, remotePassword, repositoryOfRemote, type LocalTools } from './github.js'
 import { FIRST_TOKEN, providerQuestion, questionsFor, type Question } from './questions.js'
 import { describeSchedule, describeTime, nextRun, schedule, type Random, type Schedule } from './schedule.js'
 import { Cancelled, type Terminal } from './terminal.js'
@@ -162,6 +162,7 @@ class Init {
     // Everything that can be checked here is, before any request.
     this.findRepository(folder.origin)
     this.findApiUrl()
+    this.checkRemoteHost(folder.origin)
     const keyFile = this.checkKeyFile()
     this.check()
     if (!this.interactive) this.requireAnswers()
@@ -235,14 +236,28 @@ class Init {
         "This folder has no git remote 'origin' to name the repository: run init in a clone of it, or pass --repo OWNER/NAME."
       )
     }
+    // A remote cloned with credentials keeps them in its URL: never printed, and masked besides.
+    this.secrets.add(remotePassword(origin) ?? '')
+    const shown = printableRemote(origin).slice(0, 100)
     const found = repositoryOfRemote(origin)
     if (!found) {
-      throw new FlagError(
-        `The git remote 'origin' of this folder (${origin.slice(0, 100)}) does not name a GitHub repository: pass --repo OWNER/NAME.`
-      )
+      throw new FlagError(`The git remote 'origin' of this folder (${shown}) does not name a GitHub repository: pass --repo OWNER/NAME.`)
     }
     this.repository = found
-    this.repositoryFrom = `The git remote 'origin' (${origin.slice(0, 100)})`
+    this.repositoryFrom = `The git remote 'origin' (${shown})`
+  }
+
+  /**
+   * A repository named by a remote that is not on github.com, with no API address given: the default
+   * (api.github.com) would be the wrong GitHub, so init stops before it asks anything.
+   */
+  private checkRemoteHost(origin: string | undefined): void {
+    if (this.flags.options.repo !== undefined || origin === undefined || this.apiFrom !== 'the default') return
+    const host = remoteHost(origin)
+    if (host === undefined || GITHUB_COM_HOSTS.includes(host)) return
+    throw new FlagError(
+      `The git remote 'origin' (${printableRemote(origin).slice(0, 100)}) is on ${host.slice(0, 60)}, not github.com, and no --api-url was given: for GitHub Enterprise Server pass --api-url https://${host.slice(0, 60)}/api/v3 (or set GITHUB_API_URL); for a repository on github.com, pass --repo OWNER/NAME.`
+    )
   }
 
   private findApiUrl(): void {

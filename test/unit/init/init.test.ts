@@ -295,6 +295,37 @@ describe('init, called directly', () => {
     assert.equal(gh.requests.length, 0, 'no request was made')
   })
 
+  test("a remote's credentials are never shown; a remote not on github.com, without an API address, is stopped naming --api-url", async (t) => {
+    const gh = await github(t)
+    const pat = 'azdo-pat-0123456789abcdefghij'
+    const run = async (origin: string, env: NodeJS.ProcessEnv = {}): Promise<string> => {
+      const terminal = new Scripted([], true, true)
+      const tools = { git: () => ({ origin, top: undefined }), ghToken: () => undefined }
+      assert.equal(await runInit(deps(gh, terminal, [], env, { tools })), 2, terminal.all)
+      assert.equal(terminal.errors.length, 1, terminal.all)
+      assert.ok(!terminal.all.includes(pat) && !terminal.all.includes('user:'), terminal.all)
+      return terminal.all
+    }
+    assert.match(
+      await run(`https://user:${pat}@example.com/only-one`),
+      /^init: The git remote 'origin' of this folder \(https:\/\/example\.com\/only-one\) does not name a GitHub repository/
+    )
+    assert.match(
+      await run(`https://user:${pat}@ghe.example.com/bad%20owner/crm`),
+      /^init: The git remote 'origin' \(https:\/\/ghe\.example\.com\/bad%20owner\/crm\) 'bad%20owner\/crm' is not a repository/
+    )
+    // No --api-url and no GITHUB_API_URL: api.github.com would be the wrong GitHub.
+    assert.match(
+      await run(`https://user:${pat}@dev.azure.com/org/_git/repo`, { GITHUB_API_URL: '' }),
+      /^init: The git remote 'origin' \(https:\/\/dev\.azure\.com\/org\/_git\/repo\) is on dev\.azure\.com, not github\.com, and no --api-url was given: .* pass --repo OWNER\/NAME\.$/
+    )
+    assert.match(
+      await run('git@ghe.example.com:acme/crm-sync.git', { GITHUB_API_URL: '' }),
+      /is on ghe\.example\.com, not github\.com, .*pass --api-url https:\/\/ghe\.example\.com\/api\/v3 \(or set GITHUB_API_URL\)/
+    )
+    assert.equal(gh.requests.length, 0, 'no request was made')
+  })
+
   test('a flag the answer at a prompt makes wrong: named, exit 2', async (t) => {
     const gh = await github(t)
     const terminal = new Scripted([['Provider [amocrm]: ', 'kommo']])
