@@ -205,6 +205,12 @@ class Init {
     if (report.failure) {
       // The action's own sentence; init has no job summary to repeat the rescue line in.
       term.error(`init: ${this.safe(report.failure.replace(' (also in the job summary)', ''))}`)
+      if (report.refreshStored !== undefined) {
+        // The refresh token is in its secret (what failed came after, e.g. the access token's store):
+        // the chain holds, and a new code would only spend it. What is next is the same.
+        this.summary(path, names, picked, tokenStored, report.accessStored !== undefined, true)
+        return this.guard.signal ? 130 : 1
+      }
       if (report.rescueLine) {
         this.print(
           `To store the refresh token from the rescue line above: copy the line into rescue.txt, then\n  npx -y github:amocrm-actions/token-rotation#v1 open rescue.txt --key-file ${keyFile ?? 'key.txt'} --field refresh_token |\n    gh secret set ${names.refreshToken} --repo ${this.repository}`
@@ -218,7 +224,7 @@ class Init {
     }
 
     // 6. What was done, and what is next.
-    this.summary(path, names, picked, tokenStored)
+    this.summary(path, names, picked, tokenStored, settings.accessTokenSecret === undefined || report.accessStored !== undefined, false)
     return this.guard.signal ? 130 : 0
   }
 
@@ -713,15 +719,16 @@ class Init {
 
   // ---- 6. the summary ----------------------------------------------------------------------------
 
-  private summary(path: string, names: Names, picked: Schedule, tokenStored: boolean): void {
+  private summary(path: string, names: Names, picked: Schedule, tokenStored: boolean, accessStored: boolean, failed: boolean): void {
     const shown = relative(this.deps.cwd, path) || path
     const first = nextRun(picked, this.deps.now())
     const secretsList = [names.clientId, names.clientSecret]
     if (this.answers.get('redirect-uri')?.value) secretsList.push(names.redirectUri)
-    secretsList.push(names.refreshToken, names.accessToken)
+    secretsList.push(names.refreshToken)
+    if (accessStored) secretsList.push(names.accessToken)
     const lines = [
       '',
-      `6. Done. ${this.repository} has the secrets ${secretsList.join(', ')}${tokenStored ? ` and ${SECRETS_TOKEN}` : ''}, and the variable ${names.rescueKey}; the workflow is ${shown}.`,
+      `6. ${failed ? `The refresh token is stored in ${names.refreshToken}; only the failure above is left to fix.` : 'Done.'} ${this.repository} has the secrets ${secretsList.join(', ')}${tokenStored ? ` and ${SECRETS_TOKEN}` : ''}, and the variable ${names.rescueKey}; the workflow is ${shown}.`,
       'Next:',
       `  - commit the workflow and push it to the default branch (a schedule runs only from there):`,
       `      git add ${shown} && git commit -m "Rotate the token of ${names.refreshToken}" && git push`

@@ -395,6 +395,29 @@ describe('init, called directly', () => {
     assert.ok(!terminal.all.includes(amo.currentRefreshToken() ?? '?'))
   })
 
+  test('a failure after the refresh token was stored: said, then what is next; no new code asked for', async (t) => {
+    const gh = await github(t)
+    gh.faults = onlyWhen(
+      (r) => r.method === 'PUT' && r.path.endsWith('/secrets/AMOCRM_ACCESS_TOKEN'),
+      () => ({ kind: 'status', status: 404, body: '{"message":"Not Found"}' })
+    )
+    const terminal = new Scripted([], false, false)
+    const d = deps(gh, terminal, amoFlags(join(mkdtempSync(join(tmpdir(), 'k-')), 'key')), {
+      GH_TOKEN: DEMO_GITHUB_TOKEN,
+      TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret,
+      TOKEN_ROTATION_CODE: amo.issueCode()
+    })
+    assert.equal(await runInit(d), 1, terminal.all)
+    assert.equal(gh.secret(REPO, 'AMOCRM_REFRESH_TOKEN')?.value, amo.currentRefreshToken())
+    assert.equal(terminal.errors.length, 1, terminal.all)
+    assert.match(terminal.errors[0] ?? '', /^init: .*AMOCRM_ACCESS_TOKEN/)
+    assert.doesNotMatch(terminal.all, /new authorization code|Run init again/)
+    assert.match(terminal.all, /6\. The refresh token is stored in AMOCRM_REFRESH_TOKEN; only the failure above is left to fix\./)
+    assert.match(terminal.all, /git add \.github\/workflows\/amocrm-token\.yml/)
+    assert.match(terminal.all, /the first scheduled run: /)
+    assert.doesNotMatch(terminal.all, /has the secrets [^\n]*AMOCRM_ACCESS_TOKEN/)
+  })
+
   test('outside a clone, or over an existing workflow without --yes: refused before any request', async (t) => {
     const gh = await github(t)
     let terminal = new Scripted([], false, false)
