@@ -13,9 +13,10 @@
  *
  * Nothing secret is printed (every line is redacted, as the action's are), except the rescue private
  * key, once, when the output is a terminal and no --rescue-key-file was named. Before the first token
- * is spent, stopping loses nothing: running init again overwrites what it wrote.
+ * is spent, stopping loses nothing: running init again overwrites what it wrote (a --rescue-key-file it
+ * wrote is used again, when the repository variable holds its public half or none).
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { CancelGuard, type CancelBudget } from '../critical.js'
 import { ActionError, errorMessage, InputError } from '../errors.js'
@@ -31,7 +32,8 @@ import { messages } from '../messages.js'
 import { entryOf, PROVIDERS } from '../providers/registry.js'
 import { exchangeToken } from '../providers/token-endpoint.js'
 import { SecretRegistry, inertOldCommands } from '../redact.js'
-import { generateKeyPair } from '../rescue/sealing.js'
+import { normalizeKey } from '../rescue/rescue.js'
+import { generateKeyPair, publicKeyOf } from '../rescue/sealing.js'
 import { backoffBaseMs, type RetryPolicy } from '../retry.js'
 import { probeFor, rotate } from '../rotate.js'
 import { parseSecureUrl } from '../url.js'
@@ -130,6 +132,8 @@ class Init {
   private apiFrom = ''
   private token = ''
   private tokenFrom = ''
+  /** A --rescue-key-file that exists: its private key (an earlier init's, to use again), and its public half. */
+  private existingKey: { privateKey: string; publicKey: string } | undefined
 
   constructor(
     private readonly deps: InitDeps,
@@ -164,6 +168,7 @@ class Init {
     this.findApiUrl()
     this.checkRemoteHost(folder.origin)
     const keyFile = this.checkKeyFile()
+    this.checkWorkflowFolder(root)
     this.check()
     if (!this.interactive) this.requireAnswers()
     if (!this.interactive || this.flags.options['workflow-file'] !== undefined) this.workflowPath(root)
@@ -185,6 +190,7 @@ class Init {
     const provider = await this.askProvider()
     await this.askAll(questionsFor(provider).filter((q) => !GRANTS.includes(q.input)))
     const names = namesOf(this.prefix())
+    await this.checkExistingKey(variables, names, keyFile)
 
     // 3. The workflow.
     const path = this.workflowPath(root)
@@ -287,12 +293,55 @@ class Init {
       }
       return undefined
     }
-    if (existsSync(path)) throw new FlagError(`--rescue-key-file ${path} exists: init never overwrites a key file; name a new one.`)
+    if (existsSync(path)) {
+      // An earlier init's key file (that run stopped before its end): used again if it holds a key.
+      let privateKey: string
+      try {
+        privateKey = normalizeKey(readFileSync(path, 'utf8').trim())
+      } catch (error) {
+        throw new FlagError(
+          `--rescue-key-file ${path} exists and is not a rescue private key (${errorMessage(error)}): init never overwrites a key file; name a new one.`
+        )
+      }
+      this.existingKey = { privateKey, publicKey: '' }
+      return path
+    }
     const dir = dirname(path)
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new FlagError(`--rescue-key-file ${path}: its folder ${dir} does not exist; create it, or name a file in a folder that does.`)
     }
+    if (!writable(dir))
+      throw new FlagError(`--rescue-key-file ${path}: its folder ${dir} is not writable; name a file in a folder you can write.`)
     return path
+  }
+
+  /** The workflow's folder can be made and written (the nearest folder of it that exists is writable). */
+  private checkWorkflowFolder(root: string): void {
+    let dir = join(root, '.github', 'workflows')
+    while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir)
+    if (!statSync(dir).isDirectory()) {
+      throw new FlagError(
+        `${dir} is a file, not a folder: init writes the workflow to ${join(root, '.github', 'workflows')}; move the file away.`
+      )
+    }
+    if (!writable(dir)) throw new FlagError(`${dir} is not writable: init writes the workflow there; run it as a user who can write it.`)
+  }
+
+  /**
+   * A --rescue-key-file that exists is used again when the repository variable holds its public half
+   * (an earlier init stopped after step 4), or holds no key yet (it stopped between the file and the
+   * variable); a variable with another key means the file is not this set-up's: refused, nothing written.
+   */
+  private async checkExistingKey(variables: GitHubVariables, names: Names, keyFile: string | undefined): Promise<void> {
+    const existing = this.existingKey
+    if (!existing || this.flags.options['rescue-public-key'] !== undefined) return
+    existing.publicKey = await publicKeyOf(existing.privateKey)
+    const held = await variables.get(names.rescueKey)
+    if (held !== undefined && held.trim() !== existing.publicKey) {
+      throw new FlagError(
+        `--rescue-key-file ${keyFile ?? ''} exists, and its public half is not the key in the ${variables.describe(names.rescueKey)}: init never overwrites a key file; name a new one with --rescue-key-file (or the file whose key the variable holds).`
+      )
+    }
   }
 
   /** The workflow file's path; a file that exists is an error now when nobody can be asked (and no --yes). */
@@ -600,8 +649,10 @@ class Init {
         return
       }
     }
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, text)
+    writeOrSay(path, 'the workflow', () => {
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, text)
+    })
     term.print(`  ✓ Wrote ${shown} (${describeSchedule(picked)}).`)
   }
 
@@ -639,12 +690,15 @@ class Init {
 
   private async rescueKey(variables: GitHubVariables, names: Names, keyFile: string | undefined): Promise<string> {
     let publicKey = this.flags.options['rescue-public-key']
-    if (publicKey === undefined) {
+    if (publicKey === undefined && this.existingKey && keyFile) {
+      publicKey = this.existingKey.publicKey
+      this.print(`  ✓ The rescue key pair whose private key is in ${keyFile}, which an earlier init wrote: used again.`)
+    } else if (publicKey === undefined) {
       const pair = await generateKeyPair()
       publicKey = pair.publicKey
       if (keyFile) {
         // 'wx': never over an existing file; 0600: only its owner reads it.
-        writeFileSync(keyFile, `${pair.privateKey}\n`, { mode: 0o600, flag: 'wx' })
+        writeOrSay(keyFile, 'the rescue key file', () => writeFileSync(keyFile, `${pair.privateKey}\n`, { mode: 0o600, flag: 'wx' }))
         this.print(
           `  ✓ A new rescue key pair: the private key is in ${keyFile} (mode 0600). Move it where only you can read it (a password manager) and delete the file; it opens a rescue line (README: "Rescue").`
         )
@@ -742,6 +796,28 @@ class Init {
       `  - the first scheduled run: ${describeTime(first, this.deps.localOffset(first))}; GitHub may start a scheduled run some minutes late.`
     )
     this.print(lines.join('\n'))
+  }
+}
+
+/** Whether this process can write into `dir`. */
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A write of init's own file; its failure (EACCES, EROFS, ENOSPC, …) said with the path, before any token is spent. */
+function writeOrSay(path: string, what: string, write: () => void): void {
+  try {
+    write()
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new ActionError(
+      `Could not write ${what} ${path}${code ? ` (${code})` : ''}: ${errorMessage(error)}. No token was spent: free the space or fix the permissions, and run init again.`
+    )
   }
 }
 

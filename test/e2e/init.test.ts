@@ -734,7 +734,7 @@ describe('init: the whole set-up of one account, as a user runs it', { timeout: 
     let run = await initRun([...base, '--subdomain', 'demo'], { cwd: dir, env })
     assert.match(run.stderr, /amocrm-token\.yml exists: pass --yes to overwrite it/)
     run = await initRun(['--rescue-key-file', join(dir, 'k2'), '--subdomain', 'demo'], { cwd: dir, env })
-    assert.match(run.stderr, /--rescue-key-file .*k2 exists: init never overwrites a key file/)
+    assert.match(run.stderr, /--rescue-key-file .*k2 exists and is not a rescue private key .*: init never overwrites a key file/)
     run = await initRun([...base, '--subdomain', 'demo'], { cwd: mkdtempSync(join(tmpdir(), 'not-a-clone-')), env })
     assert.match(run.stderr, /This folder has no git remote 'origin'/)
     assert.equal(gh.requests.length, before, 'no request was made')
