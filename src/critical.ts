@@ -11,7 +11,7 @@
  */
 import { CANCELLED_MAX_WAIT_MS } from './retry.js'
 
-interface CancelBudget {
+export interface CancelBudget {
   /** From the first signal after the spend to the deadline. Default 5000 ms (SIGKILL comes at 10 s). */
   budgetMs: number
   /** From a SIGTERM to the deadline. Default 1500 ms (SIGKILL comes 2.5 s after SIGTERM). */
@@ -19,6 +19,8 @@ interface CancelBudget {
 }
 
 const DEFAULT_BUDGET: CancelBudget = { budgetMs: 5000, afterTermMs: 1500 }
+/** The signals a runner sends. The init command, run at a terminal, adds SIGHUP (the terminal closed). */
+const DEFAULT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']
 
 export class CancelGuard {
   private spent = false
@@ -36,17 +38,16 @@ export class CancelGuard {
     /** Ends the run: called for a signal that arrives before the token is spent. */
     private readonly abort: (signal: NodeJS.Signals) => void,
     private readonly notice: (message: string) => void,
-    private readonly budget: CancelBudget = DEFAULT_BUDGET
+    private readonly budget: CancelBudget = DEFAULT_BUDGET,
+    private readonly signals: readonly NodeJS.Signals[] = DEFAULT_SIGNALS
   ) {}
 
   install(): void {
-    process.on('SIGINT', this.handler)
-    process.on('SIGTERM', this.handler)
+    for (const signal of this.signals) process.on(signal, this.handler)
   }
 
   uninstall(): void {
-    process.off('SIGINT', this.handler)
-    process.off('SIGTERM', this.handler)
+    for (const signal of this.signals) process.off(signal, this.handler)
     clearTimeout(this.deadlineTimer)
   }
 

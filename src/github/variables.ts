@@ -4,7 +4,7 @@
  * updates it when it exists (GitHub answers a create of an existing name 409 "Already exists");
  * delete. Each request goes through request.ts: retries, time limits, GitHub's answers in words.
  */
-import { gitHubRequest, type GitHubDeps } from './request.js'
+import { gitHubRequest, type Accept, type GitHubDeps } from './request.js'
 import type { RepoRef } from './targets.js'
 
 /** What a token needs to write a repository's variables, for each kind of token. */
@@ -22,7 +22,7 @@ export class GitHubVariables {
     return `repository variable ${name} of ${this.repo.owner}/${this.repo.repo}`
   }
 
-  private request<T>(doing: string, route: string, params: Record<string, unknown>, accept: Record<number, () => T>): Promise<T> {
+  private request<T>(doing: string, route: string, params: Record<string, unknown>, accept: Accept<T>): Promise<T> {
     return gitHubRequest(
       this.deps,
       { kind: 'repository', ...this.repo },
@@ -52,6 +52,22 @@ export class GitHubVariables {
     if (created) return 'created'
     await this.request(doing, 'PATCH /repos/{owner}/{repo}/actions/variables/{name}', { name, value }, { 204: () => true })
     return 'updated'
+  }
+
+  /** The variable's value; undefined when there is none of that name. */
+  async get(name: string): Promise<string | undefined> {
+    return this.request(
+      `read the ${this.describe(name)}`,
+      'GET /repos/{owner}/{repo}/actions/variables/{name}',
+      { name },
+      {
+        200: (data) => {
+          const value = (data as { value?: unknown } | undefined)?.value
+          return typeof value === 'string' ? value : undefined
+        },
+        404: () => undefined
+      }
+    )
   }
 
   async delete(name: string): Promise<void> {

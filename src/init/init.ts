@@ -13,11 +13,12 @@
  *
  * Nothing secret is printed (every line is redacted, as the action's are), except the rescue private
  * key, once, when the output is a terminal and no --rescue-key-file was named. Before the first token
- * is spent, stopping loses nothing: running init again overwrites what it wrote.
+ * is spent, stopping loses nothing: running init again overwrites what it wrote (a --rescue-key-file it
+ * wrote is used again, when the repository variable holds its public half or none).
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { CancelGuard } from '../critical.js'
+import { CancelGuard, type CancelBudget } from '../critical.js'
 import { ActionError, errorMessage, InputError } from '../errors.js'
 import { createOctokit } from '../github/client.js'
 import { GitHubError } from '../github/errors.js'
@@ -31,12 +32,13 @@ import { messages } from '../messages.js'
 import { entryOf, PROVIDERS } from '../providers/registry.js'
 import { exchangeToken } from '../providers/token-endpoint.js'
 import { SecretRegistry, inertOldCommands } from '../redact.js'
-import { generateKeyPair } from '../rescue/sealing.js'
+import { normalizeKey } from '../rescue/rescue.js'
+import { generateKeyPair, publicKeyOf } from '../rescue/sealing.js'
 import { backoffBaseMs, type RetryPolicy } from '../retry.js'
 import { probeFor, rotate } from '../rotate.js'
 import { parseSecureUrl } from '../url.js'
 import { envName, FlagError, HELP, parseFlags, type Given, type InitFlags } from './flags.js'
-import { gitHubHost, repositoryOfRemote, type LocalTools } from './github.js'
+import { GITHUB_COM_HOSTS, gitHubHost, printableRemote, remoteHost, remotePassword, repositoryOfRemote, type LocalTools } from './github.js'
 import { FIRST_TOKEN, providerQuestion, questionsFor, type Question } from './questions.js'
 import { describeSchedule, describeTime, nextRun, schedule, type Random, type Schedule } from './schedule.js'
 import { Cancelled, type Terminal } from './terminal.js'
@@ -60,6 +62,17 @@ export interface InitDeps {
 const GITHUB_TIMEOUT_MS = 20_000
 const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000
 const MAX_RETRY_WAIT_MS = 60_000
+
+/**
+ * How long init goes on storing after a signal that came once the first token was spent. The
+ * action's default (5 s after SIGINT) is made for the runner, which kills at 10 s; at a terminal
+ * nobody kills init, and the token endpoint may take up to TOKEN_ENDPOINT_TIMEOUT_MS to answer, then
+ * the GitHub writes follow. So a Ctrl-C after the spend lets the exchange and the store finish (or the
+ * rescue line print): with the default budget, an answer slower than 5 s was thrown away.
+ */
+const INIT_BUDGET: CancelBudget = { budgetMs: 120_000, afterTermMs: 120_000 }
+/** SIGHUP: the terminal was closed. Like Ctrl-C: before the spend init stops, after it init stores first. */
+const INIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 /** Where an answer came from when init asked for it. */
 const PROMPT = 'prompt'
@@ -88,7 +101,9 @@ export async function runInit(deps: InitDeps): Promise<number> {
       term.error(STOPPED)
       deps.exit(130)
     },
-    (message) => term.print(message)
+    (message) => term.print(message),
+    INIT_BUDGET,
+    INIT_SIGNALS
   )
   guard.install()
   try {
@@ -117,6 +132,8 @@ class Init {
   private apiFrom = ''
   private token = ''
   private tokenFrom = ''
+  /** A --rescue-key-file that exists: its private key (an earlier init's, to use again), and its public half. */
+  private existingKey: { privateKey: string; publicKey: string } | undefined
 
   constructor(
     private readonly deps: InitDeps,
@@ -149,7 +166,9 @@ class Init {
     // Everything that can be checked here is, before any request.
     this.findRepository(folder.origin)
     this.findApiUrl()
+    this.checkRemoteHost(folder.origin)
     const keyFile = this.checkKeyFile()
+    this.checkWorkflowFolder(root)
     this.check()
     if (!this.interactive) this.requireAnswers()
     if (!this.interactive || this.flags.options['workflow-file'] !== undefined) this.workflowPath(root)
@@ -171,6 +190,7 @@ class Init {
     const provider = await this.askProvider()
     await this.askAll(questionsFor(provider).filter((q) => !GRANTS.includes(q.input)))
     const names = namesOf(this.prefix())
+    await this.checkExistingKey(variables, names, keyFile)
 
     // 3. The workflow.
     const path = this.workflowPath(root)
@@ -191,6 +211,12 @@ class Init {
     if (report.failure) {
       // The action's own sentence; init has no job summary to repeat the rescue line in.
       term.error(`init: ${this.safe(report.failure.replace(' (also in the job summary)', ''))}`)
+      if (report.refreshStored !== undefined) {
+        // The refresh token is in its secret (what failed came after, e.g. the access token's store):
+        // the chain holds, and a new code would only spend it. What is next is the same.
+        this.summary(path, names, picked, tokenStored, report.accessStored !== undefined, true)
+        return this.guard.signal ? 130 : 1
+      }
       if (report.rescueLine) {
         this.print(
           `To store the refresh token from the rescue line above: copy the line into rescue.txt, then\n  npx -y github:amocrm-actions/token-rotation#v1 open rescue.txt --key-file ${keyFile ?? 'key.txt'} --field refresh_token |\n    gh secret set ${names.refreshToken} --repo ${this.repository}`
@@ -204,7 +230,7 @@ class Init {
     }
 
     // 6. What was done, and what is next.
-    this.summary(path, names, picked, tokenStored)
+    this.summary(path, names, picked, tokenStored, settings.accessTokenSecret === undefined || report.accessStored !== undefined, false)
     return this.guard.signal ? 130 : 0
   }
 
@@ -222,14 +248,28 @@ class Init {
         "This folder has no git remote 'origin' to name the repository: run init in a clone of it, or pass --repo OWNER/NAME."
       )
     }
+    // A remote cloned with credentials keeps them in its URL: never printed, and masked besides.
+    this.secrets.add(remotePassword(origin) ?? '')
+    const shown = printableRemote(origin).slice(0, 100)
     const found = repositoryOfRemote(origin)
     if (!found) {
-      throw new FlagError(
-        `The git remote 'origin' of this folder (${origin.slice(0, 100)}) does not name a GitHub repository: pass --repo OWNER/NAME.`
-      )
+      throw new FlagError(`The git remote 'origin' of this folder (${shown}) does not name a GitHub repository: pass --repo OWNER/NAME.`)
     }
     this.repository = found
-    this.repositoryFrom = `The git remote 'origin' (${origin.slice(0, 100)})`
+    this.repositoryFrom = `The git remote 'origin' (${shown})`
+  }
+
+  /**
+   * A repository named by a remote that is not on github.com, with no API address given: the default
+   * (api.github.com) would be the wrong GitHub, so init stops before it asks anything.
+   */
+  private checkRemoteHost(origin: string | undefined): void {
+    if (this.flags.options.repo !== undefined || origin === undefined || this.apiFrom !== 'the default') return
+    const host = remoteHost(origin)
+    if (host === undefined || GITHUB_COM_HOSTS.includes(host)) return
+    throw new FlagError(
+      `The git remote 'origin' (${printableRemote(origin).slice(0, 100)}) is on ${host.slice(0, 60)}, not github.com, and no --api-url was given: for GitHub Enterprise Server pass --api-url https://${host.slice(0, 60)}/api/v3 (or set GITHUB_API_URL); for a repository on github.com, pass --repo OWNER/NAME.`
+    )
   }
 
   private findApiUrl(): void {
@@ -253,12 +293,55 @@ class Init {
       }
       return undefined
     }
-    if (existsSync(path)) throw new FlagError(`--rescue-key-file ${path} exists: init never overwrites a key file; name a new one.`)
+    if (existsSync(path)) {
+      // An earlier init's key file (that run stopped before its end): used again if it holds a key.
+      let privateKey: string
+      try {
+        privateKey = normalizeKey(readFileSync(path, 'utf8').trim())
+      } catch (error) {
+        throw new FlagError(
+          `--rescue-key-file ${path} exists and is not a rescue private key (${errorMessage(error)}): init never overwrites a key file; name a new one.`
+        )
+      }
+      this.existingKey = { privateKey, publicKey: '' }
+      return path
+    }
     const dir = dirname(path)
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new FlagError(`--rescue-key-file ${path}: its folder ${dir} does not exist; create it, or name a file in a folder that does.`)
     }
+    if (!writable(dir))
+      throw new FlagError(`--rescue-key-file ${path}: its folder ${dir} is not writable; name a file in a folder you can write.`)
     return path
+  }
+
+  /** The workflow's folder can be made and written (the nearest folder of it that exists is writable). */
+  private checkWorkflowFolder(root: string): void {
+    let dir = join(root, '.github', 'workflows')
+    while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir)
+    if (!statSync(dir).isDirectory()) {
+      throw new FlagError(
+        `${dir} is a file, not a folder: init writes the workflow to ${join(root, '.github', 'workflows')}; move the file away.`
+      )
+    }
+    if (!writable(dir)) throw new FlagError(`${dir} is not writable: init writes the workflow there; run it as a user who can write it.`)
+  }
+
+  /**
+   * A --rescue-key-file that exists is used again when the repository variable holds its public half
+   * (an earlier init stopped after step 4), or holds no key yet (it stopped between the file and the
+   * variable); a variable with another key means the file is not this set-up's: refused, nothing written.
+   */
+  private async checkExistingKey(variables: GitHubVariables, names: Names, keyFile: string | undefined): Promise<void> {
+    const existing = this.existingKey
+    if (!existing || this.flags.options['rescue-public-key'] !== undefined) return
+    existing.publicKey = await publicKeyOf(existing.privateKey)
+    const held = await variables.get(names.rescueKey)
+    if (held !== undefined && held.trim() !== existing.publicKey) {
+      throw new FlagError(
+        `--rescue-key-file ${keyFile ?? ''} exists, and its public half is not the key in the ${variables.describe(names.rescueKey)}: init never overwrites a key file; name a new one with --rescue-key-file (or the file whose key the variable holds).`
+      )
+    }
   }
 
   /** The workflow file's path; a file that exists is an error now when nobody can be asked (and no --yes). */
@@ -566,8 +649,10 @@ class Init {
         return
       }
     }
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, text)
+    writeOrSay(path, 'the workflow', () => {
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, text)
+    })
     term.print(`  ✓ Wrote ${shown} (${describeSchedule(picked)}).`)
   }
 
@@ -605,12 +690,15 @@ class Init {
 
   private async rescueKey(variables: GitHubVariables, names: Names, keyFile: string | undefined): Promise<string> {
     let publicKey = this.flags.options['rescue-public-key']
-    if (publicKey === undefined) {
+    if (publicKey === undefined && this.existingKey && keyFile) {
+      publicKey = this.existingKey.publicKey
+      this.print(`  ✓ The rescue key pair whose private key is in ${keyFile}, which an earlier init wrote: used again.`)
+    } else if (publicKey === undefined) {
       const pair = await generateKeyPair()
       publicKey = pair.publicKey
       if (keyFile) {
         // 'wx': never over an existing file; 0600: only its owner reads it.
-        writeFileSync(keyFile, `${pair.privateKey}\n`, { mode: 0o600, flag: 'wx' })
+        writeOrSay(keyFile, 'the rescue key file', () => writeFileSync(keyFile, `${pair.privateKey}\n`, { mode: 0o600, flag: 'wx' }))
         this.print(
           `  ✓ A new rescue key pair: the private key is in ${keyFile} (mode 0600). Move it where only you can read it (a password manager) and delete the file; it opens a rescue line (README: "Rescue").`
         )
@@ -685,15 +773,16 @@ class Init {
 
   // ---- 6. the summary ----------------------------------------------------------------------------
 
-  private summary(path: string, names: Names, picked: Schedule, tokenStored: boolean): void {
+  private summary(path: string, names: Names, picked: Schedule, tokenStored: boolean, accessStored: boolean, failed: boolean): void {
     const shown = relative(this.deps.cwd, path) || path
     const first = nextRun(picked, this.deps.now())
     const secretsList = [names.clientId, names.clientSecret]
     if (this.answers.get('redirect-uri')?.value) secretsList.push(names.redirectUri)
-    secretsList.push(names.refreshToken, names.accessToken)
+    secretsList.push(names.refreshToken)
+    if (accessStored) secretsList.push(names.accessToken)
     const lines = [
       '',
-      `6. Done. ${this.repository} has the secrets ${secretsList.join(', ')}${tokenStored ? ` and ${SECRETS_TOKEN}` : ''}, and the variable ${names.rescueKey}; the workflow is ${shown}.`,
+      `6. ${failed ? `The refresh token is stored in ${names.refreshToken}; only the failure above is left to fix.` : 'Done.'} ${this.repository} has the secrets ${secretsList.join(', ')}${tokenStored ? ` and ${SECRETS_TOKEN}` : ''}, and the variable ${names.rescueKey}; the workflow is ${shown}.`,
       'Next:',
       `  - commit the workflow and push it to the default branch (a schedule runs only from there):`,
       `      git add ${shown} && git commit -m "Rotate the token of ${names.refreshToken}" && git push`
@@ -707,6 +796,28 @@ class Init {
       `  - the first scheduled run: ${describeTime(first, this.deps.localOffset(first))}; GitHub may start a scheduled run some minutes late.`
     )
     this.print(lines.join('\n'))
+  }
+}
+
+/** Whether this process can write into `dir`. */
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A write of init's own file; its failure (EACCES, EROFS, ENOSPC, …) said with the path, before any token is spent. */
+function writeOrSay(path: string, what: string, write: () => void): void {
+  try {
+    write()
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new ActionError(
+      `Could not write ${what} ${path}${code ? ` (${code})` : ''}: ${errorMessage(error)}. No token was spent: free the space or fix the permissions, and run init again.`
+    )
   }
 }
 

@@ -37,6 +37,12 @@ interface Output extends NodeJS.WritableStream {
 
 export function streamTerminal(input: Input, output: Output, errorOutput: Output): Terminal {
   const interactive = input.isTTY === true && typeof input.setRawMode === 'function'
+  // An output that closes (`init … | tee log`, and the Ctrl-C that stops init kills tee; a terminal
+  // closed) must not end init between the spend and the store with an uncaught EPIPE or EIO: what
+  // cannot be shown is dropped, and the work goes on (the refresh token is stored all the same).
+  const dropped = (): void => undefined
+  output.on('error', dropped)
+  errorOutput.on('error', dropped)
 
   const visible = (label: string): Promise<string> =>
     new Promise((resolve, reject) => {

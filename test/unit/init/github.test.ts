@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, realpathSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { gitHubHost, localTools, repositoryOfRemote } from '../../../src/init/github.js'
+import { printableRemote, remoteHost, remotePassword, gitHubHost, localTools, repositoryOfRemote } from '../../../src/init/github.js'
 
 describe('where init finds the repository and the token', () => {
   test("the repository of a git remote's URL, in every form git writes", () => {
@@ -45,5 +45,26 @@ describe('where init finds the repository and the token', () => {
 
   test('gh: no token for a host nobody is logged in to (or without the GitHub CLI)', () => {
     assert.equal(localTools.ghToken('nobody.invalid'), undefined)
+  })
+})
+
+describe("a remote's URL, printed", () => {
+  test('without its user and password; with its host and the password to mask', () => {
+    const cases: Array<[string, string, string | undefined, string | undefined]> = [
+      ['https://user:PAT@dev.azure.com/org/_git/repo', 'https://dev.azure.com/org/_git/repo', 'PAT', 'dev.azure.com'],
+      ['https://ghp_token@github.com/acme/crm-sync.git', 'https://github.com/acme/crm-sync.git', undefined, 'github.com'],
+      ['https://u:p@ss/w@ghe.example.com/a/b', 'https://ghe.example.com/a/b', 'p@ss/w', 'ghe.example.com'],
+      ['git@github.com:acme/crm-sync.git', 'git@github.com:acme/crm-sync.git', undefined, 'github.com'],
+      ['u:pw@GHE.example.com:acme/x.git', 'GHE.example.com:acme/x.git', 'pw', 'ghe.example.com'],
+      ['ssh://git@ssh.github.com:443/acme/x.git', 'ssh://ssh.github.com:443/acme/x.git', undefined, 'ssh.github.com'],
+      ['https://user:@example.com/a/b', 'https://example.com/a/b', undefined, 'example.com'],
+      ['/srv/crm.git', '/srv/crm.git', undefined, undefined],
+      ['https://[bad/a/b', 'https://[bad/a/b', undefined, undefined]
+    ]
+    for (const [url, shown, password, host] of cases) {
+      assert.equal(printableRemote(url), shown, url)
+      assert.equal(remotePassword(url), password, url)
+      assert.equal(remoteHost(url), host, url)
+    }
   })
 })

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runInit, type InitDeps } from '../../../src/init/init.js'
@@ -295,6 +295,37 @@ describe('init, called directly', () => {
     assert.equal(gh.requests.length, 0, 'no request was made')
   })
 
+  test("a remote's credentials are never shown; a remote not on github.com, without an API address, is stopped naming --api-url", async (t) => {
+    const gh = await github(t)
+    const pat = 'azdo-pat-0123456789abcdefghij'
+    const run = async (origin: string, env: NodeJS.ProcessEnv = {}): Promise<string> => {
+      const terminal = new Scripted([], true, true)
+      const tools = { git: () => ({ origin, top: undefined }), ghToken: () => undefined }
+      assert.equal(await runInit(deps(gh, terminal, [], env, { tools })), 2, terminal.all)
+      assert.equal(terminal.errors.length, 1, terminal.all)
+      assert.ok(!terminal.all.includes(pat) && !terminal.all.includes('user:'), terminal.all)
+      return terminal.all
+    }
+    assert.match(
+      await run(`https://user:${pat}@example.com/only-one`),
+      /^init: The git remote 'origin' of this folder \(https:\/\/example\.com\/only-one\) does not name a GitHub repository/
+    )
+    assert.match(
+      await run(`https://user:${pat}@ghe.example.com/bad%20owner/crm`),
+      /^init: The git remote 'origin' \(https:\/\/ghe\.example\.com\/bad%20owner\/crm\) 'bad%20owner\/crm' is not a repository/
+    )
+    // No --api-url and no GITHUB_API_URL: api.github.com would be the wrong GitHub.
+    assert.match(
+      await run(`https://user:${pat}@dev.azure.com/org/_git/repo`, { GITHUB_API_URL: '' }),
+      /^init: The git remote 'origin' \(https:\/\/dev\.azure\.com\/org\/_git\/repo\) is on dev\.azure\.com, not github\.com, and no --api-url was given: .* pass --repo OWNER\/NAME\.$/
+    )
+    assert.match(
+      await run('git@ghe.example.com:acme/crm-sync.git', { GITHUB_API_URL: '' }),
+      /is on ghe\.example\.com, not github\.com, .*pass --api-url https:\/\/ghe\.example\.com\/api\/v3 \(or set GITHUB_API_URL\)/
+    )
+    assert.equal(gh.requests.length, 0, 'no request was made')
+  })
+
   test('a flag the answer at a prompt makes wrong: named, exit 2', async (t) => {
     const gh = await github(t)
     const terminal = new Scripted([['Provider [amocrm]: ', 'kommo']])
@@ -362,6 +393,113 @@ describe('init, called directly', () => {
       )
     )
     assert.ok(!terminal.all.includes(amo.currentRefreshToken() ?? '?'))
+  })
+
+  test('a failure after the refresh token was stored: said, then what is next; no new code asked for', async (t) => {
+    const gh = await github(t)
+    gh.faults = onlyWhen(
+      (r) => r.method === 'PUT' && r.path.endsWith('/secrets/AMOCRM_ACCESS_TOKEN'),
+      () => ({ kind: 'status', status: 404, body: '{"message":"Not Found"}' })
+    )
+    const terminal = new Scripted([], false, false)
+    const d = deps(gh, terminal, amoFlags(join(mkdtempSync(join(tmpdir(), 'k-')), 'key')), {
+      GH_TOKEN: DEMO_GITHUB_TOKEN,
+      TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret,
+      TOKEN_ROTATION_CODE: amo.issueCode()
+    })
+    assert.equal(await runInit(d), 1, terminal.all)
+    assert.equal(gh.secret(REPO, 'AMOCRM_REFRESH_TOKEN')?.value, amo.currentRefreshToken())
+    assert.equal(terminal.errors.length, 1, terminal.all)
+    assert.match(terminal.errors[0] ?? '', /^init: .*AMOCRM_ACCESS_TOKEN/)
+    assert.doesNotMatch(terminal.all, /new authorization code|Run init again/)
+    assert.match(terminal.all, /6\. The refresh token is stored in AMOCRM_REFRESH_TOKEN; only the failure above is left to fix\./)
+    assert.match(terminal.all, /git add \.github\/workflows\/amocrm-token\.yml/)
+    assert.match(terminal.all, /the first scheduled run: /)
+    assert.doesNotMatch(terminal.all, /has the secrets [^\n]*AMOCRM_ACCESS_TOKEN/)
+  })
+
+  test('run again with the --rescue-key-file an earlier init wrote: its key used again; one of another key refused', async (t) => {
+    const gh = await github(t)
+    const env = { GH_TOKEN: DEMO_GITHUB_TOKEN, TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret }
+    const earlier = await generateKeyPair()
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'k-')), 'key')
+    writeFileSync(keyFile, `${earlier.privateKey}\n`, { mode: 0o600 })
+    // The earlier run stopped after its key file, before the variable: the file's key is used.
+    let terminal = new Scripted([], false, false)
+    assert.equal(await runInit(deps(gh, terminal, amoFlags(keyFile), { ...env, TOKEN_ROTATION_CODE: amo.issueCode() })), 0, terminal.all)
+    assert.match(terminal.all, /The rescue key pair whose private key is in .*key, which an earlier init wrote: used again/)
+    assert.equal(gh.variable('acme/crm-sync', 'AMOCRM_RESCUE_PUBLIC_KEY')?.value, earlier.publicKey)
+    assert.equal(readFileSync(keyFile, 'utf8'), `${earlier.privateKey}\n`)
+    assert.equal(gh.secret(REPO, 'AMOCRM_REFRESH_TOKEN')?.value, amo.currentRefreshToken())
+    // Again, the variable holding its public half: used again.
+    terminal = new Scripted([], false, false)
+    assert.equal(
+      await runInit(deps(gh, terminal, [...amoFlags(keyFile), '--yes'], { ...env, TOKEN_ROTATION_CODE: amo.issueCode() })),
+      0,
+      terminal.all
+    )
+    assert.match(terminal.all, /used again/)
+    // A variable with another key: the file is not this set-up's; refused before anything is written.
+    const other = await generateKeyPair()
+    gh.setVariable('acme/crm-sync', 'AMOCRM_RESCUE_PUBLIC_KEY', other.publicKey)
+    const writes = gh.writes.length
+    terminal = new Scripted([], false, false)
+    const d = deps(gh, terminal, [...amoFlags(keyFile), '--yes'], { ...env, TOKEN_ROTATION_CODE: 'code-never-spent-0123' })
+    assert.equal(await runInit(d), 2, terminal.all)
+    assert.match(
+      terminal.errors[0] ?? '',
+      /^init: --rescue-key-file .*key exists, and its public half is not the key in the repository variable AMOCRM_RESCUE_PUBLIC_KEY of acme\/crm-sync: init never overwrites a key file; name a new one with --rescue-key-file/
+    )
+    assert.deepEqual(
+      gh.writes
+        .slice(writes)
+        .map((w) => w.name)
+        .filter((name) => !name.endsWith('_WRITE_CHECK')),
+      [],
+      'no secret written'
+    )
+    assert.equal(existsSync(join(d.cwd, '.github')), false, 'no workflow written')
+    assert.equal(gh.variable('acme/crm-sync', 'AMOCRM_RESCUE_PUBLIC_KEY')?.value, other.publicKey)
+    // A file that holds no key is refused before any request.
+    const requests = gh.requests.length
+    writeFileSync(keyFile, '')
+    terminal = new Scripted([], false, false)
+    assert.equal(await runInit(deps(gh, terminal, amoFlags(keyFile), { ...env, TOKEN_ROTATION_CODE: 'code-never-spent-0123' })), 2)
+    assert.match(
+      terminal.errors[0] ?? '',
+      /^init: --rescue-key-file .*key exists and is not a rescue private key \(.*\): init never overwrites/
+    )
+    assert.equal(gh.requests.length, requests)
+  })
+
+  test("init's own files: a folder that cannot hold them is refused up front, a write that fails is said with its path", async (t) => {
+    const gh = await github(t)
+    const env = {
+      GH_TOKEN: DEMO_GITHUB_TOKEN,
+      TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret,
+      TOKEN_ROTATION_CODE: 'code-never-spent-0123'
+    }
+    // .github is a file: the workflow's folder cannot be made.
+    let terminal = new Scripted([], false, false)
+    let d = deps(gh, terminal, amoFlags(join(mkdtempSync(join(tmpdir(), 'k-')), 'key')), env)
+    writeFileSync(join(d.cwd, '.github'), '')
+    assert.equal(await runInit(d), 2, terminal.all)
+    assert.match(
+      terminal.errors[0] ?? '',
+      /^init: .*\.github is a file, not a folder: init writes the workflow to .*\.github\/workflows; move the file away\.$/
+    )
+    assert.equal(gh.requests.length, 0)
+    // The key file's write fails (a dangling link is there): the path and what to do, not "a bug"; nothing spent.
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'k-')), 'key')
+    symlinkSync(join(tmpdir(), `nowhere-${process.pid}`, 'key'), keyFile)
+    terminal = new Scripted([], false, false)
+    d = deps(gh, terminal, amoFlags(keyFile), env)
+    assert.equal(await runInit(d), 1, terminal.all)
+    assert.match(
+      terminal.errors[0] ?? '',
+      /^init: Could not write the rescue key file .*key \(EEXIST\): .*\. No token was spent: free the space or fix the permissions, and run init again\.$/
+    )
+    assert.doesNotMatch(terminal.all, /bug/i)
   })
 
   test('outside a clone, or over an existing workflow without --yes: refused before any request', async (t) => {

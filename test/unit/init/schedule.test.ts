@@ -22,6 +22,19 @@ describe('schedule', () => {
     assert.deepEqual(schedule(edge('low'), true).weekday, 0)
   })
 
+  test('drawn many times (crypto.randomInt, as a user gets it): never minute 0, and spread over the day', () => {
+    const random = randomSource({})
+    const picked = Array.from({ length: 2000 }, () => schedule(random, true))
+    for (const s of picked) {
+      assert.ok(s.minute >= 1 && s.minute <= 59, JSON.stringify(s))
+      assert.ok(s.hour >= 0 && s.hour <= 23 && s.weekday !== undefined && s.weekday >= 0 && s.weekday <= 6, JSON.stringify(s))
+    }
+    // 2000 draws of 59 minutes and 24 hours: missing any one value has a chance below 1e-15.
+    assert.equal(new Set(picked.map((s) => s.minute)).size, 59)
+    assert.equal(new Set(picked.map((s) => s.hour)).size, 24)
+    assert.equal(new Set(picked.map((s) => s.weekday)).size, 7)
+  })
+
   test('the cron line and its words', () => {
     assert.equal(cronOf({ minute: 17, hour: 3, weekday: undefined }), '17 3 * * *')
     assert.equal(cronOf({ minute: 23, hour: 4, weekday: 1 }), '23 4 * * 1')

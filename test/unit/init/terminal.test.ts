@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { PassThrough } from 'node:stream'
+import { PassThrough, Writable } from 'node:stream'
 import { Cancelled, streamTerminal, type Terminal } from '../../../src/init/terminal.js'
 
 /** A terminal's input: a stream that says it is a TTY and records its raw mode. */
@@ -31,6 +31,25 @@ function type(input: PassThrough, ...chunks: string[]): void {
 }
 
 describe('the terminal', () => {
+  test('an output that fails (EPIPE: the reader of a pipe is gone) is dropped, never an uncaught error', async () => {
+    const broken = (): Writable =>
+      new Writable({
+        write(_chunk, _encoding, callback) {
+          callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))
+        }
+      })
+    const output = broken()
+    const errors = broken()
+    const terminal = streamTerminal(new PassThrough(), output, errors)
+    terminal.print('a line nobody reads')
+    terminal.error('an error nobody reads')
+    // Without a listener, the stream's 'error' would be thrown as an uncaught exception.
+    const closed = (stream: Writable): Promise<void> => new Promise((resolve) => stream.on('close', resolve))
+    await Promise.all([closed(output), closed(errors)])
+    terminal.print('and after the stream is gone')
+    terminal.error('still nothing thrown')
+  })
+
   test('interactive and on a screen only when both ends are terminals', () => {
     const { terminal } = tty()
     assert.deepEqual([terminal.interactive, terminal.screen], [true, true])
