@@ -871,7 +871,7 @@ describe('exchangeToken: what passes into the outputs', () => {
     assert.equal(tokens.refreshToken, ' padded ')
   })
 
-  test('the status line must come within timeoutMs; after a 2xx, the body has its own limits', async () => {
+  test('the status line must come within timeoutMs (the body has limits of its own: see readBody)', async () => {
     const d = deps([], { timeoutMs: 20 })
     d.fetch = (_url, init) =>
       new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal?.reason as Error)))
