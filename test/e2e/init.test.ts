@@ -656,6 +656,7 @@ describe('init: the whole set-up of one account, as a user runs it', { timeout: 
     const held = new Promise<'answer' | 'reset'>((resolve) => (release = resolve))
     gh.faults = onlyWhen(putOf('AMOCRM_TEE_REFRESH_TOKEN'), faultQueue({ kind: 'hold', until: held, process: false }))
     const code = amo.issueCode()
+    let signalled = false
     let closed = false
     const run = await initRun(
       [...amoArgs(), '--prefix', 'AMOCRM_TEE', '--rescue-key-file', join(dir, 'rescue.key')],
@@ -664,12 +665,17 @@ describe('init: the whole set-up of one account, as a user runs it', { timeout: 
         env: userEnv(gh, { GH_TOKEN: DEMO_GITHUB_TOKEN, TOKEN_ROTATION_CLIENT_SECRET: amo.clientSecret, TOKEN_ROTATION_CODE: code })
       },
       (stdout, child) => {
-        if (closed || !stdout.includes('amoCRM issued a new token pair')) return
-        // The token is spent and its store held: the reader of init's output goes away, then Ctrl-C.
-        closed = true
-        child.stdout?.destroy()
-        child.kill('SIGINT')
-        release('answer')
+        if (!signalled && stdout.includes('amoCRM issued a new token pair')) {
+          // The token is spent and its store held: Ctrl-C.
+          signalled = true
+          child.kill('SIGINT')
+        } else if (signalled && !closed && stdout.includes('storing the new token before stopping')) {
+          // init has taken the signal: now the reader of its output goes away (tee killed by the same
+          // Ctrl-C), and only then may the store go on — everything init prints from here meets a closed pipe.
+          closed = true
+          child.stdout?.destroy()
+          release('answer')
+        }
       }
     ).finally(() => {
       gh.faults = undefined
