@@ -15,15 +15,15 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import { failure, REPO, sandbox, type Sandbox } from './harness.js'
+import { startConnectProxy, type ConnectProxy } from '../../sandbox/standins/proxy.js'
 
 const portOf = (server: Server | TlsServer): number => (server.address() as AddressInfo).port
 
 describe('through an HTTP proxy', () => {
   let box: Sandbox
-  let proxy: Server
+  let proxy: ConnectProxy
   let tls: TlsServer
   let caFile: string
-  const tunnels: string[] = []
 
   before(async () => {
     box = await sandbox()
@@ -60,29 +60,15 @@ describe('through an HTTP proxy', () => {
     })
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve))
     // The proxy: CONNECT host:port, *.test resolved to 127.0.0.1.
-    proxy = createServer((_req, res) => res.writeHead(405).end())
-    proxy.on('connect', (req, client, head) => {
-      tunnels.push(req.url ?? '')
-      const [host = '', port = '0'] = (req.url ?? '').split(':')
-      if (!host.endsWith('.test')) return client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n')
-      const upstream = connect(Number(port), '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-        upstream.write(head)
-        upstream.pipe(client).pipe(upstream)
-      })
-      upstream.on('error', () => client.destroy())
-      client.on('error', () => upstream.destroy())
-    })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    proxy = await startConnectProxy((host, port) => (host.endsWith('.test') ? port : undefined))
   })
   after(async () => {
-    proxy.closeAllConnections()
-    await Promise.all([box.close(), new Promise((r) => proxy.close(r)), new Promise((r) => tls.close(r))])
+    await Promise.all([box.close(), proxy.close(), new Promise((r) => tls.close(r))])
   })
 
   const env = (extra: Record<string, string> = {}) => ({
-    HTTPS_PROXY: `http://127.0.0.1:${portOf(proxy)}`,
-    HTTP_PROXY: `http://127.0.0.1:${portOf(proxy)}`,
+    HTTPS_PROXY: proxy.url,
+    HTTP_PROXY: proxy.url,
     NODE_EXTRA_CA_CERTS: caFile,
     GITHUB_API_URL: `http://api.github.test:${new URL(box.gh.url).port}`,
     ...extra
@@ -90,23 +76,23 @@ describe('through an HTTP proxy', () => {
 
   test('both amoCRM and GitHub requests go through the proxy', async () => {
     box.seed()
-    tunnels.length = 0
+    proxy.tunnels.length = 0
     const run = await box.run(box.inputs({ 'base-url': `https://demo.amocrm.test:${portOf(tls)}` }), { env: env() })
     assert.equal(run.code, 0, run.log)
-    assert.ok(tunnels.includes(`demo.amocrm.test:${portOf(tls)}`), `amoCRM tunnel: ${tunnels.join(', ')}`)
-    assert.ok(tunnels.includes(`api.github.test:${new URL(box.gh.url).port}`), `GitHub tunnel: ${tunnels.join(', ')}`)
+    assert.ok(proxy.tunnels.includes(`demo.amocrm.test:${portOf(tls)}`), `amoCRM tunnel: ${proxy.tunnels.join(', ')}`)
+    assert.ok(proxy.tunnels.includes(`api.github.test:${new URL(box.gh.url).port}`), `GitHub tunnel: ${proxy.tunnels.join(', ')}`)
     assert.equal(box.gh.secret(REPO, 'AMOCRM_REFRESH_TOKEN')?.value, box.amo.currentRefreshToken())
   })
 
   test('NO_PROXY exempts a host: GitHub is then reached directly (and here, not at all), nothing spent', async () => {
     box.seed()
-    tunnels.length = 0
+    proxy.tunnels.length = 0
     const run = await box.run(box.inputs({ 'base-url': `https://demo.amocrm.test:${portOf(tls)}` }), {
       env: env({ NO_PROXY: 'github.test' })
     })
     assert.match(failure(run), /did not answer/)
     assert.equal(run.tokenRequests, 0)
-    assert.ok(!tunnels.some((t) => t.startsWith('api.github.test')), `no GitHub tunnel: ${tunnels.join(', ')}`)
+    assert.ok(!proxy.tunnels.some((t) => t.startsWith('api.github.test')), `no GitHub tunnel: ${proxy.tunnels.join(', ')}`)
   })
 
   test('a proxy that asks for credentials (407) is named as such, and nothing is spent', async () => {

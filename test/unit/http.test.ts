@@ -1,9 +1,10 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { GITHUB_BODY_MAX_BYTES, gitHubFetchFor, networkReason, rawFetchFor, warmUp, whenOnTheWire } from '../../src/http.js'
+import { startConnectProxy } from '../../sandbox/standins/proxy.js'
 
 const failed = (cause: unknown): TypeError => new TypeError('fetch failed', { cause })
 
@@ -173,22 +174,10 @@ describe('warm connections and bounded bodies', () => {
     let connections = 0
     const s = await serve((req, res) => res.writeHead(req.method === 'HEAD' ? 404 : 200).end(req.method === 'HEAD' ? undefined : 'ok'))
     s.server.on('connection', () => (connections += 1))
-    // A CONNECT proxy that sends every *.test host to the server above.
-    const tunnels: string[] = []
-    const proxy = createServer((_req, res) => res.writeHead(405).end())
-    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-      tunnels.push(req.url ?? '')
-      const upstream = connect((s.server.address() as AddressInfo).port, '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-        upstream.write(head)
-        upstream.pipe(client).pipe(upstream)
-      })
-      upstream.on('error', () => client.destroy())
-      client.on('error', () => upstream.destroy())
-    })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    // A CONNECT proxy that sends every host to the server above.
+    const proxy = await startConnectProxy(() => (s.server.address() as AddressInfo).port)
     const saved = process.env.HTTP_PROXY
-    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    process.env.HTTP_PROXY = proxy.url
     try {
       const origin = `http://token.test:${(s.server.address() as AddressInfo).port}`
       await warmUp(origin)
@@ -200,14 +189,13 @@ describe('warm connections and bounded bodies', () => {
         await (await github(`${api}/repos/o/r`)).text()
         for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
       }
-      assert.deepEqual(tunnels, [new URL(origin).host, new URL(api).host], 'one tunnel per host')
+      assert.deepEqual(proxy.tunnels, [new URL(origin).host, new URL(api).host], 'one tunnel per host')
       assert.equal(connections, 2)
     } finally {
       if (saved === undefined) delete process.env.HTTP_PROXY
       else process.env.HTTP_PROXY = saved
-      proxy.closeAllConnections()
       s.server.closeAllConnections()
-      await new Promise((resolve) => proxy.close(resolve))
+      await proxy.close()
       await new Promise((resolve) => s.server.close(resolve))
     }
   })
