@@ -15,7 +15,7 @@ import { messages } from './messages.js'
 import { evaluatedInputs, parseAlert, parseApiUrl, readSettings, SECRET_INPUTS, secretOfInputs } from './inputs.js'
 import { entryOf, PROVIDERS } from './providers/registry.js'
 import type { InputReader } from './providers/provider.js'
-import { backoffBaseMs, type RetryPolicy } from './retry.js'
+import { backoffBaseMs, within, type RetryPolicy } from './retry.js'
 import { rotate, storedMark, type ActionIO, type RotationReport } from './rotate.js'
 import { readRunTimes } from './github/run.js'
 import { GitHubSecretStore } from './github/secrets.js'
@@ -37,19 +37,6 @@ const HOUSEKEEPING_CANCELLED_MS = 2_000
 const WARM_UP_WAIT_MS = 2_000
 /** A github-token that expires this soon is worth a warning and the alert issue. */
 const EXPIRY_WARNING_DAYS = 14
-
-/** Settles when `work` does or after `ms`, whichever comes first (never rejects). */
-function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
-  return Promise.race([
-    work.then(
-      () => undefined,
-      () => undefined
-    ),
-    late
-  ]).finally(() => clearTimeout(timer))
-}
 
 /** The event that started the run: GITHUB_EVENT_NAME and the payload file's JSON. */
 function readEvent(): { name: string; payload: unknown } {
@@ -224,7 +211,7 @@ export async function run(): Promise<void> {
       storedInThisJob: process.env[storedMark(settings.target, settings.refreshTokenSecret)] || undefined,
       recheckMs: [1, 2, 4].map((n) => n * Math.max(retry.baseMs, 250)),
       sleep,
-      beforeSpend: () => settledWithin(warm, WARM_UP_WAIT_MS)
+      beforeSpend: () => within(warm, WARM_UP_WAIT_MS, undefined)
     })
     failure = report.failure
     needs = report.needs
@@ -369,10 +356,5 @@ async function housekept(housekeeping: ReturnType<typeof startHousekeeping>, o: 
   const work = housekeeping.finish((open) => safeAction(decideAlert(context, open)), o.failure !== undefined)
   if (!o.cancelled) return work
   // Cancelled: what is left before the runner's kill.
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<HousekeepingDone>(
-    (resolve) =>
-      (timer = setTimeout(() => resolve({ alert: 'not written: the run was cancelled', schedule: undefined }), HOUSEKEEPING_CANCELLED_MS))
-  )
-  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+  return within(work, HOUSEKEEPING_CANCELLED_MS, { alert: 'not written: the run was cancelled', schedule: undefined })
 }

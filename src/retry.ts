@@ -76,3 +76,10 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
   const date = Date.parse(value)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
+
+/** `work`'s result, or `fallback` if `work` takes longer than `ms` (the timer is cleared either way). */
+export function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+}

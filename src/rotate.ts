@@ -17,7 +17,7 @@ import type { CancelGuard } from './critical.js'
 import { ActionError, errorMessage, InputError } from './errors.js'
 import { GitHubError } from './github/errors.js'
 import { probeName, type Settings } from './inputs.js'
-import { USER_AGENT, whenOnTheWire } from './http.js'
+import { connectionsFreed, USER_AGENT, whenOnTheWire } from './http.js'
 import { messages } from './messages.js'
 import { grantName, type PairFacts } from './providers/provider.js'
 import { sealRescue, type RescueBundle } from './rescue/rescue.js'
@@ -358,10 +358,8 @@ async function proveWriteAccess(
     io.info(messages.writeCheckSkipped())
     return {}
   }
-  // The reads before this answered together a moment ago, and undici hands their connections back
-  // to its pool a turn of the event loop after an answer ends: without this turn the write may find
-  // them all still taken and open a connection of its own (TCP and TLS: two round trips).
-  await new Promise((resolve) => setImmediate(resolve))
+  // The reads before this answered together a moment ago: the write goes over one of their connections.
+  await connectionsFreed()
   const result = await store.write(probe, `write check by ${USER_AGENT} at ${deps.now().toISOString()}`, undefined, { probe: true })
   report.writeCheck = 'passed'
   if (result === 'updated') {

@@ -8,6 +8,7 @@
 import type { Octokit } from '@octokit/rest'
 import { ALERT_LABEL, type AlertAction, type OpenAlert } from '../alert.js'
 import { errorMessage } from '../errors.js'
+import { within } from '../retry.js'
 import { asHttpError } from './errors.js'
 
 interface RepoRef {
@@ -201,13 +202,6 @@ interface Say {
 export interface HousekeepingDone {
   alert: string | undefined
   schedule: string | undefined
-}
-
-/** Settles with `fallback` if `work` takes longer than `ms`. */
-function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))
-  return Promise.race([work, late]).finally(() => clearTimeout(timer))
 }
 
 type Settled<T> = { ok: T } | { error: string }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { backoffBaseMs, backoffMs, CANCELLED_MAX_WAIT_MS, parseRetryAfter, withRetries, type RetryPolicy } from '../../src/retry.js'
+import { backoffBaseMs, backoffMs, CANCELLED_MAX_WAIT_MS, parseRetryAfter, withRetries, within, type RetryPolicy } from '../../src/retry.js'
 
 function policy(overrides: Partial<RetryPolicy> = {}): RetryPolicy & { slept: number[] } {
   const slept: number[] = []
@@ -216,5 +216,12 @@ describe('backoffBaseMs', () => {
     assert.equal(backoffBaseMs({ AMOCRM_TOKEN_ACTION_BACKOFF_MS: '7' }), 7)
     assert.equal(backoffBaseMs({ TOKEN_ROTATION_BACKOFF_MS: '0' }), 0)
     for (const bad of ['', '-1', 'soon']) assert.equal(backoffBaseMs({ TOKEN_ROTATION_BACKOFF_MS: bad }), 1000, bad)
+  })
+})
+
+describe('within', () => {
+  test("the work's result when it settles first, the fallback when it never does", async () => {
+    assert.equal(await within(Promise.resolve('done'), 60_000, 'late'), 'done')
+    assert.equal(await within(new Promise<string>(() => undefined), 1, 'late'), 'late')
   })
 })
